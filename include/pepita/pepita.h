@@ -1,0 +1,215 @@
+/* pepita-cl public API: train networks with PEPITA and its baselines on OpenCL.
+ *
+ * Every function returns a pp_status; on failure pp_last_error() gives a
+ * detailed message. The library never prints, exits or aborts. No OpenCL
+ * type appears here: handles are opaque. */
+#ifndef PEPITA_PEPITA_H
+#define PEPITA_PEPITA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pp_status {
+    PP_OK = 0,
+    PP_ERR_ARGUMENT,      /* a bad argument, flag or configuration value */
+    PP_ERR_NO_PLATFORM,   /* no OpenCL platform is installed */
+    PP_ERR_NO_DEVICE,     /* no device matches the selector */
+    PP_ERR_OPENCL,        /* an OpenCL call failed */
+    PP_ERR_BUILD,         /* a kernel program failed to build */
+    PP_ERR_CLBLAST,       /* a CLBlast call failed */
+    PP_ERR_OUT_OF_MEMORY, /* host or device memory exhausted, or a model too large */
+    PP_ERR_IO,            /* a file could not be read or written */
+    PP_ERR_FORMAT,        /* a malformed file */
+    PP_ERR_NOT_FOUND,     /* a file or dataset is missing */
+    PP_ERR_MISMATCH,      /* a checkpoint of another model, version or dataset */
+    PP_ERR_NUMERIC,       /* NaN or Inf in the loss */
+    PP_ERR_INTERRUPTED,   /* stopped on request (SIGINT) */
+    PP_ERR_INTERNAL,      /* a bug: please report it */
+} pp_status;
+
+/* The status's name, e.g. "PP_ERR_FORMAT". */
+const char *pp_status_name(pp_status status);
+/* The detailed message of the last failure on this thread ("" if none). */
+const char *pp_last_error(void);
+/* The exit code the CLI uses for a status: 0, 1, 2 (bad input), 3 (numeric), 130. */
+int pp_status_exit_code(pp_status status);
+
+/* ---- Devices ---------------------------------------------------------- */
+
+typedef struct pp_device_info {
+    int platform_index;
+    int device_index;
+    char platform[128];
+    char name[128];
+    char type[16]; /* "cpu", "gpu", "accelerator", "other" */
+    char vendor[128];
+    char driver_version[64];
+    char opencl_c_version[64]; /* CL_DEVICE_OPENCL_C_VERSION */
+    unsigned compute_units;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+    size_t max_work_group_size;
+    int is_default;
+} pp_device_info;
+
+/* Lists every device of every platform. Free the array with free(). */
+pp_status pp_devices_list(pp_device_info **devices, size_t *count);
+
+/* A context owns one device, its queue and the compiled programs.
+ * selector: "cpu", "gpu", "P:D", or a case-insensitive part of the device
+ * name; NULL or "" means $PEPITA_DEVICE, else the first GPU, else the first CPU. */
+typedef struct pp_context pp_context;
+pp_status pp_context_create(const char *selector, pp_context **context);
+void pp_context_destroy(pp_context *context);
+const pp_device_info *pp_context_device(const pp_context *context);
+
+/* ---- Configuration ---------------------------------------------------- */
+
+typedef enum pp_dataset_kind {
+    PP_DATASET_MNIST,
+    PP_DATASET_FASHION_MNIST,
+    PP_DATASET_CIFAR10,
+    PP_DATASET_CIFAR100,
+} pp_dataset_kind;
+
+typedef enum pp_model_kind { PP_MODEL_FC, PP_MODEL_CONV } pp_model_kind;
+
+typedef enum pp_rule_kind {
+    PP_RULE_PEPITA,
+    PP_RULE_BP,
+    PP_RULE_FA,
+    PP_RULE_DFA,
+    PP_RULE_DRTP,
+} pp_rule_kind;
+
+/* Which error trains PEPITA's output layer: the paper's Eq. 5 (standard pass)
+ * or the reference code's (modulated pass). */
+typedef enum pp_output_error { PP_OUTPUT_ERROR_STANDARD, PP_OUTPUT_ERROR_MODULATED } pp_output_error;
+/* Which pass supplies the presynaptic activity of PEPITA's hidden updates. */
+typedef enum pp_presynaptic { PP_PRESYNAPTIC_MODULATED, PP_PRESYNAPTIC_STANDARD } pp_presynaptic;
+/* What modulates the input: the error (PEPITA), nothing (F = 0 control) or a
+ * random perturbation of K classes' worth of noise (random control). */
+typedef enum pp_modulation { PP_MODULATION_ERROR, PP_MODULATION_ZERO, PP_MODULATION_RANDOM } pp_modulation;
+
+#define PP_MAX_HIDDEN 8
+#define PP_MAX_DECAY 8
+
+typedef struct pp_config {
+    pp_dataset_kind dataset;
+    pp_model_kind model;
+    pp_rule_kind rule;
+    int hidden[PP_MAX_HIDDEN]; /* FC hidden widths */
+    int n_hidden;
+    int conv_filters; /* conv model: 32 */
+    int conv_kernel;  /* conv model: 5 */
+    int epochs;
+    int batch;
+    float lr;
+    int decay_epochs[PP_MAX_DECAY]; /* lr *= decay_factor at the start of these epochs */
+    int n_decay;
+    float decay_factor;
+    float momentum;
+    float weight_decay;
+    float dropout; /* on hidden FC layers */
+    float f_scale; /* F ~ U(-a, a), a = f_scale * sqrt(6 / input size) */
+    uint64_t seed;
+    pp_output_error output_error;
+    pp_presynaptic presynaptic;
+    pp_modulation modulation;
+    int random_k;      /* PP_MODULATION_RANDOM: width of the random perturbation */
+    int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
+    int analysis;        /* per-epoch angle, norms and final histograms */
+} pp_config;
+
+/* Fills the paper's Table 2 preset for a dataset, model and rule. */
+pp_status pp_config_preset(pp_config *config, pp_dataset_kind dataset, pp_model_kind model,
+                           pp_rule_kind rule);
+/* Checks every field; the message names the offending flag. */
+pp_status pp_config_validate(const pp_config *config);
+
+const char *pp_dataset_name(pp_dataset_kind kind); /* "mnist", "fashion-mnist", ... */
+const char *pp_model_name(pp_model_kind kind);     /* "fc", "conv" */
+const char *pp_rule_name(pp_rule_kind kind);       /* "pepita", "bp", ... */
+pp_status pp_dataset_parse(const char *name, pp_dataset_kind *kind);
+pp_status pp_model_parse(const char *name, pp_model_kind *kind);
+pp_status pp_rule_parse(const char *name, pp_rule_kind *kind);
+
+/* ---- Datasets --------------------------------------------------------- */
+
+/* A dataset in host memory: n samples of channels x height x width uint8
+ * pixels (CHW) and one label each. */
+typedef struct pp_dataset {
+    size_t n;
+    int channels, height, width;
+    int classes;
+    uint8_t *pixels; /* n * channels * height * width */
+    uint8_t *labels; /* n */
+} pp_dataset;
+
+/* Loads the train and test splits from dir (NULL: $PEPITA_DATA, else the
+ * default location for the dataset). Every header, size and label is
+ * validated; errors name the file and what is wrong. */
+pp_status pp_dataset_load(pp_dataset_kind kind, const char *dir, int cifar100_coarse,
+                          pp_dataset *train, pp_dataset *test);
+void pp_dataset_free(pp_dataset *dataset);
+/* Where the dataset is looked for when no directory is given. */
+const char *pp_dataset_default_dir(pp_dataset_kind kind);
+
+/* ---- Training --------------------------------------------------------- */
+
+typedef struct pp_trainer pp_trainer;
+
+typedef struct pp_epoch_stats {
+    int epoch; /* 1-based */
+    float lr;
+    double train_loss, train_accuracy;
+    double test_loss, test_accuracy;
+    double seconds;
+    double samples_per_second;
+    /* with config.analysis */
+    double angle_degrees; /* between flattened W_L...W_1 and F^T (FC models) */
+    int n_norms;
+    double weight_norms[PP_MAX_HIDDEN + 2];
+} pp_epoch_stats;
+
+/* Called during an epoch after each batch; return non-zero to stop after it. */
+typedef int (*pp_progress_fn)(void *user, size_t batch_index, size_t batch_count,
+                              double running_loss, double running_accuracy, double seconds);
+
+/* Creates a trainer: builds the network, uploads the dataset once. */
+pp_status pp_trainer_create(pp_context *context, const pp_config *config,
+                            const pp_dataset *train, const pp_dataset *test, pp_trainer **trainer);
+void pp_trainer_destroy(pp_trainer *trainer);
+const pp_config *pp_trainer_config(const pp_trainer *trainer);
+/* Epochs completed so far. */
+int pp_trainer_epoch(const pp_trainer *trainer);
+/* Trains one epoch and evaluates on the test set. Returns PP_ERR_NUMERIC on
+ * NaN/Inf loss and PP_ERR_INTERRUPTED if progress asked to stop (the epoch is
+ * then not counted). */
+pp_status pp_trainer_run_epoch(pp_trainer *trainer, pp_progress_fn progress, void *user,
+                               pp_epoch_stats *stats);
+/* Test loss and accuracy of the current weights. */
+pp_status pp_trainer_evaluate(pp_trainer *trainer, double *loss, double *accuracy);
+
+/* Checkpoints: weights, momentum, feedback matrices, RNG state, epoch and the
+ * whole configuration; written atomically with a magic, a version and a
+ * checksum. */
+pp_status pp_trainer_save(const pp_trainer *trainer, const char *path);
+/* Reads a checkpoint's configuration and epoch without creating anything. */
+pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *epoch);
+/* Restores a trainer (created with the checkpoint's configuration) from a checkpoint. */
+pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
+
+/* Copies the current weights of layer `layer` to the host (for analysis). */
+pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);
+pp_status pp_trainer_read_weights(pp_trainer *trainer, int layer, float **values, size_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
