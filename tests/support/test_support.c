@@ -1,0 +1,87 @@
+#define _XOPEN_SOURCE 700
+#include "test_support.h"
+
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int ts_run_suite(Suite *suite)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_set_fork_status(runner, CK_NOFORK);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
+
+char *ts_make_temp_dir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/pepita-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    chmod(path, 0700);
+    return remove(path);
+}
+
+void ts_remove_tree(const char *path)
+{
+    if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *ts_write_file(const char *dir, const char *name, const void *data, size_t size)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(path);
+        return NULL;
+    }
+    if (size) fwrite(data, 1, size, f);
+    fclose(f);
+    return path;
+}
+
+const char *ts_shared_dataset_dir(const char *name)
+{
+    static char path[4096];
+    const char *root = getenv("PEPITA_TEST_DATA");
+    if (!root || !*root) root = "../shared/datasets";
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+    return path;
+}
+
+void ts_skip(const char *test, const char *why)
+{
+    printf("SKIP: %s: %s\n", test, why);
+    fflush(stdout);
+}
+
+void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
+{
+    uint64_t state = 0x9E3779B97F4A7C15ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        values[i] = lo + (hi - lo) * (float)((state >> 40) * (1.0 / 16777216.0));
+    }
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the check suites. */
+#ifndef PEPITA_TEST_SUPPORT_H
+#define PEPITA_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Runs a suite without fork (OpenCL contexts live in-process), prints its
+ * results and returns the process exit code. */
+int ts_run_suite(Suite *suite);
+
+/* Makes a fresh temporary directory (removed by ts_remove_tree). */
+char *ts_make_temp_dir(const char *tag);
+void ts_remove_tree(const char *path);
+/* Writes bytes to dir/name; returns the malloc'd full path. */
+char *ts_write_file(const char *dir, const char *name, const void *data, size_t size);
+
+/* ../shared/datasets/<name> when present, else NULL (the caller prints a skip line). */
+const char *ts_shared_dataset_dir(const char *name);
+/* Prints "SKIP: <why>" so skipped checks are visible in the log. */
+void ts_skip(const char *test, const char *why);
+
+/* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
+void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed);
+
+#endif
