@@ -53,8 +53,8 @@ int op_conv_out_h(const op_conv_shape *s);
 int op_conv_out_w(const op_conv_shape *s);
 
 /* y (batch, out_c, oh, ow) = conv(x (batch, in_c, in_h, in_w), w (out_c, in_c, k, k)). */
-pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf *x,
-                          const rt_buf *w, rt_buf *y);
+pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf *x, const rt_buf *w,
+                          rt_buf *y);
 /* dw[f,c,i,j] = scale * sum_{n,oy,ox} dy[n,f,oy,ox] * x[n,c,oy*stride+i-pad,ox*stride+j-pad]
  * (zero outside the image). BP: dy = output gradient, scale = 1/batch. PEPITA:
  * dy = h - h', x = the modulated input, scale = 1/(batch*oh*ow). */
@@ -93,13 +93,12 @@ typedef struct op_dropout {
 pp_status op_act_forward(rt_context *ctx, op_act act, size_t n, const rt_buf *x, rt_buf *y,
                          const op_dropout *drop);
 /* dx = dy * act'(z) * mask / (1 - p), z the pre-activation; in place (dy == dx) allowed. */
-pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z,
-                          const rt_buf *dy, rt_buf *dx, const op_dropout *drop);
+pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z, const rt_buf *dy,
+                          rt_buf *dx, const op_dropout *drop);
 /* Fused PEPITA hidden layer of the modulated pass: y' = act(z') * mask/(1-p)
  * and diff = y - y' (y the standard pass's output). */
 pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_buf *z_mod,
-                              const rt_buf *y, rt_buf *y_mod, rt_buf *diff,
-                              const op_dropout *drop);
+                              const rt_buf *y, rt_buf *y_mod, rt_buf *diff, const op_dropout *drop);
 
 /* ---- Output layer: error, loss, accuracy ------------------------------ */
 
@@ -125,13 +124,12 @@ pp_status op_accumulate2(rt_context *ctx, size_t n, const rt_buf *a, const rt_bu
 /* out = a - b. */
 pp_status op_sub(rt_context *ctx, size_t n, const rt_buf *a, const rt_buf *b, rt_buf *out);
 /* y = alpha x + beta y. */
-pp_status op_axpby(rt_context *ctx, size_t n, float alpha, const rt_buf *x, float beta,
-                   rt_buf *y);
+pp_status op_axpby(rt_context *ctx, size_t n, float alpha, const rt_buf *x, float beta, rt_buf *y);
 /* x[0..n) = value. */
 pp_status op_fill(rt_context *ctx, size_t n, float value, rt_buf *x);
 /* x[i] = U(lo, hi) from Philox keyed by (seed, stream, i): device-side noise. */
-pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t seed,
-                     uint32_t stream, rt_buf *x);
+pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t seed, uint32_t stream,
+                     rt_buf *x);
 
 /* ---- Optimiser -------------------------------------------------------- */
 

@@ -5,8 +5,7 @@
 #include "pepita/pepita.h"
 
 /* Records a printf-style message for pp_last_error() and returns status. */
-pp_status pp_fail(pp_status status, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
+pp_status pp_fail(pp_status status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* Prepends "context: " to the current message, keeping the status. */
 pp_status pp_fail_context(pp_status status, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

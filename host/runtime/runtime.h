@@ -51,10 +51,16 @@ pp_status rt_devices_list(pp_device_info **devices, size_t *count);
  * or default) to a platform and device index. */
 pp_status rt_device_select(const char *selector, int *platform_index, int *device_index);
 
+/* Opens device P:D and describes it. */
+pp_status rt_device_open(int platform_index, int device_index, cl_platform_id *platform,
+                         cl_device_id *device, pp_device_info *info);
+
 /* Creates a context on the selected device. profiling != 0 records the
  * duration of every launch per kernel name (see rt_profile_*). */
 pp_status rt_context_create(const char *selector, int profiling, rt_context **out);
 void rt_context_destroy(rt_context *ctx);
+/* The runtime context behind a public handle. */
+rt_context *pp_context_runtime(pp_context *context);
 /* Waits for all enqueued work (one per epoch or progress tick, never per kernel). */
 pp_status rt_finish(rt_context *ctx);
 
@@ -96,8 +102,8 @@ typedef struct rt_kernel {
  * cl/common.cl prepended), built with `defines` (e.g. "-DTILE_M=8", may be
  * NULL). Built once per (program, defines) and cached for the context's life;
  * a build failure reports the file, device, options and build log. */
-pp_status rt_kernel_get(rt_context *ctx, const char *program, const char *name,
-                        const char *defines, rt_kernel **out);
+pp_status rt_kernel_get(rt_context *ctx, const char *program, const char *name, const char *defines,
+                        rt_kernel **out);
 
 /* Builds an arbitrary source (tests use it for a deliberately broken kernel). */
 pp_status rt_program_build_source(rt_context *ctx, const char *label, const char *source,

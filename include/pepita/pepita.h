@@ -89,12 +89,19 @@ typedef enum pp_rule_kind {
 
 /* Which error trains PEPITA's output layer: the paper's Eq. 5 (standard pass)
  * or the reference code's (modulated pass). */
-typedef enum pp_output_error { PP_OUTPUT_ERROR_STANDARD, PP_OUTPUT_ERROR_MODULATED } pp_output_error;
+typedef enum pp_output_error {
+    PP_OUTPUT_ERROR_STANDARD,
+    PP_OUTPUT_ERROR_MODULATED
+} pp_output_error;
 /* Which pass supplies the presynaptic activity of PEPITA's hidden updates. */
 typedef enum pp_presynaptic { PP_PRESYNAPTIC_MODULATED, PP_PRESYNAPTIC_STANDARD } pp_presynaptic;
 /* What modulates the input: the error (PEPITA), nothing (F = 0 control) or a
  * random perturbation of K classes' worth of noise (random control). */
-typedef enum pp_modulation { PP_MODULATION_ERROR, PP_MODULATION_ZERO, PP_MODULATION_RANDOM } pp_modulation;
+typedef enum pp_modulation {
+    PP_MODULATION_ERROR,
+    PP_MODULATION_ZERO,
+    PP_MODULATION_RANDOM
+} pp_modulation;
 
 #define PP_MAX_HIDDEN 8
 #define PP_MAX_DECAY 8
@@ -121,7 +128,7 @@ typedef struct pp_config {
     pp_output_error output_error;
     pp_presynaptic presynaptic;
     pp_modulation modulation;
-    int random_k;      /* PP_MODULATION_RANDOM: width of the random perturbation */
+    int random_k;        /* PP_MODULATION_RANDOM: width of the random perturbation */
     int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
     int analysis;        /* per-epoch angle, norms and final histograms */
 } pp_config;
@@ -182,8 +189,8 @@ typedef int (*pp_progress_fn)(void *user, size_t batch_index, size_t batch_count
                               double running_loss, double running_accuracy, double seconds);
 
 /* Creates a trainer: builds the network, uploads the dataset once. */
-pp_status pp_trainer_create(pp_context *context, const pp_config *config,
-                            const pp_dataset *train, const pp_dataset *test, pp_trainer **trainer);
+pp_status pp_trainer_create(pp_context *context, const pp_config *config, const pp_dataset *train,
+                            const pp_dataset *test, pp_trainer **trainer);
 void pp_trainer_destroy(pp_trainer *trainer);
 const pp_config *pp_trainer_config(const pp_trainer *trainer);
 /* Epochs completed so far. */

@@ -7,8 +7,7 @@
 #include <string.h>
 
 void ref_compare(const float *a, const float *b, size_t n, double tolerance,
-                 ref_check_result *result)
-{
+                 ref_check_result *result) {
     double max_abs = 0.0, max_rel = 0.0;
     int finite = 1;
     for (size_t i = 0; i < n; i++) {
@@ -25,8 +24,7 @@ void ref_compare(const float *a, const float *b, size_t n, double tolerance,
 }
 
 ref_check_result *ref_check_list_add(ref_check_list *list, const char *op, const char *shape_fmt,
-                                     ...)
-{
+                                     ...) {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? 2 * list->capacity : 32;
         ref_check_result *items = realloc(list->items, capacity * sizeof *items);
@@ -45,8 +43,7 @@ ref_check_result *ref_check_list_add(ref_check_list *list, const char *op, const
     return r;
 }
 
-void ref_check_list_free(ref_check_list *list)
-{
+void ref_check_list_free(ref_check_list *list) {
     free(list->items);
     memset(list, 0, sizeof *list);
 }

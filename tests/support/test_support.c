@@ -9,8 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int ts_run_suite(Suite *suite)
-{
+int ts_run_suite(Suite *suite) {
     SRunner *runner = srunner_create(suite);
     srunner_set_fork_status(runner, CK_NOFORK);
     srunner_run_all(runner, CK_NORMAL);
@@ -19,8 +18,7 @@ int ts_run_suite(Suite *suite)
     return failed == 0 ? 0 : 1;
 }
 
-char *ts_make_temp_dir(const char *tag)
-{
+char *ts_make_temp_dir(const char *tag) {
     const char *base = getenv("TMPDIR");
     char *path = malloc(4096);
     snprintf(path, 4096, "%s/pepita-%s-XXXXXX", base && *base ? base : "/tmp", tag);
@@ -31,20 +29,17 @@ char *ts_make_temp_dir(const char *tag)
     return path;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     chmod(path, 0700);
     return remove(path);
 }
 
-void ts_remove_tree(const char *path)
-{
+void ts_remove_tree(const char *path) {
     if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-char *ts_write_file(const char *dir, const char *name, const void *data, size_t size)
-{
+char *ts_write_file(const char *dir, const char *name, const void *data, size_t size) {
     size_t len = strlen(dir) + strlen(name) + 2;
     char *path = malloc(len);
     snprintf(path, len, "%s/%s", dir, name);
@@ -58,8 +53,7 @@ char *ts_write_file(const char *dir, const char *name, const void *data, size_t 
     return path;
 }
 
-const char *ts_shared_dataset_dir(const char *name)
-{
+const char *ts_shared_dataset_dir(const char *name) {
     static char path[4096];
     const char *root = getenv("PEPITA_TEST_DATA");
     if (!root || !*root) root = "../shared/datasets";
@@ -69,14 +63,12 @@ const char *ts_shared_dataset_dir(const char *name)
     return path;
 }
 
-void ts_skip(const char *test, const char *why)
-{
+void ts_skip(const char *test, const char *why) {
     printf("SKIP: %s: %s\n", test, why);
     fflush(stdout);
 }
 
-void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
-{
+void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed) {
     uint64_t state = 0x9E3779B97F4A7C15ull ^ seed;
     for (size_t i = 0; i < n; i++) {
         state ^= state << 13;

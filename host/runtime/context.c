@@ -1,0 +1,101 @@
+/* The context: one device, its OpenCL context and in-order queue. */
+#include "runtime/runtime.h"
+#include "runtime/program_cache.h"
+#include "runtime/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pp_context {
+    rt_context *rt;
+};
+
+static void parse_c_version(rt_context *ctx) {
+    /* "OpenCL C 1.2 pocl" -> 1.2; unparsable strings mean 1.1, the oldest we accept. */
+    int major = 1, minor = 1;
+    if (sscanf(ctx->info.opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2) {
+        major = 1;
+        minor = 1;
+    }
+    ctx->opencl_c_major = major;
+    ctx->opencl_c_minor = minor;
+}
+
+pp_status rt_context_create(const char *selector, int profiling, rt_context **out) {
+    int p = 0, d = 0;
+    cl_int err;
+    pp_status st;
+    *out = NULL;
+    PP_TRY(rt_device_select(selector, &p, &d));
+    rt_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating a context");
+    PP_TRY_GOTO(st, rt_device_open(p, d, &ctx->platform, &ctx->device, &ctx->info), fail);
+    ctx->is_cpu = !strcmp(ctx->info.type, "cpu");
+    parse_c_version(ctx);
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = rt_cl_fail(err, "clCreateContext");
+        goto fail;
+    }
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->device,
+                                      profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    if (err != CL_SUCCESS) {
+        st = rt_cl_fail(err, "clCreateCommandQueue");
+        goto fail;
+    }
+    PP_TRY_GOTO(st, rt_program_cache_create(&ctx->programs), fail);
+    if (profiling) PP_TRY_GOTO(st, rt_profile_create(&ctx->profile), fail);
+    *out = ctx;
+    return PP_OK;
+fail:
+    rt_context_destroy(ctx);
+    return st;
+}
+
+void rt_context_destroy(rt_context *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue); /* nothing may still run on what we free */
+    if (ctx->gemm_state && ctx->gemm_state_free) ctx->gemm_state_free(ctx->gemm_state);
+    rt_profile_destroy(ctx->profile);
+    rt_program_cache_destroy(ctx->programs);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+pp_status rt_finish(rt_context *ctx) {
+    RT_CHECK(clFinish(ctx->queue), "clFinish (waiting for the device)");
+    return PP_OK;
+}
+
+/* ---- The public handle ------------------------------------------------ */
+
+pp_status pp_context_create(const char *selector, pp_context **context) {
+    if (!context) return pp_fail(PP_ERR_ARGUMENT, "pp_context_create: context is NULL");
+    *context = NULL;
+    pp_context *c = calloc(1, sizeof *c);
+    if (!c) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating a context");
+    pp_status st = rt_context_create(selector, 0, &c->rt);
+    if (st != PP_OK) {
+        free(c);
+        return st;
+    }
+    *context = c;
+    return PP_OK;
+}
+
+void pp_context_destroy(pp_context *context) {
+    if (!context) return;
+    rt_context_destroy(context->rt);
+    free(context);
+}
+
+const pp_device_info *pp_context_device(const pp_context *context) {
+    return &context->rt->info;
+}
+
+rt_context *pp_context_runtime(pp_context *context) {
+    return context->rt;
+}
