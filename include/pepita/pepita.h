@@ -95,8 +95,9 @@ typedef enum pp_output_error {
 } pp_output_error;
 /* Which pass supplies the presynaptic activity of PEPITA's hidden updates. */
 typedef enum pp_presynaptic { PP_PRESYNAPTIC_MODULATED, PP_PRESYNAPTIC_STANDARD } pp_presynaptic;
-/* What modulates the input: the error (PEPITA), nothing (F = 0 control) or a
- * random perturbation of K classes' worth of noise (random control). */
+/* What modulates the input: the error (PEPITA), nothing (the F = 0 control),
+ * or uniform noise in [-A, A] in place of the error (the random-perturbation
+ * control; A = random_amplitude). */
 typedef enum pp_modulation {
     PP_MODULATION_ERROR,
     PP_MODULATION_ZERO,
@@ -128,7 +129,10 @@ typedef struct pp_config {
     pp_output_error output_error;
     pp_presynaptic presynaptic;
     pp_modulation modulation;
-    int random_k;        /* PP_MODULATION_RANDOM: width of the random perturbation */
+    float random_amplitude; /* PP_MODULATION_RANDOM */
+    /* PEPITA: run W_1 (x + e F^T) in full instead of the exact shortcut
+     * W_1 x + e (W_1 F)^T (for checking; slower) */
+    int naive_modulated_pass;
     int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
     int analysis;        /* per-epoch angle, norms and final histograms */
 } pp_config;

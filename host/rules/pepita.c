@@ -1,0 +1,155 @@
+/* PEPITA (Dellaferrera & Kreiman, 2022): a standard pass, then a second pass
+ * whose input is modulated by the output error through a fixed random F,
+ * and local updates from the difference of the two passes. */
+#include "rules/rule.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { FIXED_F = 0 };
+/* Noise for the random-modulation control comes from its own seed space. */
+#define RANDOM_MODULATION_SEED_SALT 0x5EED0F5EED0F5EEDull
+
+typedef struct pepita_state {
+    rt_buf w1f;   /* W_1 F: units of layer 1 x classes (dense first layer) */
+    rt_buf noise; /* batch x classes, the random-modulation control's signal */
+} pepita_state;
+
+/* The signal that modulates the input: the error, or noise for the control. */
+static pp_status modulating_signal(rule *r, const rule_step_args *a, const rt_buf **signal) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    *signal = &net->err;
+    if (r->config->modulation != PP_MODULATION_RANDOM) return PP_OK;
+    float amp = r->config->random_amplitude;
+    *signal = &s->noise;
+    return op_uniform(net->ctx, a->batch * net->classes, -amp, amp,
+                      a->seed ^ RANDOM_MODULATION_SEED_SALT, a->step, &s->noise);
+}
+
+/* x' = x + m F^T (batch x input). */
+static pp_status modulate_input(rule *r, size_t batch, const rt_buf *m) {
+    network *net = r->net;
+    size_t d = net->input_size, c = net->classes;
+    PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, &net->x_mod, 0, batch * d * sizeof(float)));
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, d, c, 1.0f, m, 0, c,
+                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &net->x_mod, 0, d);
+}
+
+/* The first dense layer's modulated pre-activation. Exact algebra:
+ * W_1 (x + m F^T) = W_1 x + m (W_1 F)^T, so only a product with the small
+ * W_1 F is needed instead of a second full pass over the input. */
+static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    net_layer *l = &net->layers[0];
+    size_t d = net->input_size, c = net->classes, u = l->out;
+    if (r->config->naive_modulated_pass)
+        return op_dense_forward(net->ctx, batch, d, u, &net->x_mod, &l->w, &l->mod.z);
+    PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
+                   &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
+    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &l->mod.z, 0, batch * u * sizeof(float)));
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, 1.0f, m, 0, c, &s->w1f, 0, c, 1.0f,
+                   &l->mod.z, 0, u);
+}
+
+/* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'. */
+static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *input,
+                                  const rule_step_args *a) {
+    network *net = r->net;
+    net_layer *l = &net->layers[i];
+    if (l->kind == NET_CONV) {
+        op_conv_shape s = net_conv_shape(l, batch);
+        PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &l->mod.z));
+        PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &l->mod.z,
+                                   &l->std.a, &l->mod.a, &l->diff, NULL));
+        return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
+                                   op_conv_out_w(&s), &l->mod.a, &l->mod.h, &l->mod.argmax);
+    }
+    if (i > 0) PP_TRY(op_dense_forward(net->ctx, batch, l->in, l->out, input, &l->w, &l->mod.z));
+    op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
+    return op_act_forward_diff(net->ctx, net->hidden_act, batch * l->out, &l->mod.z, &l->std.h,
+                               &l->mod.h, &l->diff, drop.p > 0 ? &drop : NULL);
+}
+
+/* Hidden layer i's update from diff and the presynaptic activity. */
+static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre) {
+    network *net = r->net;
+    net_layer *l = &net->layers[i];
+    if (l->kind == NET_CONV) {
+        op_conv_shape s = net_conv_shape(l, batch);
+        float positions = (float)op_conv_out_h(&s) * (float)op_conv_out_w(&s);
+        return op_conv_weight_grad(net->ctx, &s, 1.0f / ((float)batch * positions), &l->diff, pre,
+                                   &l->g);
+    }
+    return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, &l->diff,
+                                  pre, 0.0f, &l->g);
+}
+
+static pp_status pepita_step(rule *r, const rule_step_args *a) {
+    network *net = r->net;
+    const pp_config *cfg = r->config;
+    size_t batch = a->batch;
+    int last = net->n_layers - 1;
+    int modulated_pre = cfg->presynaptic == PP_PRESYNAPTIC_MODULATED;
+
+    /* 1. the standard pass and its error */
+    PP_TRY(net_forward(net, batch, &net->x, 0, 1, a->step, a->seed));
+    PP_TRY(net_output_error(net, batch, 0));
+
+    /* 2. the modulated pass */
+    const rt_buf *m = NULL;
+    PP_TRY(modulating_signal(r, a, &m));
+    PP_TRY(modulate_input(r, batch, m));
+    const rt_buf *input = &net->x_mod;
+    for (int i = 0; i < last; i++) {
+        if (i == 0 && net->layers[0].kind == NET_DENSE) PP_TRY(first_dense_modulated(r, batch, m));
+        PP_TRY(hidden_modulated(r, i, batch, input, a));
+        input = &net->layers[i].mod.h;
+    }
+    const rt_buf *err = &net->err;
+    if (cfg->output_error == PP_OUTPUT_ERROR_MODULATED) {
+        PP_TRY(net_layer_forward(net, last, batch, input, &net->layers[last].mod, 1, a->step,
+                                 a->seed));
+        PP_TRY(net_output_error(net, batch, 1));
+        err = &net->err_mod;
+    }
+
+    /* 3. the updates, averaged over the batch */
+    for (int i = 0; i < last; i++) {
+        const rt_buf *pre =
+            i == 0 ? (modulated_pre ? &net->x_mod : &net->x)
+                   : (modulated_pre ? &net->layers[i - 1].mod.h : &net->layers[i - 1].std.h);
+        PP_TRY(hidden_update(r, i, batch, pre));
+    }
+    net_layer *out = &net->layers[last];
+    const rt_buf *pre =
+        last == 0 ? (modulated_pre ? &net->x_mod : &net->x)
+                  : (modulated_pre ? &net->layers[last - 1].mod.h : &net->layers[last - 1].std.h);
+    return op_dense_weight_update(net->ctx, batch, out->in, out->out, 1.0f / (float)batch, err, pre,
+                                  0.0f, &out->g);
+}
+
+static void pepita_destroy(rule *r) {
+    pepita_state *s = r->state;
+    if (!s) return;
+    rt_buf_release(r->net->ctx, &s->w1f);
+    rt_buf_release(r->net->ctx, &s->noise);
+    free(s);
+}
+
+pp_status rule_pepita_init(rule *r) {
+    network *net = r->net;
+    pepita_state *s = calloc(1, sizeof *s);
+    if (!s) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for PEPITA");
+    r->state = s;
+    r->step = pepita_step;
+    r->destroy = pepita_destroy;
+    /* F ~ U(-a, a), a = f_scale sqrt(6 / d); F = 0 for the zero-modulation control */
+    float bound = r->config->modulation == PP_MODULATION_ZERO
+                      ? 0.0f
+                      : r->config->f_scale * sqrtf(6.0f / (float)net->input_size);
+    PP_TRY(rule_fixed_uniform(r, net->input_size * net->classes, bound, FIXED_F));
+    PP_TRY(rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->w1f));
+    return rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise);
+}

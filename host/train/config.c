@@ -1,0 +1,167 @@
+/* The paper's presets (Table 2), names, parsing and validation of a configuration. */
+#include "runtime/error.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100"};
+static const char *const model_names[] = {"fc", "conv"};
+static const char *const rule_names[] = {"pepita", "bp", "fa", "dfa", "drtp"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *pp_dataset_name(pp_dataset_kind kind) {
+    return (unsigned)kind < COUNT(dataset_names) ? dataset_names[kind] : "?";
+}
+const char *pp_model_name(pp_model_kind kind) {
+    return (unsigned)kind < COUNT(model_names) ? model_names[kind] : "?";
+}
+const char *pp_rule_name(pp_rule_kind kind) {
+    return (unsigned)kind < COUNT(rule_names) ? rule_names[kind] : "?";
+}
+
+static int find_name(const char *const *names, size_t count, const char *name) {
+    for (size_t i = 0; i < count; i++)
+        if (name && !strcasecmp(names[i], name)) return (int)i;
+    return -1;
+}
+
+pp_status pp_dataset_parse(const char *name, pp_dataset_kind *kind) {
+    int i = find_name(dataset_names, COUNT(dataset_names), name);
+    if (i < 0 && name && !strcasecmp(name, "fashion")) i = PP_DATASET_FASHION_MNIST;
+    if (i < 0 && name && !strcasecmp(name, "cifar-10")) i = PP_DATASET_CIFAR10;
+    if (i < 0 && name && !strcasecmp(name, "cifar-100")) i = PP_DATASET_CIFAR100;
+    if (i < 0)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist, cifar10 "
+                       "or cifar100)",
+                       name ? name : "");
+    *kind = (pp_dataset_kind)i;
+    return PP_OK;
+}
+
+pp_status pp_model_parse(const char *name, pp_model_kind *kind) {
+    int i = find_name(model_names, COUNT(model_names), name);
+    if (i < 0)
+        return pp_fail(PP_ERR_ARGUMENT, "--model: unknown model '%s' (expected fc or conv)",
+                       name ? name : "");
+    *kind = (pp_model_kind)i;
+    return PP_OK;
+}
+
+pp_status pp_rule_parse(const char *name, pp_rule_kind *kind) {
+    int i = find_name(rule_names, COUNT(rule_names), name);
+    if (i < 0)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--rule: unknown rule '%s' (expected pepita, bp, fa, dfa or drtp)",
+                       name ? name : "");
+    *kind = (pp_rule_kind)i;
+    return PP_OK;
+}
+
+/* Table 2 of the paper: learning rates per rule (DFA takes FA's). */
+typedef struct preset_row {
+    int batch;
+    float lr[5]; /* pepita, bp, fa, dfa, drtp */
+    int decay[3];
+    int n_decay;
+} preset_row;
+
+static const preset_row fc_mnist = {64, {0.1f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
+static const preset_row fc_cifar = {64, {0.01f, 0.01f, 0.001f, 0.001f, 0.001f}, {60, 90}, 2};
+static const preset_row conv_mnist = {100, {0.1f, 0.1f, 0.1f, 0.1f, 0.01f}, {10, 30, 50}, 3};
+static const preset_row conv_cifar = {100, {0.1f, 0.01f, 0.01f, 0.01f, 0.01f}, {10, 30, 50}, 3};
+
+pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind model,
+                           pp_rule_kind rule) {
+    if ((unsigned)dataset >= COUNT(dataset_names) || (unsigned)model >= COUNT(model_names) ||
+        (unsigned)rule >= COUNT(rule_names))
+        return pp_fail(PP_ERR_ARGUMENT, "no preset for dataset %d, model %d, rule %d", (int)dataset,
+                       (int)model, (int)rule);
+    int cifar = dataset == PP_DATASET_CIFAR10 || dataset == PP_DATASET_CIFAR100;
+    const preset_row *row = model == PP_MODEL_CONV ? (cifar ? &conv_cifar : &conv_mnist)
+                                                   : (cifar ? &fc_cifar : &fc_mnist);
+    memset(c, 0, sizeof *c);
+    c->dataset = dataset;
+    c->model = model;
+    c->rule = rule;
+    c->hidden[0] = 1024;
+    c->n_hidden = 1;
+    c->conv_filters = 32;
+    c->conv_kernel = 5;
+    c->epochs = 100;
+    c->batch = row->batch;
+    c->lr = row->lr[rule];
+    for (int i = 0; i < row->n_decay; i++)
+        c->decay_epochs[i] = row->decay[i];
+    c->n_decay = row->n_decay;
+    c->decay_factor = 0.1f;
+    c->momentum = 0.9f;
+    c->weight_decay = 0.0f;
+    c->dropout = model == PP_MODEL_FC ? 0.1f : 0.0f;
+    c->f_scale = 0.05f;
+    c->seed = 1;
+    c->output_error = PP_OUTPUT_ERROR_STANDARD;
+    c->presynaptic = PP_PRESYNAPTIC_MODULATED;
+    c->modulation = PP_MODULATION_ERROR;
+    c->random_amplitude = 1.0f;
+    return PP_OK;
+}
+
+static int finite_in(float v, float lo, float hi) {
+    return isfinite(v) && v >= lo && v <= hi;
+}
+
+pp_status pp_config_validate(const pp_config *c) {
+    if ((unsigned)c->dataset >= COUNT(dataset_names))
+        return pp_fail(PP_ERR_ARGUMENT, "--dataset: invalid value %d", (int)c->dataset);
+    if ((unsigned)c->model >= COUNT(model_names))
+        return pp_fail(PP_ERR_ARGUMENT, "--model: invalid value %d", (int)c->model);
+    if ((unsigned)c->rule >= COUNT(rule_names))
+        return pp_fail(PP_ERR_ARGUMENT, "--rule: invalid value %d", (int)c->rule);
+    if (c->epochs < 1 || c->epochs > 100000)
+        return pp_fail(PP_ERR_ARGUMENT, "--epochs must be between 1 and 100000, got %d", c->epochs);
+    if (c->batch < 1 || c->batch > 65536)
+        return pp_fail(PP_ERR_ARGUMENT, "--batch must be between 1 and 65536, got %d", c->batch);
+    if (!finite_in(c->lr, 0.0f, 1e3f) || c->lr == 0.0f)
+        return pp_fail(PP_ERR_ARGUMENT, "--lr must be a positive number, got %g", (double)c->lr);
+    if (c->model == PP_MODEL_FC && (c->n_hidden < 0 || c->n_hidden > PP_MAX_HIDDEN))
+        return pp_fail(PP_ERR_ARGUMENT, "--hidden takes 0 to %d layers, got %d", PP_MAX_HIDDEN,
+                       c->n_hidden);
+    for (int i = 0; c->model == PP_MODEL_FC && i < c->n_hidden; i++)
+        if (c->hidden[i] < 1 || c->hidden[i] > 1 << 20)
+            return pp_fail(PP_ERR_ARGUMENT, "--hidden: layer %d has %d units (expected 1 to %d)",
+                           i + 1, c->hidden[i], 1 << 20);
+    if (c->model == PP_MODEL_CONV && (c->conv_filters < 1 || c->conv_kernel < 1))
+        return pp_fail(PP_ERR_ARGUMENT, "the conv model needs positive filters and kernel size");
+    if (c->n_decay < 0 || c->n_decay > PP_MAX_DECAY)
+        return pp_fail(PP_ERR_ARGUMENT, "--decay-epochs takes at most %d epochs", PP_MAX_DECAY);
+    for (int i = 0; i < c->n_decay; i++)
+        if (c->decay_epochs[i] < 1)
+            return pp_fail(PP_ERR_ARGUMENT, "--decay-epochs: epoch %d is not positive",
+                           c->decay_epochs[i]);
+    if (!finite_in(c->decay_factor, 0.0f, 1e3f))
+        return pp_fail(PP_ERR_ARGUMENT, "--decay-factor must be a non-negative number, got %g",
+                       (double)c->decay_factor);
+    if (!finite_in(c->momentum, 0.0f, 0.999999f))
+        return pp_fail(PP_ERR_ARGUMENT, "--momentum must be in [0, 1), got %g",
+                       (double)c->momentum);
+    if (!finite_in(c->weight_decay, 0.0f, 1e3f))
+        return pp_fail(PP_ERR_ARGUMENT, "--weight-decay must be a non-negative number, got %g",
+                       (double)c->weight_decay);
+    if (!finite_in(c->dropout, 0.0f, 0.99f))
+        return pp_fail(PP_ERR_ARGUMENT, "--dropout must be in [0, 0.99], got %g",
+                       (double)c->dropout);
+    if (!finite_in(c->f_scale, 0.0f, 1e3f))
+        return pp_fail(PP_ERR_ARGUMENT, "--f-scale must be a non-negative number, got %g",
+                       (double)c->f_scale);
+    if (c->modulation == PP_MODULATION_RANDOM && !finite_in(c->random_amplitude, 0.0f, 1e6f))
+        return pp_fail(PP_ERR_ARGUMENT, "--modulation random:A needs a non-negative A, got %g",
+                       (double)c->random_amplitude);
+    if ((unsigned)c->output_error > PP_OUTPUT_ERROR_MODULATED ||
+        (unsigned)c->presynaptic > PP_PRESYNAPTIC_STANDARD ||
+        (unsigned)c->modulation > PP_MODULATION_RANDOM)
+        return pp_fail(PP_ERR_ARGUMENT, "invalid PEPITA variant option");
+    return PP_OK;
+}

@@ -1,0 +1,233 @@
+/* The training loop: shuffle, gather, one rule step, optimiser, per batch;
+ * the host reads back a few scalars per progress tick and per epoch only. */
+#include "train/trainer_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { TOTAL_TRAIN = 0, TOTAL_TEST = 2, N_TOTALS = 4 };
+/* Progress ticks per epoch: each costs one wait for the device. */
+enum { TICKS_PER_EPOCH = 50 };
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static pp_status upload_split(rt_context *ctx, const pp_dataset *d, device_split *out) {
+    size_t sample = (size_t)d->channels * d->height * d->width;
+    out->n = d->n;
+    PP_TRY(rt_buf_create(ctx, d->n * sample, &out->pixels));
+    PP_TRY(rt_buf_write(ctx, &out->pixels, 0, d->n * sample, d->pixels));
+    PP_TRY(rt_buf_create(ctx, d->n, &out->labels));
+    return rt_buf_write(ctx, &out->labels, 0, d->n, d->labels);
+}
+
+static pp_status check_datasets(const pp_config *c, const pp_dataset *train,
+                                const pp_dataset *test) {
+    if (!train || !test || !train->n || !test->n || !train->pixels || !test->pixels)
+        return pp_fail(PP_ERR_ARGUMENT, "the training and test sets must both hold samples");
+    if (train->channels != test->channels || train->height != test->height ||
+        train->width != test->width || train->classes != test->classes)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "the training set (%dx%dx%d, %d classes) and the test set (%dx%dx%d, %d "
+                       "classes) differ in shape",
+                       train->channels, train->height, train->width, train->classes, test->channels,
+                       test->height, test->width, test->classes);
+    if (train->n > INT32_MAX || test->n > INT32_MAX)
+        return pp_fail(PP_ERR_ARGUMENT, "datasets above 2^31 samples are not supported");
+    if (c->model == PP_MODEL_CONV) {
+        int o = train->height - c->conv_kernel + 1, w = train->width - c->conv_kernel + 1;
+        if (o < 2 || w < 2)
+            return pp_fail(PP_ERR_ARGUMENT,
+                           "the conv model needs images larger than its %dx%d kernel plus a 2x2 "
+                           "pool; got %dx%d",
+                           c->conv_kernel, c->conv_kernel, train->height, train->width);
+    }
+    return PP_OK;
+}
+
+pp_status pp_trainer_create(pp_context *context, const pp_config *config, const pp_dataset *train,
+                            const pp_dataset *test, pp_trainer **out) {
+    if (!context || !config || !out)
+        return pp_fail(PP_ERR_ARGUMENT, "pp_trainer_create: NULL argument");
+    *out = NULL;
+    PP_TRY(pp_config_validate(config));
+    PP_TRY(check_datasets(config, train, test));
+    pp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating the trainer");
+    t->config = *config;
+    t->ctx = pp_context_runtime(context);
+    const char *device = t->ctx->info.name;
+    pp_status st;
+    PP_TRY_GOTO(st,
+                net_create(t->ctx, &t->config, train->channels, train->height, train->width,
+                           (size_t)train->classes, (size_t)config->batch, &t->net),
+                fail);
+    PP_TRY_GOTO(st, rule_create(&t->config, t->net, &t->rule), fail);
+    PP_TRY_GOTO(st, upload_split(t->ctx, train, &t->train), fail);
+    PP_TRY_GOTO(st, upload_split(t->ctx, test, &t->test), fail);
+    size_t n_order = train->n > test->n ? train->n : test->n;
+    t->host_order = malloc(n_order * sizeof *t->host_order);
+    if (!t->host_order) {
+        st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for the sample order");
+        goto fail;
+    }
+    PP_TRY_GOTO(st, rt_buf_create(t->ctx, n_order * sizeof(int32_t), &t->order), fail);
+    PP_TRY_GOTO(st, rt_buf_create(t->ctx, N_TOTALS * sizeof(float), &t->totals), fail);
+    PP_TRY_GOTO(st, rt_finish(t->ctx), fail);
+    *out = t;
+    return PP_OK;
+fail:
+    pp_trainer_destroy(t);
+    return pp_fail_context(st, "creating the %s %s trainer on %s", pp_rule_name(config->rule),
+                           pp_model_name(config->model), device);
+}
+
+void pp_trainer_destroy(pp_trainer *t) {
+    if (!t) return;
+    rule_destroy(t->rule);
+    net_destroy(t->net);
+    rt_buf_release(t->ctx, &t->train.pixels);
+    rt_buf_release(t->ctx, &t->train.labels);
+    rt_buf_release(t->ctx, &t->test.pixels);
+    rt_buf_release(t->ctx, &t->test.labels);
+    rt_buf_release(t->ctx, &t->order);
+    rt_buf_release(t->ctx, &t->totals);
+    free(t->host_order);
+    free(t);
+}
+
+const pp_config *pp_trainer_config(const pp_trainer *t) {
+    return &t->config;
+}
+
+int pp_trainer_epoch(const pp_trainer *t) {
+    return t->epoch;
+}
+
+/* Gathers batch b of a split (in t->order) into the network's input. */
+static pp_status gather(pp_trainer *t, const device_split *split, size_t b, size_t count) {
+    network *net = t->net;
+    size_t batch = (size_t)t->config.batch;
+    return op_gather_batch(t->ctx, count, net->input_size, &split->pixels, &split->labels,
+                           &t->order, b * batch, 1.0f / 255.0f, &net->x, &net->labels);
+}
+
+static pp_status read_totals(pp_trainer *t, float totals[N_TOTALS]) {
+    return rt_buf_read(t->ctx, &t->totals, 0, N_TOTALS * sizeof(float), totals);
+}
+
+static pp_status set_order(pp_trainer *t, size_t n, int shuffled) {
+    if (shuffled)
+        trainer_shuffle(t->host_order, n, t->config.seed, t->epoch + 1);
+    else
+        for (size_t i = 0; i < n; i++)
+            t->host_order[i] = (int32_t)i;
+    return rt_buf_write(t->ctx, &t->order, 0, n * sizeof(int32_t), t->host_order);
+}
+
+pp_status pp_trainer_evaluate(pp_trainer *t, double *loss, double *accuracy) {
+    network *net = t->net;
+    size_t batch = (size_t)t->config.batch, n = t->test.n;
+    PP_TRY(set_order(t, n, 0));
+    PP_TRY(rt_buf_zero(t->ctx, &t->totals, TOTAL_TEST * sizeof(float), 2 * sizeof(float)));
+    for (size_t b = 0; b * batch < n; b++) {
+        size_t count = n - b * batch < batch ? n - b * batch : batch;
+        PP_TRY(gather(t, &t->test, b, count));
+        PP_TRY(net_forward(net, count, &net->x, 0, 0, t->step, t->config.seed));
+        PP_TRY(net_output_error(net, count, 0));
+        PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TEST));
+    }
+    float totals[N_TOTALS];
+    PP_TRY(read_totals(t, totals));
+    if (loss) *loss = totals[TOTAL_TEST] / (double)n;
+    if (accuracy) *accuracy = totals[TOTAL_TEST + 1] / (double)n;
+    return PP_OK;
+}
+
+pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *user,
+                               pp_epoch_stats *stats) {
+    network *net = t->net;
+    const pp_config *c = &t->config;
+    size_t batch = (size_t)c->batch, n = t->train.n;
+    size_t n_batches = (n + batch - 1) / batch;
+    size_t tick = n_batches / TICKS_PER_EPOCH ? n_batches / TICKS_PER_EPOCH : 1;
+    int epoch = t->epoch + 1;
+    float lr = trainer_lr_at(c, epoch);
+    double start = now_seconds();
+    float totals[N_TOTALS];
+
+    PP_TRY(set_order(t, n, 1));
+    float partial[2] = {(float)t->partial_loss, (float)t->partial_correct};
+    if (t->next_batch == 0) partial[0] = partial[1] = 0.0f;
+    PP_TRY(rt_buf_write(t->ctx, &t->totals, TOTAL_TRAIN * sizeof(float), sizeof partial, partial));
+
+    for (size_t b = t->next_batch; b < n_batches; b++) {
+        size_t count = n - b * batch < batch ? n - b * batch : batch;
+        PP_TRY(gather(t, &t->train, b, count));
+        rule_step_args args = {.batch = count, .step = t->step, .seed = c->seed};
+        PP_TRY(t->rule->step(t->rule, &args));
+        PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
+        PP_TRY(net_apply_updates(net, lr, c->momentum, c->weight_decay));
+        t->step++;
+        if (progress && ((b + 1) % tick == 0 || b + 1 == n_batches)) {
+            PP_TRY(read_totals(t, totals));
+            size_t seen = b * batch + count;
+            int stop = progress(user, b + 1, n_batches, totals[TOTAL_TRAIN] / (double)seen,
+                                totals[TOTAL_TRAIN + 1] / (double)seen,
+                                t->partial_seconds + now_seconds() - start);
+            if (stop && b + 1 < n_batches) {
+                t->next_batch = b + 1;
+                t->partial_loss = totals[TOTAL_TRAIN];
+                t->partial_correct = totals[TOTAL_TRAIN + 1];
+                t->partial_seconds += now_seconds() - start;
+                return pp_fail(PP_ERR_INTERRUPTED, "stopped after batch %zu of %zu in epoch %d",
+                               b + 1, n_batches, epoch);
+            }
+        }
+    }
+    PP_TRY(read_totals(t, totals));
+    double seconds = t->partial_seconds + now_seconds() - start;
+    double train_loss = totals[TOTAL_TRAIN] / (double)n;
+    if (!isfinite(train_loss))
+        return pp_fail(PP_ERR_NUMERIC,
+                       "the training loss became %s in epoch %d; try a lower learning rate "
+                       "(--lr, now %g)",
+                       isnan(train_loss) ? "NaN" : "infinite", epoch, (double)lr);
+    memset(stats, 0, sizeof *stats);
+    stats->epoch = epoch;
+    stats->lr = lr;
+    stats->train_loss = train_loss;
+    stats->train_accuracy = totals[TOTAL_TRAIN + 1] / (double)n;
+    stats->seconds = seconds;
+    stats->samples_per_second = seconds > 0 ? (double)n / seconds : 0;
+    t->epoch = epoch;
+    t->next_batch = 0;
+    t->partial_loss = t->partial_correct = t->partial_seconds = 0.0;
+    return pp_trainer_evaluate(t, &stats->test_loss, &stats->test_accuracy);
+}
+
+pp_status pp_trainer_layer_count(const pp_trainer *t, int *count) {
+    *count = t->net->n_layers;
+    return PP_OK;
+}
+
+pp_status pp_trainer_read_weights(pp_trainer *t, int layer, float **values, size_t *count) {
+    if (layer < 0 || layer >= t->net->n_layers)
+        return pp_fail(PP_ERR_ARGUMENT, "layer %d does not exist (the network has %d)", layer,
+                       t->net->n_layers);
+    const net_layer *l = &t->net->layers[layer];
+    *values = malloc(l->n_weights * sizeof(float));
+    if (!*values) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory reading weights");
+    *count = l->n_weights;
+    pp_status st = rt_buf_read(t->ctx, &l->w, 0, l->n_weights * sizeof(float), *values);
+    if (st != PP_OK) {
+        free(*values);
+        *values = NULL;
+    }
+    return st;
+}
