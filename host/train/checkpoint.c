@@ -5,6 +5,7 @@
  * checkpoint. Numbers are stored in the host's byte order (little-endian on
  * every supported machine). */
 #include "train/trainer_internal.h"
+#include "util/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,48 +173,6 @@ static pp_status put_tensor(writer *w, rt_context *ctx, const rt_buf *buf, size_
     return rt_buf_read(ctx, buf, 0, n * sizeof(float), w->data + at);
 }
 
-/* Writes data to path through a temporary file in the same directory. */
-static pp_status write_atomically(const char *path, const void *data, size_t size) {
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
-    if (!tmp) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    pp_status st = PP_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = pp_fail(PP_ERR_IO, "%s: cannot create a temporary file for the checkpoint: %s", tmp,
-                     strerror(errno));
-        free(tmp);
-        return st;
-    }
-    const unsigned char *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            st = pp_fail(PP_ERR_IO,
-                         "%s: writing the checkpoint failed after %zu of %zu bytes: %s; the "
-                         "previous checkpoint is untouched",
-                         path, size - left, size, n < 0 ? strerror(errno) : "no space written");
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (st == PP_OK && fsync(fd) != 0)
-        st = pp_fail(PP_ERR_IO, "%s: fsync failed: %s; the previous checkpoint is untouched", path,
-                     strerror(errno));
-    if (close(fd) != 0 && st == PP_OK)
-        st = pp_fail(PP_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (st == PP_OK && rename(tmp, path) != 0)
-        st = pp_fail(PP_ERR_IO, "%s: renaming the new checkpoint into place failed: %s", path,
-                     strerror(errno));
-    if (st != PP_OK) unlink(tmp);
-    free(tmp);
-    return st;
-}
-
 pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     if (!t || !path || !*path) return pp_fail(PP_ERR_ARGUMENT, "--save: no checkpoint path");
     writer w = {0};
@@ -247,7 +206,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     }
     if (st == PP_OK && w.failed)
         st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory assembling the checkpoint");
-    if (st == PP_OK) st = write_atomically(path, w.data, w.size);
+    if (st == PP_OK) st = pp_write_file_atomic(path, w.data, w.size);
     free(w.data);
     return st;
 }
