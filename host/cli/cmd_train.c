@@ -1,0 +1,152 @@
+/* pepita train: load, train epoch by epoch with progress, log, checkpoint;
+ * Ctrl-C finishes the batch, saves, and exits 130. */
+#include "cli/cli.h"
+#include "cli/run_report.h"
+#include "cli/train_options.h"
+#include "runtime/error.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int signo) {
+    (void)signo;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+typedef struct progress_state {
+    int tty;
+    int quiet;
+    int epoch, epochs;
+    size_t batch;
+} progress_state;
+
+static void format_duration(double seconds, char *out, size_t size) {
+    long s = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+static int on_progress(void *user, size_t done, size_t total, double loss, double accuracy,
+                       double seconds) {
+    progress_state *p = user;
+    if (p->tty && !p->quiet) {
+        enum { WIDTH = 24 };
+        int filled = (int)(WIDTH * done / total);
+        char bar[WIDTH + 1], eta[32];
+        for (int i = 0; i < WIDTH; i++)
+            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+        bar[WIDTH] = '\0';
+        format_duration(seconds / (double)done * (double)(total - done), eta, sizeof eta);
+        double rate = seconds > 0 ? (double)(done * p->batch) / seconds : 0;
+        fprintf(stderr, "\repoch %d/%d [%s] %zu/%zu %.0f samples/s loss %.4f acc %.2f%% ETA %s ",
+                p->epoch, p->epochs, bar, done, total, rate, loss, 100 * accuracy, eta);
+        fflush(stderr);
+    }
+    return interrupted;
+}
+
+static pp_status write_reports(const cli_train_options *o, const run_report *report) {
+    if (o->log_path) PP_TRY(run_report_write_csv(report, o->log_path));
+    if (o->json_path) PP_TRY(run_report_write_json(report, o->json_path));
+    return PP_OK;
+}
+
+static pp_status save(const cli_train_options *o, const pp_trainer *trainer) {
+    return o->save_path ? pp_trainer_save(trainer, o->save_path) : PP_OK;
+}
+
+static void print_epoch(const pp_epoch_stats *s, int epochs) {
+    printf("epoch %d/%d  lr %g  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s  "
+           "%.0f samples/s\n",
+           s->epoch, epochs, (double)s->lr, s->train_loss, 100 * s->train_accuracy, s->test_loss,
+           100 * s->test_accuracy, s->seconds, s->samples_per_second);
+    fflush(stdout);
+}
+
+static pp_status train(const cli_train_options *o, int *exit_code) {
+    const pp_config *c = &o->config;
+    pp_dataset train_set = {0}, test_set = {0};
+    pp_context *context = NULL;
+    pp_trainer *trainer = NULL;
+    run_report report = {.config = *c};
+    progress_state progress = {.tty = isatty(STDERR_FILENO),
+                               .quiet = o->quiet,
+                               .epochs = c->epochs,
+                               .batch = (size_t)c->batch};
+    pp_status st;
+
+    PP_TRY_GOTO(st, pp_context_create(o->device, &context), done);
+    snprintf(report.device, sizeof report.device, "%s", pp_context_device(context)->name);
+    PP_TRY_GOTO(st,
+                pp_dataset_load(c->dataset, o->data_dir, c->cifar100_coarse, &train_set, &test_set),
+                done);
+    PP_TRY_GOTO(st, pp_trainer_create(context, c, &train_set, &test_set, &trainer), done);
+    if (o->resume_path) PP_TRY_GOTO(st, pp_trainer_load(trainer, o->resume_path), done);
+    /* the device holds its own copy now */
+    pp_dataset_free(&train_set);
+    pp_dataset_free(&test_set);
+    if (!o->quiet)
+        printf("training %s on %s (%s model, %s) on %s: %d epochs from epoch %d, batch %d, lr "
+               "%g\n",
+               pp_rule_name(c->rule), pp_dataset_name(c->dataset), pp_model_name(c->model),
+               c->model == PP_MODEL_FC ? "fully connected" : "conv 5x5-ReLU-maxpool-FC",
+               report.device, c->epochs, pp_trainer_epoch(trainer) + 1, c->batch, (double)c->lr);
+
+    signal(SIGINT, on_sigint);
+    while (pp_trainer_epoch(trainer) < c->epochs) {
+        pp_epoch_stats stats;
+        progress.epoch = pp_trainer_epoch(trainer) + 1;
+        st = pp_trainer_run_epoch(trainer, on_progress, &progress, &stats);
+        if (progress.tty && !o->quiet) fprintf(stderr, "\r\033[K");
+        if (st == PP_ERR_INTERRUPTED) {
+            pp_status saved = save(o, trainer);
+            if (saved != PP_OK) {
+                st = saved;
+                goto done;
+            }
+            fprintf(stderr, "interrupted in epoch %d%s%s\n", progress.epoch,
+                    o->save_path ? "; state saved to " : "", o->save_path ? o->save_path : "");
+            *exit_code = 130;
+            st = PP_OK;
+            goto done;
+        }
+        if (st != PP_OK) goto done;
+        if (!o->quiet) print_epoch(&stats, c->epochs);
+        PP_TRY_GOTO(st, run_report_add(&report, &stats), done);
+        PP_TRY_GOTO(st, write_reports(o, &report), done);
+        PP_TRY_GOTO(st, save(o, trainer), done);
+    }
+    if (report.count && o->quiet)
+        printf("final test accuracy %.4f\n", report.epochs[report.count - 1].test_accuracy);
+done:
+    signal(SIGINT, SIG_DFL);
+    pp_trainer_destroy(trainer);
+    pp_context_destroy(context);
+    pp_dataset_free(&train_set);
+    pp_dataset_free(&test_set);
+    run_report_free(&report);
+    return st;
+}
+
+int cli_train(int argc, char **argv) {
+    cli_train_options o;
+    pp_status st = cli_parse_train_options(argc, argv, 0, &o);
+    if (st != PP_OK) return cli_report(st);
+    if (o.help) {
+        cli_print_train_help(stdout, &o);
+        return 0;
+    }
+    /* a file-size limit must give an error from write(), not kill the run */
+    signal(SIGXFSZ, SIG_IGN);
+    int exit_code = 0;
+    st = train(&o, &exit_code);
+    if (st != PP_OK) return cli_report(st);
+    return exit_code;
+}

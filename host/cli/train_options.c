@@ -1,0 +1,293 @@
+#include "cli/train_options.h"
+
+#include "runtime/error.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pp_status parse_int(const char *flag, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not an integer", flag, text);
+    if (v < lo || v > hi)
+        return pp_fail(PP_ERR_ARGUMENT, "%s must be between %ld and %ld, got %ld", flag, lo, hi, v);
+    *out = (int)v;
+    return PP_OK;
+}
+
+static pp_status parse_float(const char *flag, const char *text, float *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!*text || *end || errno || !isfinite(v))
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not a finite number", flag, text);
+    if (v < 0) return pp_fail(PP_ERR_ARGUMENT, "%s must not be negative, got %s", flag, text);
+    *out = (float)v;
+    return PP_OK;
+}
+
+static pp_status parse_u64(const char *flag, const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    if (!*text || *text == '-')
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not a non-negative integer", flag, text);
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || errno)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not a non-negative integer", flag, text);
+    *out = (uint64_t)v;
+    return PP_OK;
+}
+
+/* "1024,512" into values; "none" or "" is an empty list. */
+static pp_status parse_int_list(const char *flag, const char *text, int max, long lo, long hi,
+                                int *values, int *count) {
+    *count = 0;
+    if (!strcmp(text, "none") || !*text) return PP_OK;
+    char buf[256];
+    if (strlen(text) >= sizeof buf) return pp_fail(PP_ERR_ARGUMENT, "%s: list too long", flag);
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (*count == max)
+            return pp_fail(PP_ERR_ARGUMENT, "%s takes at most %d values, got '%s'", flag, max,
+                           text);
+        PP_TRY(parse_int(flag, item, lo, hi, &values[(*count)++]));
+    }
+    if (text[strlen(text) - 1] == ',' || text[0] == ',' || strstr(text, ",,"))
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' has an empty item", flag, text);
+    return PP_OK;
+}
+
+static pp_status parse_choice(const char *flag, const char *text, const char *const *names, int n,
+                              int *out) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(text, names[i])) {
+            *out = i;
+            return PP_OK;
+        }
+    char expected[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(expected, names[i], sizeof expected - strlen(expected) - 1);
+        if (i + 1 < n) strncat(expected, " or ", sizeof expected - strlen(expected) - 1);
+    }
+    return pp_fail(PP_ERR_ARGUMENT, "%s: unknown value '%s' (expected %s)", flag, text, expected);
+}
+
+static pp_status parse_modulation(const char *text, pp_config *c) {
+    if (!strcmp(text, "error")) {
+        c->modulation = PP_MODULATION_ERROR;
+    } else if (!strcmp(text, "zero")) {
+        c->modulation = PP_MODULATION_ZERO;
+    } else if (!strncmp(text, "random", 6) && (text[6] == '\0' || text[6] == ':')) {
+        c->modulation = PP_MODULATION_RANDOM;
+        if (text[6] == ':')
+            PP_TRY(parse_float("--modulation random:A", text + 7, &c->random_amplitude));
+    } else {
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--modulation: unknown value '%s' (expected error, zero or random:A)", text);
+    }
+    return PP_OK;
+}
+
+/* Flags that take a value. */
+static const char *const valued[] = {
+    "--dataset", "--data",    "--model",        "--rule",         "--hidden",      "--epochs",
+    "--batch",   "--lr",      "--decay-epochs", "--decay-factor", "--momentum",    "--weight-decay",
+    "--dropout", "--f-scale", "--seed",         "--output-error", "--presynaptic", "--modulation",
+    "--device",  "--log",     "--json",         "--save",         "--resume",      "--checkpoint",
+};
+static const char *const switches[] = {
+    "--help", "-h", "--quiet", "-q", "--coarse", "--analysis", "--naive-modulated-pass"};
+
+static int is_in(const char *flag, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(flag, list[i])) return 1;
+    return 0;
+}
+
+/* Checks the shape of argv: known flags, and a value after each valued flag. */
+static pp_status check_syntax(int argc, char **argv, int for_eval) {
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (is_in(flag, switches, sizeof switches / sizeof switches[0])) continue;
+        if (!is_in(flag, valued, sizeof valued / sizeof valued[0]))
+            return pp_fail(PP_ERR_ARGUMENT, "pepita %s: unknown option '%s' (see --help)",
+                           for_eval ? "eval" : "train", flag);
+        if (i + 1 >= argc) return pp_fail(PP_ERR_ARGUMENT, "%s needs a value", flag);
+        i++;
+    }
+    return PP_OK;
+}
+
+static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
+    pp_config *c = &o->config;
+    static const char *const output_errors[] = {"standard", "modulated"};
+    static const char *const presynaptic[] = {"modulated", "standard"};
+    int choice = 0;
+    if (!strcmp(flag, "--data"))
+        o->data_dir = v;
+    else if (!strcmp(flag, "--device"))
+        o->device = v;
+    else if (!strcmp(flag, "--log"))
+        o->log_path = v;
+    else if (!strcmp(flag, "--json"))
+        o->json_path = v;
+    else if (!strcmp(flag, "--save"))
+        o->save_path = v;
+    else if (!strcmp(flag, "--resume"))
+        o->resume_path = v;
+    else if (!strcmp(flag, "--checkpoint"))
+        o->checkpoint_path = v;
+    else if (!strcmp(flag, "--hidden"))
+        return parse_int_list(flag, v, PP_MAX_HIDDEN, 1, 1 << 20, c->hidden, &c->n_hidden);
+    else if (!strcmp(flag, "--epochs"))
+        return parse_int(flag, v, 1, 100000, &c->epochs);
+    else if (!strcmp(flag, "--batch"))
+        return parse_int(flag, v, 1, 65536, &c->batch);
+    else if (!strcmp(flag, "--lr"))
+        return parse_float(flag, v, &c->lr);
+    else if (!strcmp(flag, "--decay-epochs"))
+        return parse_int_list(flag, v, PP_MAX_DECAY, 1, 100000, c->decay_epochs, &c->n_decay);
+    else if (!strcmp(flag, "--decay-factor"))
+        return parse_float(flag, v, &c->decay_factor);
+    else if (!strcmp(flag, "--momentum"))
+        return parse_float(flag, v, &c->momentum);
+    else if (!strcmp(flag, "--weight-decay"))
+        return parse_float(flag, v, &c->weight_decay);
+    else if (!strcmp(flag, "--dropout"))
+        return parse_float(flag, v, &c->dropout);
+    else if (!strcmp(flag, "--f-scale"))
+        return parse_float(flag, v, &c->f_scale);
+    else if (!strcmp(flag, "--seed"))
+        return parse_u64(flag, v, &c->seed);
+    else if (!strcmp(flag, "--modulation"))
+        return parse_modulation(v, c);
+    else if (!strcmp(flag, "--output-error")) {
+        PP_TRY(parse_choice(flag, v, output_errors, 2, &choice));
+        c->output_error = (pp_output_error)choice;
+    } else if (!strcmp(flag, "--presynaptic")) {
+        PP_TRY(parse_choice(flag, v, presynaptic, 2, &choice));
+        c->presynaptic = (pp_presynaptic)choice;
+    }
+    return PP_OK;
+}
+
+pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train_options *o) {
+    memset(o, 0, sizeof *o);
+    PP_TRY(check_syntax(argc, argv, for_eval));
+    /* first: what decides the base configuration */
+    pp_dataset_kind dataset = PP_DATASET_FASHION_MNIST;
+    pp_model_kind model = PP_MODEL_FC;
+    pp_rule_kind rule = PP_RULE_PEPITA;
+    int coarse = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(flag, "--help") || !strcmp(flag, "-h"))
+            o->help = 1;
+        else if (!strcmp(flag, "--quiet") || !strcmp(flag, "-q"))
+            o->quiet = 1;
+        else if (!strcmp(flag, "--coarse"))
+            coarse = 1;
+        else if (!strcmp(flag, "--dataset"))
+            PP_TRY(pp_dataset_parse(v, &dataset));
+        else if (!strcmp(flag, "--model"))
+            PP_TRY(pp_model_parse(v, &model));
+        else if (!strcmp(flag, "--rule"))
+            PP_TRY(pp_rule_parse(v, &rule));
+        else if (!strcmp(flag, "--resume"))
+            o->resume_path = v;
+        else if (!strcmp(flag, "--checkpoint"))
+            o->checkpoint_path = v;
+        if (is_in(flag, valued, sizeof valued / sizeof valued[0])) i++;
+    }
+    const char *saved = for_eval ? o->checkpoint_path : o->resume_path;
+    if (for_eval && !saved && !o->help)
+        return pp_fail(PP_ERR_ARGUMENT, "pepita eval needs --checkpoint FILE");
+    if (saved && !o->help) {
+        PP_TRY(pp_checkpoint_read_config(saved, &o->config, NULL));
+    } else {
+        PP_TRY(pp_config_preset(&o->config, dataset, model, rule));
+    }
+    /* then every override, in order */
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (!strcmp(flag, "--dataset"))
+            o->config.dataset = dataset;
+        else if (!strcmp(flag, "--model"))
+            o->config.model = model;
+        else if (!strcmp(flag, "--rule"))
+            o->config.rule = rule;
+        else if (!strcmp(flag, "--coarse"))
+            o->config.cifar100_coarse = coarse;
+        else if (!strcmp(flag, "--analysis"))
+            o->config.analysis = 1;
+        else if (!strcmp(flag, "--naive-modulated-pass"))
+            o->config.naive_modulated_pass = 1;
+        if (is_in(flag, valued, sizeof valued / sizeof valued[0]))
+            PP_TRY(apply(flag, argv[++i], o));
+    }
+    if (o->help) return PP_OK;
+    if (for_eval && (o->save_path || o->resume_path || o->log_path))
+        return pp_fail(PP_ERR_ARGUMENT, "pepita eval takes no --save, --resume or --log");
+    return pp_config_validate(&o->config);
+}
+
+void cli_print_train_help(FILE *out, const cli_train_options *o) {
+    const pp_config *c = &o->config;
+    fprintf(out,
+            "usage: pepita train [options]\n"
+            "\n"
+            "Trains a network and evaluates it on the test set after every epoch.\n"
+            "\n"
+            "what to train:\n"
+            "  --dataset NAME        mnist, fashion-mnist (default), cifar10, cifar100\n"
+            "  --data DIR            dataset directory (default: $PEPITA_DATA, else %s)\n"
+            "  --coarse              CIFAR-100: the 20 coarse labels\n"
+            "  --model fc|conv       fully connected (default) or conv 32@5x5-ReLU-maxpool-FC\n"
+            "  --hidden N[,N...]     fc hidden widths (default 1024; 'none' for no hidden layer)\n"
+            "  --rule NAME           pepita (default), bp, fa, dfa, drtp\n"
+            "\n"
+            "hyperparameters (defaults: the paper's Table 2 preset, below):\n"
+            "  --epochs N  --batch N  --lr X  --decay-epochs E[,E...]|none  --decay-factor X\n"
+            "  --momentum X  --weight-decay X  --dropout P  --f-scale X  --seed N\n"
+            "\n"
+            "PEPITA variants:\n"
+            "  --output-error standard|modulated   error for the output layer (paper: standard)\n"
+            "  --presynaptic modulated|standard    presynaptic pass of the updates (paper: "
+            "modulated)\n"
+            "  --modulation error|zero|random:A    modulate by the error, nothing (F = 0), or\n"
+            "                                      noise in [-A, A]\n"
+            "  --naive-modulated-pass              compute W1 (x + e F^T) in full (for checks)\n"
+            "\n"
+            "output and state:\n"
+            "  --device D            cpu, gpu, P:D or part of a name (default: $PEPITA_DEVICE,\n"
+            "                        else the first GPU, else the first CPU)\n"
+            "  --log FILE.csv        one row per epoch\n"
+            "  --json FILE           a summary of the run\n"
+            "  --save FILE           checkpoint after every epoch (and on Ctrl-C)\n"
+            "  --resume FILE         continue from a checkpoint\n"
+            "  --analysis            per-epoch angle between W_L...W_1 and F^T, weight norms\n"
+            "  --quiet               no progress output\n"
+            "\n",
+            pp_dataset_default_dir(c->dataset));
+    fprintf(out, "preset for --dataset %s --model %s --rule %s:\n", pp_dataset_name(c->dataset),
+            pp_model_name(c->model), pp_rule_name(c->rule));
+    fprintf(out, "  epochs %d, batch %d, lr %g, lr x%g after epoch", c->epochs, c->batch,
+            (double)c->lr, (double)c->decay_factor);
+    for (int i = 0; i < c->n_decay; i++)
+        fprintf(out, "%s %d", i ? "," : "", c->decay_epochs[i]);
+    fprintf(out, "%s, momentum %g, weight decay %g, dropout %g, f-scale %g, seed %llu\n",
+            c->n_decay ? "" : " (none)", (double)c->momentum, (double)c->weight_decay,
+            (double)c->dropout, (double)c->f_scale, (unsigned long long)c->seed);
+    if (c->model == PP_MODEL_FC) {
+        fprintf(out, "  hidden");
+        for (int i = 0; i < c->n_hidden; i++)
+            fprintf(out, "%s%d", i ? "," : " ", c->hidden[i]);
+        fprintf(out, "%s\n", c->n_hidden ? "" : " none");
+    }
+}
