@@ -1,0 +1,59 @@
+/* pepita selftest: every operator against its plain-C reference on a device,
+ * so a user can trust a new GPU or driver. */
+#include "cli/cli.h"
+#include "reference.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: pepita selftest [--device D] [--full]\n\n"
+                 "Runs every operator on the device and compares it with a plain-C reference.\n"
+                 "  --device D   cpu, gpu, P:D or part of a name (default: $PEPITA_DEVICE, else\n"
+                 "               the first GPU, else the first CPU)\n"
+                 "  --full       also the real training shapes (slower)\n"
+                 "Exits 1 if any check fails.\n");
+}
+
+int cli_selftest(int argc, char **argv) {
+    const char *device = NULL;
+    int full = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--full")) {
+            full = 1;
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            device = argv[++i];
+        } else {
+            fprintf(stderr, "error: pepita selftest: unknown option or missing value '%s'\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    rt_context *ctx = NULL;
+    pp_status st = rt_context_create(device, 0, &ctx);
+    if (st != PP_OK) return cli_report(st);
+    printf("selftest on %s (%s, %s)\n\n", ctx->info.name, ctx->info.platform,
+           ctx->info.driver_version);
+    ref_check_list list = {0};
+    pp_status (*const areas[])(rt_context *, int, ref_check_list *) = {
+        ref_checks_gemm, ref_checks_elementwise, ref_checks_conv};
+    for (size_t a = 0; a < sizeof areas / sizeof areas[0] && st == PP_OK; a++)
+        st = areas[a](ctx, !full, &list);
+    int failed = 0;
+    printf("%-28s %-40s %12s %12s  %s\n", "operator", "shape", "max abs err", "max rel err",
+           "result");
+    for (size_t i = 0; i < list.count; i++) {
+        const ref_check_result *r = &list.items[i];
+        failed += !r->pass;
+        printf("%-28s %-40s %12.3e %12.3e  %s\n", r->op, r->shape, r->max_abs_error,
+               r->max_rel_error, r->pass ? "pass" : (r->status != PP_OK ? "ERROR" : "FAIL"));
+    }
+    printf("\n%zu checks, %d failed\n", list.count, failed);
+    ref_check_list_free(&list);
+    rt_context_destroy(ctx);
+    if (st != PP_OK) return cli_report(st);
+    return failed ? 1 : 0;
+}
