@@ -78,6 +78,7 @@ pp_status pp_trainer_create(pp_context *context, const pp_config *config, const 
     }
     PP_TRY_GOTO(st, rt_buf_create(t->ctx, n_order * sizeof(int32_t), &t->order), fail);
     PP_TRY_GOTO(st, rt_buf_create(t->ctx, N_TOTALS * sizeof(float), &t->totals), fail);
+    if (config->analysis) PP_TRY_GOTO(st, trainer_analysis_create(t), fail);
     PP_TRY_GOTO(st, rt_finish(t->ctx), fail);
     *out = t;
     return PP_OK;
@@ -97,6 +98,7 @@ void pp_trainer_destroy(pp_trainer *t) {
     rt_buf_release(t->ctx, &t->test.labels);
     rt_buf_release(t->ctx, &t->order);
     rt_buf_release(t->ctx, &t->totals);
+    trainer_analysis_destroy(t);
     free(t->host_order);
     free(t);
 }
@@ -208,7 +210,8 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
     t->epoch = epoch;
     t->next_batch = 0;
     t->partial_loss = t->partial_correct = t->partial_seconds = 0.0;
-    return pp_trainer_evaluate(t, &stats->test_loss, &stats->test_accuracy);
+    PP_TRY(pp_trainer_evaluate(t, &stats->test_loss, &stats->test_accuracy));
+    return t->config.analysis ? trainer_analyse(t, stats) : PP_OK;
 }
 
 pp_status pp_trainer_layer_count(const pp_trainer *t, int *count) {

@@ -24,11 +24,17 @@ struct pp_trainer {
     uint32_t step;     /* global step: keys dropout */
     double partial_loss, partial_correct; /* of an interrupted epoch */
     double partial_seconds;
+    rt_buf analysis_a, analysis_b, analysis_scalars; /* with config.analysis */
 };
 
 /* The learning rate in force during epoch `epoch` (1-based). */
 float trainer_lr_at(const pp_config *config, int epoch);
 /* The sample order of an epoch: a permutation of n keyed by (seed, epoch). */
 void trainer_shuffle(int32_t *order, size_t n, uint64_t seed, int epoch);
+
+/* Per-epoch analysis (config.analysis): angle and norms into stats. */
+pp_status trainer_analysis_create(pp_trainer *t);
+void trainer_analysis_destroy(pp_trainer *t);
+pp_status trainer_analyse(pp_trainer *t, pp_epoch_stats *stats);
 
 #endif

@@ -220,6 +220,11 @@ pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);
 pp_status pp_trainer_read_weights(pp_trainer *trainer, int layer, float **values, size_t *count);
 
+/* Histogram of layer `layer`'s weights over [lo, hi) in `bins` bins (values
+ * outside fall in the end bins). */
+pp_status pp_trainer_weight_histogram(pp_trainer *trainer, int layer, int bins, float lo, float hi,
+                                      uint32_t *counts);
+
 #ifdef __cplusplus
 }
 #endif
