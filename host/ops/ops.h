@@ -80,8 +80,8 @@ typedef enum op_act { OP_ACT_IDENTITY = 0, OP_ACT_RELU, OP_ACT_TANH, OP_ACT_SIGM
 
 /* Dropout keyed by (seed, step, layer): the mask of element i is a pure
  * function of the key and i (Philox-4x32-10), so both PEPITA passes and a
- * BP backward regenerate the same mask. p == 0 disables it. Kept units are
- * scaled by 1/(1-p). */
+ * BP backward regenerate the same mask. p == 0 disables it, p must be < 1.
+ * Kept units are scaled by 1/(1-p). host/ops/philox.h reproduces the mask. */
 typedef struct op_dropout {
     float p;
     uint64_t seed;
@@ -104,8 +104,9 @@ pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_bu
 
 /* Softmax output, numerically stable, per row of logits (batch x classes):
  * err = softmax(z) - onehot(label); loss[i] = cross-entropy of sample i;
- * correct[i] = 1 if argmax(z) == label (first maximum) else 0.
- * labels are int32. err, loss or correct may be NULL. */
+ * correct[i] = 1.0f if argmax(z) == label (first maximum) else 0.0f (float,
+ * so op_accumulate2 can total it). labels are int32; an out-of-range label
+ * gives a NaN loss. err, loss or correct may be NULL. */
 pp_status op_softmax_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
                            const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct);
 /* Sigmoid output (DRTP): err = sigmoid(z) - onehot; loss[i] = binary
@@ -127,7 +128,8 @@ pp_status op_sub(rt_context *ctx, size_t n, const rt_buf *a, const rt_buf *b, rt
 pp_status op_axpby(rt_context *ctx, size_t n, float alpha, const rt_buf *x, float beta, rt_buf *y);
 /* x[0..n) = value. */
 pp_status op_fill(rt_context *ctx, size_t n, float value, rt_buf *x);
-/* x[i] = U(lo, hi) from Philox keyed by (seed, stream, i): device-side noise. */
+/* x[i] = U(lo, hi) from Philox keyed by (seed, stream, i): device-side noise,
+ * bit-identical to the host's philox_uniform(seed, stream, i, lo, hi). */
 pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t seed, uint32_t stream,
                      rt_buf *x);
 
@@ -140,7 +142,8 @@ pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float w
 /* ---- Data ------------------------------------------------------------- */
 
 /* For i < count: x[i, :] = data_u8[idx[i], :] * scale (sample_size bytes each)
- * and y[i] = (int32) labels_u8[idx[i]]. idx is int32, read from idx_off. */
+ * and y[i] = (int32) labels_u8[idx[i]]. idx is int32, read from idx_off. An
+ * index outside the buffers gives a zero row and label -1, never a stray read. */
 pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, const rt_buf *data_u8,
                           const rt_buf *labels_u8, const rt_buf *idx, size_t idx_off, float scale,
                           rt_buf *x, rt_buf *y);
@@ -155,7 +158,7 @@ pp_status op_sum_squares(rt_context *ctx, size_t n, const rt_buf *x, rt_buf *out
 pp_status op_dot(rt_context *ctx, size_t n, const rt_buf *a, const rt_buf *b, rt_buf *out,
                  size_t out_off);
 /* counts (uint32, bins) = histogram of x over [lo, hi); values outside are
- * clamped into the first/last bin. */
+ * clamped into the first/last bin; NaN is not counted. */
 pp_status op_histogram(rt_context *ctx, size_t n, const rt_buf *x, float lo, float hi, int bins,
                        rt_buf *counts);
 

@@ -1,0 +1,83 @@
+/* Activations and dropout: y = act(x) mask/(1-p), its backward, and PEPITA's
+ * fused modulated-pass op. The mask is regenerated from Philox each time. */
+#include "ops/op_util.h"
+#include "ops/philox.h"
+
+typedef struct drop_args {
+    uint32_t threshold; /* 0: no dropout */
+    float scale;
+    uint32_t seed_lo, seed_hi, step, layer;
+} drop_args;
+
+static pp_status get_drop_args(const char *op, const op_dropout *drop, drop_args *out) {
+    *out = (drop_args){.threshold = 0, .scale = 1.0f};
+    if (!drop || drop->p == 0.0f) return PP_OK;
+    if (!(drop->p > 0.0f && drop->p < 1.0f))
+        return pp_fail(PP_ERR_ARGUMENT, "%s: dropout probability %g is outside [0, 1)", op,
+                       (double)drop->p);
+    out->threshold = philox_dropout_threshold(drop->p);
+    out->scale = philox_dropout_scale(drop->p);
+    out->seed_lo = (uint32_t)drop->seed;
+    out->seed_hi = (uint32_t)(drop->seed >> 32);
+    out->step = drop->step;
+    out->layer = drop->layer;
+    return PP_OK;
+}
+
+static pp_status check_act(const char *op, op_act act, size_t n) {
+    if (act != OP_ACT_IDENTITY && act != OP_ACT_RELU && act != OP_ACT_TANH && act != OP_ACT_SIGMOID)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: unknown activation %d", op, (int)act);
+    return op_need_int(op, "n", n);
+}
+
+#define DROP_ARGS(d)                                                                               \
+    RT_UINT((d).threshold), RT_FLOAT((d).scale), RT_UINT((d).seed_lo), RT_UINT((d).seed_hi),       \
+        RT_UINT((d).step), RT_UINT((d).layer)
+
+pp_status op_act_forward(rt_context *ctx, op_act act, size_t n, const rt_buf *x, rt_buf *y,
+                         const op_dropout *drop) {
+    static const char op[] = "op_act_forward";
+    drop_args d;
+    PP_TRY(check_act(op, act, n));
+    PP_TRY(get_drop_args(op, drop, &d));
+    PP_TRY(op_need_buf(op, "x", x, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y", y, n, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "activation", "act_forward", NULL, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(x), RT_BUF(y), RT_INT(act), DROP_ARGS(d));
+}
+
+pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z, const rt_buf *dy,
+                          rt_buf *dx, const op_dropout *drop) {
+    static const char op[] = "op_act_backward";
+    drop_args d;
+    PP_TRY(check_act(op, act, n));
+    PP_TRY(get_drop_args(op, drop, &d));
+    PP_TRY(op_need_buf(op, "z", z, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "dy", dy, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "dx", dx, n, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "activation", "act_backward", NULL, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z), RT_BUF(dy), RT_BUF(dx), RT_INT(act),
+                        DROP_ARGS(d));
+}
+
+pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_buf *z_mod,
+                              const rt_buf *y, rt_buf *y_mod, rt_buf *diff,
+                              const op_dropout *drop) {
+    static const char op[] = "op_act_forward_diff";
+    drop_args d;
+    PP_TRY(check_act(op, act, n));
+    PP_TRY(get_drop_args(op, drop, &d));
+    PP_TRY(op_need_buf(op, "z_mod", z_mod, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y", y, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y_mod", y_mod, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "diff", diff, n, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "activation", "act_forward_diff", NULL, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z_mod), RT_BUF(y), RT_BUF(y_mod), RT_BUF(diff),
+                        RT_INT(act), DROP_ARGS(d));
+}

@@ -1,0 +1,30 @@
+/* Batch assembly: rows of the device-resident uint8 dataset, picked by an
+ * index list, scaled to float; labels widened to int32. */
+#include "ops/op_util.h"
+
+pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, const rt_buf *data_u8,
+                          const rt_buf *labels_u8, const rt_buf *idx, size_t idx_off, float scale,
+                          rt_buf *x, rt_buf *y) {
+    static const char op[] = "op_gather_batch";
+    if (sample_size == 0) return pp_fail(PP_ERR_ARGUMENT, "%s: zero sample size", op);
+    if (count > (size_t)INT_MAX / sample_size)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: %zu x %zu values exceed INT_MAX", op, count,
+                       sample_size);
+    PP_TRY(op_need_int(op, "idx_off + count", idx_off + count));
+    PP_TRY(op_need_buf(op, "data", data_u8, 0, 1));
+    PP_TRY(op_need_buf(op, "labels", labels_u8, 0, 1));
+    PP_TRY(op_need_buf(op, "idx", idx, idx_off + count, sizeof(int32_t)));
+    PP_TRY(op_need_buf(op, "x", x, count * sample_size, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y", y, count, sizeof(int32_t)));
+    if (count == 0) return PP_OK;
+    /* The kernel reads only samples both buffers hold (others give a zero row, label -1). */
+    size_t samples = data_u8->bytes / sample_size;
+    if (labels_u8->bytes < samples) samples = labels_u8->bytes;
+    if (samples > (size_t)INT_MAX) samples = (size_t)INT_MAX;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "gather", "gather_batch", NULL, &k));
+    const size_t total = count * sample_size;
+    return OP_LAUNCH_1D(ctx, k, total, RT_INT(total), RT_INT(sample_size), RT_INT(samples),
+                        RT_BUF(data_u8), RT_BUF(labels_u8), RT_BUF(idx), RT_INT(idx_off),
+                        RT_FLOAT(scale), RT_BUF(x), RT_BUF(y));
+}

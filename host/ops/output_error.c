@@ -1,0 +1,81 @@
+/* Output layer: softmax or sigmoid error, per-sample loss and correctness,
+ * one-hot targets, and the running loss/accuracy totals kept on the device. */
+#include "ops/op_util.h"
+
+/* Must match cl/output_error.cl. */
+enum { OUT_ERR = 1, OUT_LOSS = 2, OUT_CORRECT = 4 };
+
+static pp_status output_error(rt_context *ctx, const char *op, const char *kernel, size_t batch,
+                              size_t classes, const rt_buf *logits, const rt_buf *labels,
+                              rt_buf *err, rt_buf *loss, rt_buf *correct) {
+    if (classes == 0) return pp_fail(PP_ERR_ARGUMENT, "%s: zero classes", op);
+    if (batch > (size_t)INT_MAX / classes)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: %zu x %zu logits exceed INT_MAX", op, batch, classes);
+    PP_TRY(op_need_buf(op, "logits", logits, batch * classes, sizeof(float)));
+    PP_TRY(op_need_buf(op, "labels", labels, batch, sizeof(int32_t)));
+    int outputs = 0;
+    if (err) {
+        PP_TRY(op_need_buf(op, "err", err, batch * classes, sizeof(float)));
+        outputs |= OUT_ERR;
+    }
+    if (loss) {
+        PP_TRY(op_need_buf(op, "loss", loss, batch, sizeof(float)));
+        outputs |= OUT_LOSS;
+    }
+    if (correct) {
+        PP_TRY(op_need_buf(op, "correct", correct, batch, sizeof(float)));
+        outputs |= OUT_CORRECT;
+    }
+    if (batch == 0 || outputs == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
+    /* The kernel skips the outputs not asked for; logits stands in for them. */
+    return OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
+                        RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss ? loss : logits),
+                        RT_BUF(correct ? correct : logits), RT_INT(outputs));
+}
+
+pp_status op_softmax_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct) {
+    return output_error(ctx, "op_softmax_error", "softmax_error", batch, classes, logits, labels,
+                        err, loss, correct);
+}
+
+pp_status op_sigmoid_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct) {
+    return output_error(ctx, "op_sigmoid_error", "sigmoid_error", batch, classes, logits, labels,
+                        err, loss, correct);
+}
+
+pp_status op_onehot(rt_context *ctx, size_t batch, size_t classes, const rt_buf *labels,
+                    float value, rt_buf *out) {
+    static const char op[] = "op_onehot";
+    if (classes == 0) return pp_fail(PP_ERR_ARGUMENT, "%s: zero classes", op);
+    if (batch > (size_t)INT_MAX / classes)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: %zu x %zu exceeds INT_MAX", op, batch, classes);
+    PP_TRY(op_need_buf(op, "labels", labels, batch, sizeof(int32_t)));
+    PP_TRY(op_need_buf(op, "out", out, batch * classes, sizeof(float)));
+    if (batch == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "output_error", "onehot", NULL, &k));
+    return OP_LAUNCH_1D(ctx, k, batch * classes, RT_INT(batch * classes), RT_INT(classes),
+                        RT_BUF(labels), RT_FLOAT(value), RT_BUF(out));
+}
+
+pp_status op_accumulate2(rt_context *ctx, size_t n, const rt_buf *a, const rt_buf *b, rt_buf *acc,
+                         size_t acc_off) {
+    static const char op[] = "op_accumulate2";
+    PP_TRY(op_need_int(op, "n", n));
+    PP_TRY(op_need_int(op, "acc_off + 2", acc_off + 2));
+    PP_TRY(op_need_buf(op, "a", a, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "b", b, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "acc", acc, acc_off + 2, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "output_error", "accumulate2", NULL, &k));
+    /* One work-group: n is a batch, and a single group keeps the order fixed. */
+    const size_t local = op_pow2_local(k, 256);
+    return RT_LAUNCH(ctx, k, 1, (size_t[]){local}, (size_t[]){local}, RT_INT(n), RT_BUF(a),
+                     RT_BUF(b), RT_BUF(acc), RT_INT(acc_off), RT_LOCAL(local * sizeof(float)),
+                     RT_LOCAL(local * sizeof(float)));
+}
