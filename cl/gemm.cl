@@ -1,0 +1,238 @@
+/* Row-major GEMM for CPUs through PoCL: C = alpha op(A) op(B) + beta C.
+ *
+ * PoCL's CPU compiler does best with one work-item per work-group (local size
+ * 1x1) whose tile of C lives in wide vector registers, so each kernel here
+ * computes a whole TM x TN tile per work-item, in float16 vectors (one AVX-512
+ * register each). Two register layouts:
+ *
+ * gemm_axpy  op(B) rows are contiguous (B not transposed): acc[r] += op(A)[i+r,k]
+ *            * op(B)[k, j..j+TN). With SWAP_C the kernel computes C^T instead
+ *            and stores transposed, which turns A^T B^T into the contiguous
+ *            product B A (the host swaps the operands).
+ * gemm_dot   B transposed (rows of B run along k, as in x W^T): each output is a
+ *            dot product, vectorised along k with 16 lanes and summed at the end.
+ *
+ * Edge tiles clamp their row indices (so loads stay in bounds) and guard the
+ * stores. Where a vector load of op(B) would run past the end of the buffer
+ * (only the last rows of an edge tile), gemm_axpy gathers clamped scalars.
+ *
+ * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot
+ * (else gemm_axpy is built); gemm_axpy: NV vectors of 16 per row (TN = 16 NV),
+ * SWAP_C (0/1); gemm_dot: TN columns. Global size:
+ * (ceil(M / TM), ceil(N / TN)) with M, N of the computed product. */
+
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef TM
+#define TM 8
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#ifndef SWAP_C
+#define SWAP_C 0
+#endif
+#ifndef GEMM_DOT
+#undef TN
+#define TN (16 * NV)
+#elif !defined(TN)
+#define TN 4
+#endif
+
+/* op(A)[i, k] */
+#if TRANS_A
+#define A_AT(i, k) A[(k)*lda + (i)]
+#else
+#define A_AT(i, k) A[(i)*lda + (k)]
+#endif
+
+/* Element (i, j) of the computed product lives at C_AT(i, j). */
+#if SWAP_C
+#define C_AT(i, j) C[(j)*ldc + (i)]
+#else
+#define C_AT(i, j) C[(i)*ldc + (j)]
+#endif
+
+static inline float gemm_scale(float alpha, float acc, float beta, __global const float *c) {
+    /* beta == 0 must not read C: it may hold NaN garbage. */
+    return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
+}
+
+#ifndef GEMM_DOT
+__kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *restrict A,
+                        int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
+                        int b_len, float beta, __global float *restrict C, int c_off, int ldc) {
+    const int i0 = (int)get_global_id(0) * TM;
+    const int j0 = (int)get_global_id(1) * TN;
+    if (i0 >= M || j0 >= N) return;
+    A += a_off;
+    B += b_off;
+    C += c_off;
+
+    int row[TM];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+        row[r] = min(i0 + r, M - 1);
+
+    float16 acc[TM][NV];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = (float16)(0.0f);
+
+    /* Rows k < k_fast can be read as whole vectors without leaving the buffer. */
+    const int room = b_len - b_off - j0 - TN;
+    const int k_fast = room < 0 ? 0 : min(K, room / ldb + 1);
+
+    __global const float *bp = B + j0;
+    int k = 0;
+    for (; k < k_fast; k++, bp += ldb) {
+        float16 b[NV];
+#pragma unroll
+        for (int v = 0; v < NV; v++)
+            b[v] = vload16(v, bp);
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+            const float16 a = (float16)(A_AT(row[r], k));
+#pragma unroll
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = fma(a, b[v], acc[r][v]);
+        }
+    }
+    for (; k < K; k++, bp += ldb) {
+        float t[TN];
+#pragma unroll
+        for (int l = 0; l < TN; l++)
+            t[l] = B[k * ldb + min(j0 + l, N - 1)];
+        float16 b[NV];
+#pragma unroll
+        for (int v = 0; v < NV; v++)
+            b[v] = vload16(v, t);
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+            const float16 a = (float16)(A_AT(row[r], k));
+#pragma unroll
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = fma(a, b[v], acc[r][v]);
+        }
+    }
+
+#if !SWAP_C
+    if (i0 + TM <= M && j0 + TN <= N) {
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+            __global float *cp = C + (i0 + r) * ldc + j0;
+#pragma unroll
+            for (int v = 0; v < NV; v++) {
+                float16 out = alpha * acc[r][v];
+                if (beta != 0.0f) out += beta * vload16(v, cp);
+                vstore16(out, v, cp);
+            }
+        }
+        return;
+    }
+#endif
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+        if (i0 + r >= M) break;
+#pragma unroll
+        for (int v = 0; v < NV; v++) {
+            float t[16];
+            vstore16(acc[r][v], 0, t);
+            for (int l = 0; l < 16; l++) {
+                const int j = j0 + v * 16 + l;
+                if (j < N) {
+                    __global float *cp = &C_AT(i0 + r, j);
+                    *cp = gemm_scale(alpha, t[l], beta, cp);
+                }
+            }
+        }
+    }
+}
+
+#else
+/* B transposed: op(B)[k, j] = B[j * ldb + k]. */
+__kernel void gemm_dot(int M, int N, int K, float alpha, __global const float *restrict A,
+                       int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
+                       float beta, __global float *restrict C, int c_off, int ldc) {
+    const int i0 = (int)get_global_id(0) * TM;
+    const int j0 = (int)get_global_id(1) * TN;
+    if (i0 >= M || j0 >= N) return;
+    A += a_off;
+    B += b_off;
+    C += c_off;
+
+    int row[TM], col[TN];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+        row[r] = min(i0 + r, M - 1);
+#pragma unroll
+    for (int c = 0; c < TN; c++)
+        col[c] = min(j0 + c, N - 1);
+
+    float16 acc[TM][TN];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+        for (int c = 0; c < TN; c++)
+            acc[r][c] = (float16)(0.0f);
+
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        float16 a[TM];
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+#if TRANS_A
+            float t[16];
+            for (int l = 0; l < 16; l++)
+                t[l] = A_AT(row[r], k + l);
+            a[r] = vload16(0, t);
+#else
+            a[r] = vload16(0, A + row[r] * lda + k);
+#endif
+        }
+#pragma unroll
+        for (int c = 0; c < TN; c++) {
+            const float16 b = vload16(0, B + col[c] * ldb + k);
+#pragma unroll
+            for (int r = 0; r < TM; r++)
+                acc[r][c] = fma(a[r], b, acc[r][c]);
+        }
+    }
+
+    float sum[TM][TN];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+        for (int c = 0; c < TN; c++) {
+            const float16 s16 = acc[r][c];
+            const float8 s8 = s16.lo + s16.hi;
+            const float4 s4 = s8.lo + s8.hi;
+            const float2 s2 = s4.lo + s4.hi;
+            sum[r][c] = s2.x + s2.y;
+        }
+    for (; k < K; k++) {
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+            const float a = A_AT(row[r], k);
+#pragma unroll
+            for (int c = 0; c < TN; c++)
+                sum[r][c] = fma(a, B[col[c] * ldb + k], sum[r][c]);
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+        if (i0 + r >= M) break;
+#pragma unroll
+        for (int c = 0; c < TN; c++) {
+            if (j0 + c < N) {
+                __global float *cp = C + (i0 + r) * ldc + j0 + c;
+                *cp = gemm_scale(alpha, sum[r][c], beta, cp);
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,130 @@
+/* The native path: the tile kernels of cl/gemm.cl, one work-item per
+ * work-group (what PoCL's CPU compiler turns into register-blocked vector
+ * code), with the tile shape picked per call from a small cost model. */
+#include "ops/gemm_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+/* What one launch computes: P (m x n) = op(A) B', stored into C directly or
+ * transposed (swap). */
+typedef struct native_plan {
+    int dot;     /* gemm_dot (B transposed), else gemm_axpy */
+    int trans_a; /* op(A) = A^T */
+    int swap;    /* P = C^T: A^T B^T computed as B A */
+    int tm, tn;  /* tile: rows x columns of P per work-item */
+    size_t m, n;
+    const rt_buf *a, *b;
+    size_t a_off, lda, b_off, ldb;
+} native_plan;
+
+typedef struct tile {
+    int tm, tn;
+} tile;
+
+/* Register budgets: gemm_axpy keeps tm x (tn / 16) float16 accumulators,
+ * gemm_dot tm x tn; AVX-512 has 32 vector registers. Measured on PoCL 3.1
+ * (2-core AVX-512 Xeon), see the cost model below. */
+static const tile axpy_tiles[] = {{6, 64}, {5, 64},  {4, 64}, {8, 32}, {12, 32},
+                                  {4, 32}, {12, 16}, {8, 16}, {4, 16}};
+static const tile dot_tiles[] = {{5, 5}, {4, 6}, {6, 4}, {4, 5}, {2, 10}, {4, 4}, {2, 8}, {2, 5}};
+
+/* Estimated time of a tile choice in vector-instruction units: the
+ * padded work of every work-item (FMAs or loads, whichever bounds it) plus a
+ * fixed cost per work-group, with a penalty when there are too few
+ * work-groups to keep the cores busy. */
+static double tile_cost(size_t m, size_t n, size_t k, tile t, int dot, unsigned units) {
+    double tiles_m = (double)((m + (size_t)t.tm - 1) / (size_t)t.tm);
+    double tiles_n = (double)((n + (size_t)t.tn - 1) / (size_t)t.tn);
+    double tiles = tiles_m * tiles_n;
+    double fma, loads, steps;
+    if (dot) {
+        fma = t.tm * t.tn;
+        loads = t.tm + t.tn;
+        steps = (double)(k + 15) / 16.0 + 4.0; /* the reduction costs a few steps */
+    } else {
+        int nv = t.tn / 16;
+        fma = t.tm * nv;
+        loads = t.tm + nv;
+        steps = (double)k;
+        /* Wide panels of B over a long k fall out of L1 (measured). */
+        if (nv == 4 && k > 256) fma *= 1.6;
+    }
+    double per_tile = steps * (fma > loads ? fma : loads) + 40.0 + 2.0 * t.tm;
+    double waves = tiles / (double)(units ? units : 1);
+    double busy = waves < 1.0 ? 1.0 : waves;
+    return busy * per_tile + tiles * 0.0;
+}
+
+static tile choose_tile(size_t m, size_t n, size_t k, int dot, unsigned units) {
+    const tile *list = dot ? dot_tiles : axpy_tiles;
+    size_t count =
+        dot ? sizeof dot_tiles / sizeof dot_tiles[0] : sizeof axpy_tiles / sizeof axpy_tiles[0];
+    tile best = list[0];
+    double best_cost = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        double cost = tile_cost(m, n, k, list[i], dot, units);
+        if (i == 0 || cost < best_cost) {
+            best = list[i];
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+static native_plan make_plan(const rt_context *ctx, const gemm_call *g) {
+    native_plan p = {0};
+    if (g->tb == OP_NO_TRANS) {
+        p.trans_a = g->ta == OP_TRANS;
+        p.m = g->m, p.n = g->n;
+        p.a = g->a, p.a_off = g->a_off, p.lda = g->lda;
+        p.b = g->b, p.b_off = g->b_off, p.ldb = g->ldb;
+    } else if (g->ta == OP_TRANS) {
+        /* C^T = B A with both stored untransposed. */
+        p.swap = 1;
+        p.m = g->n, p.n = g->m;
+        p.a = g->b, p.a_off = g->b_off, p.lda = g->ldb;
+        p.b = g->a, p.b_off = g->a_off, p.ldb = g->lda;
+    } else {
+        p.dot = 1;
+        p.m = g->m, p.n = g->n;
+        p.a = g->a, p.a_off = g->a_off, p.lda = g->lda;
+        p.b = g->b, p.b_off = g->b_off, p.ldb = g->ldb;
+    }
+    unsigned units = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    tile t = choose_tile(p.m, p.n, g->k, p.dot, units);
+    p.tm = t.tm;
+    p.tn = t.tn;
+    return p;
+}
+
+pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
+    native_plan p = make_plan(ctx, g);
+    /* alpha == 0 must not read A or B (they may hold NaN): run with k = 0. */
+    size_t k = g->alpha == 0.0f ? 0 : g->k;
+
+    char defines[128];
+    if (p.dot)
+        snprintf(defines, sizeof defines, "-DGEMM_DOT -DTRANS_A=0 -DTM=%d -DTN=%d", p.tm, p.tn);
+    else
+        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTM=%d -DNV=%d -DSWAP_C=%d", p.trans_a,
+                 p.tm, p.tn / 16, p.swap);
+    rt_kernel *kernel;
+    PP_TRY(rt_kernel_get(ctx, "gemm", p.dot ? "gemm_dot" : "gemm_axpy", defines, &kernel));
+
+    size_t global[2] = {(p.m + (size_t)p.tm - 1) / (size_t)p.tm,
+                        (p.n + (size_t)p.tn - 1) / (size_t)p.tn};
+    size_t local[2] = {1, 1};
+    if (p.dot)
+        return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
+                         RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda),
+                         RT_BUF(p.b), RT_INT(p.b_off), RT_INT(p.ldb), RT_FLOAT(g->beta),
+                         RT_BUF(g->c), RT_INT(g->c_off), RT_INT(g->ldc));
+    /* gemm_axpy reads whole vectors of B while they stay inside its buffer. */
+    size_t b_len = p.b->bytes / sizeof(float);
+    if (b_len > (size_t)INT_MAX) b_len = (size_t)INT_MAX;
+    return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
+                     RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda), RT_BUF(p.b),
+                     RT_INT(p.b_off), RT_INT(p.ldb), RT_INT(b_len), RT_FLOAT(g->beta), RT_BUF(g->c),
+                     RT_INT(g->c_off), RT_INT(g->ldc));
+}
