@@ -17,8 +17,7 @@
 #define PHILOX_DOMAIN_DROPOUT 1u
 #define PHILOX_DOMAIN_UNIFORM 2u
 
-uint4 philox4x32_10(uint4 ctr, uint2 key)
-{
+uint4 philox4x32_10(uint4 ctr, uint2 key) {
     for (int round = 0; round < 10; round++) {
         if (round > 0) key += (uint2)(PHILOX_W0, PHILOX_W1);
         const uint hi0 = mul_hi(PHILOX_M0, ctr.x), lo0 = PHILOX_M0 * ctr.x;
@@ -29,14 +28,11 @@ uint4 philox4x32_10(uint4 ctr, uint2 key)
 }
 
 /* Word 0 of Philox at counter (index, a, b, domain), key = the 64-bit seed. */
-uint philox_u32(uint seed_lo, uint seed_hi, uint domain, uint a, uint b, uint index)
-{
+uint philox_u32(uint seed_lo, uint seed_hi, uint domain, uint a, uint b, uint index) {
     return philox4x32_10((uint4)(index, a, b, domain), (uint2)(seed_lo, seed_hi)).x;
 }
 
 /* Uniform in [0, 1) from the top 24 bits: exact in float, so host and device agree. */
-float philox_uniform01(uint seed_lo, uint seed_hi, uint domain, uint a, uint b, uint index)
-{
-    return (float)(philox_u32(seed_lo, seed_hi, domain, a, b, index) >> 8) *
-           (1.0f / 16777216.0f);
+float philox_uniform01(uint seed_lo, uint seed_hi, uint domain, uint a, uint b, uint index) {
+    return (float)(philox_u32(seed_lo, seed_hi, domain, a, b, index) >> 8) * (1.0f / 16777216.0f);
 }

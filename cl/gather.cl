@@ -3,8 +3,7 @@
  * (the loss then turns NaN) instead of reading out of bounds. */
 kernel void gather_batch(int total, int sample_size, int samples, global const uchar *data,
                          global const uchar *labels, global const int *idx, int idx_off,
-                         float scale, global float *x, global int *y)
-{
+                         float scale, global float *x, global int *y) {
     GLOBAL_ID_OR_RETURN(i, total);
     const int row = i / sample_size;
     const int col = i - row * sample_size;

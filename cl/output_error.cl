@@ -7,8 +7,7 @@
 #define OUT_CORRECT 4
 
 /* Index of the first maximum of a row. */
-int row_argmax(global const float *z, int classes)
-{
+int row_argmax(global const float *z, int classes) {
     int best = 0;
     for (int j = 1; j < classes; j++)
         if (z[j] > z[best]) best = j;
@@ -20,8 +19,7 @@ int row_argmax(global const float *z, int classes)
  * gives a NaN loss (the trainer's NaN check reports it). */
 kernel void softmax_error(int batch, int classes, global const float *logits,
                           global const int *labels, global float *err, global float *loss,
-                          global float *correct, int outputs)
-{
+                          global float *correct, int outputs) {
     GLOBAL_ID_OR_RETURN(row, batch);
     global const float *z = logits + (size_t)row * classes;
     const int label = labels[row];
@@ -29,13 +27,15 @@ kernel void softmax_error(int batch, int classes, global const float *logits,
     const int best = row_argmax(z, classes);
     const float m = z[best];
     float sum = 0.0f;
-    for (int j = 0; j < classes; j++) sum += exp(z[j] - m);
+    for (int j = 0; j < classes; j++)
+        sum += exp(z[j] - m);
     if (outputs & OUT_LOSS) loss[row] = valid ? (m - z[label]) + log(sum) : NAN;
     if (outputs & OUT_CORRECT) correct[row] = best == label ? 1.0f : 0.0f;
     if (outputs & OUT_ERR) {
         global float *e = err + (size_t)row * classes;
         const float inv = 1.0f / sum;
-        for (int j = 0; j < classes; j++) e[j] = exp(z[j] - m) * inv - (j == label ? 1.0f : 0.0f);
+        for (int j = 0; j < classes; j++)
+            e[j] = exp(z[j] - m) * inv - (j == label ? 1.0f : 0.0f);
     }
 }
 
@@ -43,8 +43,7 @@ kernel void softmax_error(int batch, int classes, global const float *logits,
  * cross-entropy in its stable form max(z,0) - z t + log(1 + exp(-|z|)). */
 kernel void sigmoid_error(int batch, int classes, global const float *logits,
                           global const int *labels, global float *err, global float *loss,
-                          global float *correct, int outputs)
-{
+                          global float *correct, int outputs) {
     GLOBAL_ID_OR_RETURN(row, batch);
     global const float *z = logits + (size_t)row * classes;
     const int label = labels[row];
@@ -67,8 +66,7 @@ kernel void sigmoid_error(int batch, int classes, global const float *logits,
 
 /* out (batch x classes) = value at each row's label, 0 elsewhere. */
 kernel void onehot(int total, int classes, global const int *labels, float value,
-                   global float *out)
-{
+                   global float *out) {
     GLOBAL_ID_OR_RETURN(i, total);
     const int row = i / classes;
     out[i] = i - row * classes == labels[row] ? value : 0.0f;
@@ -76,8 +74,7 @@ kernel void onehot(int total, int classes, global const int *labels, float value
 
 /* One work-group (a power of two): acc[off] += sum(a), acc[off + 1] += sum(b). */
 kernel void accumulate2(int n, global const float *a, global const float *b, global float *acc,
-                        int acc_off, local float *sa, local float *sb)
-{
+                        int acc_off, local float *sa, local float *sb) {
     const int lid = (int)get_local_id(0), size = (int)get_local_size(0);
     float x = 0.0f, y = 0.0f;
     for (int i = lid; i < n; i += size) {

@@ -8,9 +8,8 @@
 #define REDUCE_SUM_SQUARES 1
 #define REDUCE_DOT 2
 
-kernel void reduce(int n, global const float *a, global const float *b, int mode,
-                   global float *out, int out_off, local float *scratch)
-{
+kernel void reduce(int n, global const float *a, global const float *b, int mode, global float *out,
+                   int out_off, local float *scratch) {
     const int lid = (int)get_local_id(0), size = (int)get_local_size(0);
     const size_t stride = get_global_size(0);
     float acc = 0.0f;

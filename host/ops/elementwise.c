@@ -42,7 +42,7 @@ pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t see
     PP_TRY(op_need_buf(op, "x", x, n, sizeof(float)));
     if (n == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "elementwise", "uniform", NULL, &k));
+    PP_TRY(rt_kernel_get(ctx, "elementwise", "uniform_noise", NULL, &k));
     return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_FLOAT(lo), RT_FLOAT(hi), RT_UINT(seed),
                         RT_UINT(seed >> 32), RT_UINT(stream), RT_BUF(x));
 }
