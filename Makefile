@@ -2,7 +2,8 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-           libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist
+           libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist \
+           clang libclang-rt-14-dev
 SUDO = $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps build run test clean

@@ -4,6 +4,7 @@
  * fsynced and renamed, so a crash or a full disk never harms the previous
  * checkpoint. Numbers are stored in the host's byte order (little-endian on
  * every supported machine). */
+#include "train/checkpoint_parse.h"
 #include "train/trainer_internal.h"
 #include "util/atomic_file.h"
 
@@ -270,18 +271,22 @@ static pp_status open_checkpoint(const char *path, const unsigned char *data, si
     return PP_OK;
 }
 
+pp_status checkpoint_parse_config(const unsigned char *data, size_t size, const char *name,
+                                  pp_config *config, int *epoch) {
+    reader r;
+    PP_TRY(open_checkpoint(name, data, size, &r));
+    get_config(&r, config);
+    uint32_t e = get_u32(&r);
+    if (epoch) *epoch = (int)e;
+    if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated configuration", name);
+    return PP_OK;
+}
+
 pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *epoch) {
     unsigned char *data = NULL;
     size_t size = 0;
-    reader r;
     PP_TRY(read_file(path, &data, &size));
-    pp_status st = open_checkpoint(path, data, size, &r);
-    if (st == PP_OK) {
-        get_config(&r, config);
-        uint32_t e = get_u32(&r);
-        if (epoch) *epoch = (int)e;
-        if (r.failed) st = pp_fail(PP_ERR_FORMAT, "%s: truncated configuration", path);
-    }
+    pp_status st = checkpoint_parse_config(data, size, path, config, epoch);
     free(data);
     return st;
 }
@@ -343,14 +348,11 @@ static pp_status get_tensors(reader *r, const char *path, pp_trainer *t, int dry
     return st;
 }
 
-pp_status pp_trainer_load(pp_trainer *t, const char *path) {
-    unsigned char *data = NULL;
-    size_t size = 0;
+pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
+                             const char *path) {
     reader r;
     pp_config saved;
-    PP_TRY(read_file(path, &data, &size));
-    pp_status st = open_checkpoint(path, data, size, &r);
-    if (st != PP_OK) goto done;
+    PP_TRY(open_checkpoint(path, data, size, &r));
     get_config(&r, &saved);
     uint32_t epoch = get_u32(&r);
     uint64_t next_batch = get_u64(&r);
@@ -358,38 +360,39 @@ pp_status pp_trainer_load(pp_trainer *t, const char *path) {
     double partial_loss = get_f64(&r), partial_correct = get_f64(&r);
     double partial_seconds = get_f64(&r);
     uint32_t n_layers = get_u32(&r);
-    if (r.failed) {
-        st = pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
-        goto done;
-    }
+    if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
     const char *diff = architecture_difference(&saved, &t->config);
-    if (diff) {
-        st = pp_fail(PP_ERR_MISMATCH,
-                     "%s: the checkpoint is of another model (%s differs: saved %s %s %s)", path,
-                     diff, pp_dataset_name(saved.dataset), pp_model_name(saved.model),
-                     pp_rule_name(saved.rule));
-        goto done;
-    }
-    if (n_layers != (uint32_t)t->net->n_layers || next_batch > t->train.n) {
-        st = pp_fail(PP_ERR_MISMATCH, "%s: %u layers saved, this network has %d", path, n_layers,
-                     t->net->n_layers);
-        goto done;
-    }
+    if (diff)
+        return pp_fail(PP_ERR_MISMATCH,
+                       "%s: the checkpoint is of another model (%s differs: saved %s %s %s)", path,
+                       diff, pp_dataset_name(saved.dataset), pp_model_name(saved.model),
+                       pp_rule_name(saved.rule));
+    if (n_layers != (uint32_t)t->net->n_layers)
+        return pp_fail(PP_ERR_MISMATCH, "%s: %u layers saved, this network has %d", path, n_layers,
+                       t->net->n_layers);
+    if (next_batch > t->train.n)
+        return pp_fail(PP_ERR_MISMATCH,
+                       "%s: saved position (batch %llu) is beyond this training set of %zu samples",
+                       path, (unsigned long long)next_batch, t->train.n);
     size_t tensors_at = r.pos;
-    st = get_tensors(&r, path, t, 1);
+    PP_TRY(get_tensors(&r, path, t, 1));
     r.pos = tensors_at;
-    if (st == PP_OK) st = get_tensors(&r, path, t, 0);
-    if (st == PP_OK) {
-        t->epoch = (int)epoch;
-        t->next_batch = (size_t)next_batch;
-        t->step = step;
-        t->partial_loss = partial_loss;
-        t->partial_correct = partial_correct;
-        t->partial_seconds = partial_seconds;
-        /* training options (epochs, lr, ...) stay as the caller configured them */
-        st = rt_finish(t->ctx);
-    }
-done:
+    PP_TRY(get_tensors(&r, path, t, 0));
+    t->epoch = (int)epoch;
+    t->next_batch = (size_t)next_batch;
+    t->step = step;
+    t->partial_loss = partial_loss;
+    t->partial_correct = partial_correct;
+    t->partial_seconds = partial_seconds;
+    /* training options (epochs, lr, ...) stay as the caller configured them */
+    return rt_finish(t->ctx);
+}
+
+pp_status pp_trainer_load(pp_trainer *t, const char *path) {
+    unsigned char *data = NULL;
+    size_t size = 0;
+    PP_TRY(read_file(path, &data, &size));
+    pp_status st = checkpoint_restore(t, data, size, path);
     free(data);
     return st;
 }
