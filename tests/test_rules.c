@@ -342,38 +342,62 @@ static void make_split(pp_dataset *d, size_t n, unsigned seed) {
     free(noise);
 }
 
+typedef struct toy {
+    pp_context *context;
+    pp_dataset train, test;
+    pp_config config;
+} toy;
+
+static void toy_create(toy *t, pp_model_kind model, pp_rule_kind kind, int epochs) {
+    ck_assert_int_eq(pp_context_create(NULL, &t->context), PP_OK);
+    make_split(&t->train, N_TRAIN, 1);
+    make_split(&t->test, N_TEST, 2);
+    pp_config *c = &t->config;
+    ck_assert_int_eq(pp_config_preset(c, PP_DATASET_MNIST, model, kind), PP_OK);
+    c->hidden[0] = 32;
+    c->conv_filters = 4;
+    c->conv_kernel = 3;
+    c->batch = 16;
+    c->epochs = epochs;
+    c->weight_decay = 1e-4f; /* exercised, small */
+}
+
+static void toy_destroy(toy *t) {
+    pp_dataset_free(&t->train);
+    pp_dataset_free(&t->test);
+    pp_context_destroy(t->context);
+}
+
+static pp_trainer *toy_trainer(toy *t) {
+    pp_trainer *tr = NULL;
+    pp_status st = pp_trainer_create(t->context, &t->config, &t->train, &t->test, &tr);
+    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
+    return tr;
+}
+
+static void toy_epoch(pp_trainer *t, pp_epoch_stats *s) {
+    const pp_config *c = pp_trainer_config(t);
+    pp_status st = pp_trainer_run_epoch(t, NULL, NULL, s);
+    ck_assert_msg(st == PP_OK, "%s epoch %d: %s", pp_rule_name(c->rule), pp_trainer_epoch(t) + 1,
+                  pp_last_error());
+    printf("%s %s epoch %d: lr %g, train loss %.4f acc %.3f, test loss %.4f acc %.3f\n",
+           pp_rule_name(c->rule), pp_model_name(c->model), s->epoch, (double)s->lr, s->train_loss,
+           s->train_accuracy, s->test_loss, s->test_accuracy);
+}
+
 static void train_toy(pp_model_kind model, pp_rule_kind kind, int epochs, pp_epoch_stats *first,
                       pp_epoch_stats *last) {
-    pp_context *context = NULL;
-    ck_assert_int_eq(pp_context_create(NULL, &context), PP_OK);
-    pp_dataset train, test;
-    make_split(&train, N_TRAIN, 1);
-    make_split(&test, N_TEST, 2);
-    pp_config c;
-    ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, model, kind), PP_OK);
-    c.hidden[0] = 32;
-    c.conv_filters = 4;
-    c.conv_kernel = 3;
-    c.batch = 16;
-    c.epochs = epochs;
-    c.weight_decay = 1e-4f; /* exercised, small */
-    pp_trainer *t = NULL;
-    pp_status st = pp_trainer_create(context, &c, &train, &test, &t);
-    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
+    toy t;
+    toy_create(&t, model, kind, epochs);
+    pp_trainer *tr = toy_trainer(&t);
     for (int e = 0; e < epochs; e++) {
         pp_epoch_stats s;
-        st = pp_trainer_run_epoch(t, NULL, NULL, &s);
-        ck_assert_msg(st == PP_OK, "%s epoch %d: %s", pp_rule_name(kind), e + 1, pp_last_error());
-        printf("%s %s epoch %d: train loss %.4f acc %.3f, test loss %.4f acc %.3f\n",
-               pp_rule_name(kind), pp_model_name(model), s.epoch, s.train_loss, s.train_accuracy,
-               s.test_loss, s.test_accuracy);
+        toy_epoch(tr, &s);
         if (e == 0) *first = s;
         *last = s;
     }
-    pp_trainer_destroy(t);
-    pp_dataset_free(&train);
-    pp_dataset_free(&test);
-    pp_context_destroy(context);
+    pp_trainer_destroy(tr);
+    toy_destroy(&t);
 }
 
 START_TEST(every_rule_learns_a_toy_problem) {
@@ -400,6 +424,61 @@ START_TEST(every_rule_trains_the_conv_model) {
 }
 END_TEST
 
+/* max |a-b| over every layer's weights of two trainers. */
+static double weights_difference(pp_trainer *a, pp_trainer *b) {
+    int layers = 0;
+    double worst = 0;
+    ck_assert_int_eq(pp_trainer_layer_count(a, &layers), PP_OK);
+    for (int l = 0; l < layers; l++) {
+        float *wa, *wb;
+        size_t na, nb;
+        ck_assert_int_eq(pp_trainer_read_weights(a, l, &wa, &na), PP_OK);
+        ck_assert_int_eq(pp_trainer_read_weights(b, l, &wb, &nb), PP_OK);
+        ck_assert_uint_eq(na, nb);
+        for (size_t i = 0; i < na; i++)
+            worst = fmax(worst, fabs((double)wa[i] - wb[i]));
+        free(wa);
+        free(wb);
+    }
+    return worst;
+}
+
+/* Two epochs straight, or one, a checkpoint, a fresh trainer and the second:
+ * the same weights (the feedback matrices, momentum and dropout keys all
+ * come back). */
+START_TEST(every_rule_resumes_from_a_checkpoint) {
+    const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
+    char *dir = ts_make_temp_dir("rules");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        toy t;
+        pp_epoch_stats s;
+        toy_create(&t, PP_MODEL_FC, kinds[k], 2);
+        t.config.n_decay = 1;
+        t.config.decay_epochs[0] = 1; /* the resumed epoch runs at the decayed rate */
+        pp_trainer *straight = toy_trainer(&t), *first = toy_trainer(&t);
+        toy_epoch(straight, &s);
+        toy_epoch(straight, &s);
+        toy_epoch(first, &s);
+        ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
+        pp_trainer_destroy(first);
+        pp_trainer *resumed = toy_trainer(&t);
+        pp_status st = pp_trainer_load(resumed, path);
+        ck_assert_msg(st == PP_OK, "load: %s", pp_last_error());
+        toy_epoch(resumed, &s);
+        double diff = weights_difference(straight, resumed);
+        ck_assert_msg(diff == 0.0, "%s: the resumed run differs by %g", pp_rule_name(kinds[k]),
+                      diff);
+        pp_trainer_destroy(straight);
+        pp_trainer_destroy(resumed);
+        toy_destroy(&t);
+    }
+    ts_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *rules_suite(void) {
     Suite *s = suite_create("rules");
     TCase *grad = tcase_create("gradients");
@@ -415,6 +494,7 @@ static Suite *rules_suite(void) {
     TCase *learn = tcase_create("learning");
     tcase_add_test(learn, every_rule_learns_a_toy_problem);
     tcase_add_test(learn, every_rule_trains_the_conv_model);
+    tcase_add_test(learn, every_rule_resumes_from_a_checkpoint);
     suite_add_tcase(s, learn);
     return s;
 }
