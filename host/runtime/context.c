@@ -22,6 +22,14 @@ static void parse_c_version(rt_context *ctx) {
     ctx->opencl_c_minor = minor;
 }
 
+/* The fault-injection test hook (see rt_context.fault_after_launches). */
+static void read_fault_hook(rt_context *ctx) {
+    const char *text = getenv("PEPITA_FAULT_AFTER_LAUNCHES");
+    char *end = NULL;
+    unsigned long n = text && *text ? strtoul(text, &end, 10) : 0;
+    ctx->fault_after_launches = end && *end == '\0' ? n : 0;
+}
+
 pp_status rt_context_create(const char *selector, int profiling, rt_context **out) {
     int p = 0, d = 0;
     cl_int err;
@@ -32,6 +40,7 @@ pp_status rt_context_create(const char *selector, int profiling, rt_context **ou
     if (!ctx) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating a context");
     PP_TRY_GOTO(st, rt_device_open(p, d, &ctx->platform, &ctx->device, &ctx->info), fail);
     ctx->is_cpu = !strcmp(ctx->info.type, "cpu");
+    read_fault_hook(ctx);
     parse_c_version(ctx);
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
     ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);

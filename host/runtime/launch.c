@@ -45,8 +45,10 @@ pp_status rt_launch(rt_context *ctx, rt_kernel *kernel, cl_uint dims, const size
         rounded[d] = local ? (global[d] + local[d] - 1) / local[d] * local[d] : global[d];
     }
     cl_event *event = rt_profile_event_slot(ctx);
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, dims, NULL, rounded, local, 0,
-                                        NULL, event);
+    cl_int err = CL_OUT_OF_RESOURCES;
+    if (!ctx->fault_after_launches || ++ctx->launches != ctx->fault_after_launches)
+        err = clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, dims, NULL, rounded, local, 0,
+                                     NULL, event);
     if (err != CL_SUCCESS) {
         char what[256];
         snprintf(what, sizeof what, "launching kernel %s (global %zu x %zu x %zu, local %s)",

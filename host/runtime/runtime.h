@@ -43,6 +43,11 @@ typedef struct rt_context {
     rt_profile *profile;           /* NULL unless profiling was requested */
     void *gemm_state;              /* owned by ops/gemm.c */
     void (*gemm_state_free)(void *);
+    /* Test hook (tests/test_faults.c): with $PEPITA_FAULT_AFTER_LAUNCHES = N
+     * at context creation, the N-th rt_launch fails with CL_OUT_OF_RESOURCES
+     * without enqueueing anything. 0: off. */
+    unsigned long fault_after_launches;
+    unsigned long launches;
 } rt_context;
 
 /* Enumerates devices into an array (free()). Index order: platform, device. */
