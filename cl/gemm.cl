@@ -47,13 +47,6 @@
 #define A_AT(i, k) A[(i)*lda + (k)]
 #endif
 
-/* Element (i, j) of the computed product lives at C_AT(i, j). */
-#if SWAP_C
-#define C_AT(i, j) C[(j)*ldc + (i)]
-#else
-#define C_AT(i, j) C[(i)*ldc + (j)]
-#endif
-
 static inline float gemm_scale(float alpha, float acc, float beta, __global const float *c) {
     /* beta == 0 must not read C: it may hold NaN garbage. */
     return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
@@ -134,26 +127,35 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         return;
     }
 #endif
+    /* Edge tiles, and every tile of a transposed store, element by element. */
+    float t[TM][TN];
 #pragma unroll
-    for (int r = 0; r < TM; r++) {
-        if (i0 + r >= M) break;
+    for (int r = 0; r < TM; r++)
 #pragma unroll
-        for (int v = 0; v < NV; v++) {
-            float t[16];
-            vstore16(acc[r][v], 0, t);
-            for (int l = 0; l < 16; l++) {
-                const int j = j0 + v * 16 + l;
-                if (j < N) {
-                    __global float *cp = &C_AT(i0 + r, j);
-                    *cp = gemm_scale(alpha, t[l], beta, cp);
-                }
-            }
-        }
+        for (int v = 0; v < NV; v++)
+            vstore16(acc[r][v], v, t[r]);
+#if SWAP_C
+    /* Runs of TM consecutive floats in each row of C. */
+    for (int l = 0; l < TN && j0 + l < N; l++) {
+        __global float *cp = C + (j0 + l) * ldc + i0;
+        for (int r = 0; r < TM && i0 + r < M; r++)
+            cp[r] = gemm_scale(alpha, t[r][l], beta, cp + r);
     }
+#else
+    for (int r = 0; r < TM && i0 + r < M; r++) {
+        __global float *cp = C + (i0 + r) * ldc + j0;
+        for (int l = 0; l < TN && j0 + l < N; l++)
+            cp[l] = gemm_scale(alpha, t[r][l], beta, cp + l);
+    }
+#endif
 }
 
 #else
-/* B transposed: op(B)[k, j] = B[j * ldb + k]. */
+/* B transposed: op(B)[k, j] = B[j * ldb + k]; A is not (the host computes
+ * A^T B^T as a swapped gemm_axpy). */
+#if TRANS_A
+#error "gemm_dot needs TRANS_A=0"
+#endif
 __kernel void gemm_dot(int M, int N, int K, float alpha, __global const float *restrict A,
                        int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
                        float beta, __global float *restrict C, int c_off, int ldc) {
@@ -183,16 +185,8 @@ __kernel void gemm_dot(int M, int N, int K, float alpha, __global const float *r
     for (; k + 16 <= K; k += 16) {
         float16 a[TM];
 #pragma unroll
-        for (int r = 0; r < TM; r++) {
-#if TRANS_A
-            float t[16];
-            for (int l = 0; l < 16; l++)
-                t[l] = A_AT(row[r], k + l);
-            a[r] = vload16(0, t);
-#else
+        for (int r = 0; r < TM; r++)
             a[r] = vload16(0, A + row[r] * lda + k);
-#endif
-        }
 #pragma unroll
         for (int c = 0; c < TN; c++) {
             const float16 b = vload16(0, B + col[c] * ldb + k);

@@ -22,38 +22,39 @@ typedef struct tile {
     int tm, tn;
 } tile;
 
-/* Register budgets: gemm_axpy keeps tm x (tn / 16) float16 accumulators,
- * gemm_dot tm x tn; AVX-512 has 32 vector registers. Measured on PoCL 3.1
- * (2-core AVX-512 Xeon), see the cost model below. */
-static const tile axpy_tiles[] = {{6, 64}, {5, 64},  {4, 64}, {8, 32}, {12, 32},
-                                  {4, 32}, {12, 16}, {8, 16}, {4, 16}};
-static const tile dot_tiles[] = {{5, 5}, {4, 6}, {6, 4}, {4, 5}, {2, 10}, {4, 4}, {2, 8}, {2, 5}};
+/* Candidate tiles. gemm_axpy keeps tm x (tn / 16) float16 accumulators,
+ * gemm_dot tm x tn; AVX-512 has 32 vector registers. */
+static const tile axpy_tiles[] = {{4, 16},  {8, 16},  {12, 16}, {4, 32}, {6, 32}, {8, 32},
+                                  {10, 32}, {12, 32}, {4, 64},  {5, 64}, {6, 64}};
+static const tile dot_tiles[] = {{4, 4},  {5, 5}, {4, 6}, {6, 4}, {4, 5},
+                                 {2, 10}, {2, 8}, {3, 8}, {2, 5}};
 
-/* Estimated time of a tile choice in vector-instruction units: the
- * padded work of every work-item (FMAs or loads, whichever bounds it) plus a
- * fixed cost per work-group, with a penalty when there are too few
- * work-groups to keep the cores busy. */
+/* Estimated time of a tile choice, in vector instructions per core. A
+ * work-item's inner step issues FMAs and loads (a load or broadcast costing
+ * about two FMAs on PoCL's code); the slower of the two bounds it. Padded
+ * lanes of edge tiles cost like real ones. Fitted to measurements of the
+ * training shapes on PoCL 3.1 (2-core AVX-512 Xeon); the choice only has to
+ * be near the best, the dispatch compares the result against CLBlast. */
 static double tile_cost(size_t m, size_t n, size_t k, tile t, int dot, unsigned units) {
-    double tiles_m = (double)((m + (size_t)t.tm - 1) / (size_t)t.tm);
-    double tiles_n = (double)((n + (size_t)t.tn - 1) / (size_t)t.tn);
-    double tiles = tiles_m * tiles_n;
-    double fma, loads, steps;
+    size_t tiles =
+        ((m + (size_t)t.tm - 1) / (size_t)t.tm) * ((n + (size_t)t.tn - 1) / (size_t)t.tn);
+    double step, steps, store;
     if (dot) {
-        fma = t.tm * t.tn;
-        loads = t.tm + t.tn;
-        steps = (double)(k + 15) / 16.0 + 4.0; /* the reduction costs a few steps */
+        double fma = t.tm * t.tn, loads = t.tm + t.tn;
+        step = fma > 2.0 * loads ? fma : 2.0 * loads;
+        steps = (double)((k + 15) / 16) + 4.0; /* + the final horizontal sums */
+        store = 2.0 * t.tm * t.tn;
     } else {
         int nv = t.tn / 16;
-        fma = t.tm * nv;
-        loads = t.tm + nv;
+        double fma = t.tm * nv, loads = t.tm + nv;
+        step = fma > 2.0 * loads ? fma : 2.0 * loads;
+        /* a 64-wide panel of B over a long k falls out of L1 */
+        if (nv == 4 && k > 256) step *= 1.6;
         steps = (double)k;
-        /* Wide panels of B over a long k fall out of L1 (measured). */
-        if (nv == 4 && k > 256) fma *= 1.6;
+        store = 8.0 * t.tm * nv;
     }
-    double per_tile = steps * (fma > loads ? fma : loads) + 40.0 + 2.0 * t.tm;
-    double waves = tiles / (double)(units ? units : 1);
-    double busy = waves < 1.0 ? 1.0 : waves;
-    return busy * per_tile + tiles * 0.0;
+    size_t waves = (tiles + units - 1) / units;
+    return (double)waves * (steps * step + store + 100.0);
 }
 
 static tile choose_tile(size_t m, size_t n, size_t k, int dot, unsigned units) {
