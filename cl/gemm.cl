@@ -8,7 +8,8 @@
  * gemm_axpy  op(B) rows are contiguous (B not transposed): acc[r] += op(A)[i+r,k]
  *            * op(B)[k, j..j+TN). With SWAP_C the kernel computes C^T instead
  *            and stores transposed, which turns A^T B^T into the contiguous
- *            product B A (the host swaps the operands).
+ *            product B A (the host swaps the operands). With TRANS_B it gathers
+ *            the rows of a transposed B, for short k.
  * gemm_dot   B transposed (rows of B run along k, as in x W^T): each output is a
  *            dot product, vectorised along k with 16 lanes and summed at the end.
  *
@@ -18,7 +19,7 @@
  *
  * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot
  * (else gemm_axpy is built); gemm_axpy: NV vectors of 16 per row (TN = 16 NV),
- * SWAP_C (0/1); gemm_dot: TN columns. Global size:
+ * SWAP_C (0/1), TRANS_B (0/1); gemm_dot: TN columns. Global size:
  * (ceil(M / TM), ceil(N / TN)) with M, N of the computed product. */
 
 #ifndef TRANS_A
@@ -38,6 +39,17 @@
 #define TN (16 * NV)
 #elif !defined(TN)
 #define TN 4
+#endif
+
+/* op(B)[k, j]: gemm_axpy gathers a transposed B (worth it only for short k,
+ * where gemm_dot would spend its time in the scalar remainder). */
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+#if TRANS_B
+#define B_AT(k, j) B[(j)*ldb + (k)]
+#else
+#define B_AT(k, j) B[(k)*ldb + (j)]
 #endif
 
 /* op(A)[i, k] */
@@ -75,9 +87,13 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         for (int v = 0; v < NV; v++)
             acc[r][v] = (float16)(0.0f);
 
+#if TRANS_B
+    const int k_fast = 0; /* op(B) rows are strided: gather them */
+#else
     /* Rows k < k_fast can be read as whole vectors without leaving the buffer. */
     const int room = b_len - b_off - j0 - TN;
     const int k_fast = room < 0 ? 0 : min(K, room / ldb + 1);
+#endif
 
     __global const float *bp = B + j0;
     int k = 0;
@@ -98,7 +114,7 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         float t[TN];
 #pragma unroll
         for (int l = 0; l < TN; l++)
-            t[l] = B[k * ldb + min(j0 + l, N - 1)];
+            t[l] = B_AT(k, min(j0 + l, N - 1));
         float16 b[NV];
 #pragma unroll
         for (int v = 0; v < NV; v++)
@@ -194,6 +210,27 @@ __kernel void gemm_dot(int M, int N, int K, float alpha, __global const float *r
             for (int r = 0; r < TM; r++)
                 acc[r][c] = fma(a[r], b, acc[r][c]);
         }
+    }
+
+    /* The last partial step reloads the final 16 k of each row and zeroes the
+     * lanes the loop already summed; only k < 16 in all goes scalar. */
+    if (k < K && K >= 16) {
+        const int k0 = K - 16;
+        const int16 fresh =
+            (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) >= (int16)(k - k0);
+        float16 a[TM];
+#pragma unroll
+        for (int r = 0; r < TM; r++)
+            a[r] = select((float16)(0.0f), vload16(0, A + row[r] * lda + k0), fresh);
+#pragma unroll
+        for (int c = 0; c < TN; c++) {
+            /* both zeroed, so an Inf already summed cannot turn into NaN */
+            const float16 b = select((float16)(0.0f), vload16(0, B + col[c] * ldb + k0), fresh);
+#pragma unroll
+            for (int r = 0; r < TM; r++)
+                acc[r][c] = fma(a[r], b, acc[r][c]);
+        }
+        k = K;
     }
 
     float sum[TM][TN];

@@ -277,12 +277,12 @@ static pp_status run_path(rt_context *ctx, op_gemm_path path, const gemm_call *g
  * kernels), or a negative value when the path fails on this device. */
 static double time_path(rt_context *ctx, op_gemm_path path, const gemm_call *g) {
     if (run_path(ctx, path, g) != PP_OK || rt_finish(ctx) != PP_OK) return -1.0;
-    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-    int reps = (int)(2e8 / (flops + 1e5)); /* about 10 ms at 20 GFLOP/s */
-    if (reps < 2) reps = 2;
-    if (reps > 20) reps = 20;
     double best = -1.0;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
+        /* one call first; short calls then run a few back to back, as in training */
+        int reps = best < 0.0 ? 1 : (int)(2e-3 / best);
+        if (reps > 20) reps = 20;
+        if (reps < 1) break; /* a slow path: one call tells enough */
         double t0 = now_seconds();
         for (int i = 0; i < reps; i++)
             if (run_path(ctx, path, g) != PP_OK) return -1.0;

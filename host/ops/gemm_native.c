@@ -6,10 +6,16 @@
 #include <limits.h>
 #include <stdio.h>
 
-/* What one launch computes: P (m x n) = op(A) B', stored into C directly or
+/* How one launch computes P (m x n) = op(A) op(B), stored into C directly or
  * transposed (swap). */
+typedef enum native_form {
+    FORM_AXPY,   /* gemm_axpy, op(B) rows contiguous */
+    FORM_GATHER, /* gemm_axpy gathering a transposed B (short k) */
+    FORM_DOT,    /* gemm_dot, B transposed */
+} native_form;
+
 typedef struct native_plan {
-    int dot;     /* gemm_dot (B transposed), else gemm_axpy */
+    native_form form;
     int trans_a; /* op(A) = A^T */
     int swap;    /* P = C^T: A^T B^T computed as B A */
     int tm, tn;  /* tile: rows x columns of P per work-item */
@@ -31,69 +37,87 @@ static const tile dot_tiles[] = {{4, 4},  {5, 5}, {4, 6}, {6, 4}, {4, 5},
 
 /* Estimated time of a tile choice, in vector instructions per core. A
  * work-item's inner step issues FMAs and loads (a load or broadcast costing
- * about two FMAs on PoCL's code); the slower of the two bounds it. Padded
+ * about two FMAs in PoCL's code); the slower of the two bounds it. Padded
  * lanes of edge tiles cost like real ones. Fitted to measurements of the
  * training shapes on PoCL 3.1 (2-core AVX-512 Xeon); the choice only has to
  * be near the best, the dispatch compares the result against CLBlast. */
-static double tile_cost(size_t m, size_t n, size_t k, tile t, int dot, unsigned units) {
+static double tile_cost(size_t m, size_t n, size_t k, tile t, native_form form, unsigned units) {
     size_t tiles =
         ((m + (size_t)t.tm - 1) / (size_t)t.tm) * ((n + (size_t)t.tn - 1) / (size_t)t.tn);
-    double step, steps, store;
-    if (dot) {
+    double per_tile;
+    if (form == FORM_DOT) {
         double fma = t.tm * t.tn, loads = t.tm + t.tn;
-        step = fma > 2.0 * loads ? fma : 2.0 * loads;
-        steps = (double)((k + 15) / 16) + 4.0; /* + the final horizontal sums */
-        store = 2.0 * t.tm * t.tn;
+        double step = fma > 2.0 * loads ? fma : 2.0 * loads;
+        /* 16 k per vector step (the last one partial), + the final horizontal
+         * sums; a k below 16 runs scalar */
+        if (k >= 16)
+            per_tile = (double)((k + 15) / 16 + 4) * step + 2.0 * fma;
+        else
+            per_tile = 4.0 * step + (double)k * (fma + loads) + 2.0 * fma;
     } else {
         int nv = t.tn / 16;
-        double fma = t.tm * nv, loads = t.tm + nv;
-        step = fma > 2.0 * loads ? fma : 2.0 * loads;
+        /* a gathered element costs about twice a vector load */
+        double fma = t.tm * nv, loads = t.tm + (form == FORM_GATHER ? 2.0 * t.tn : nv);
+        double step = fma > 2.0 * loads ? fma : 2.0 * loads;
         /* a 64-wide panel of B over a long k falls out of L1 */
         if (nv == 4 && k > 256) step *= 1.6;
-        steps = (double)k;
-        store = 8.0 * t.tm * nv;
+        per_tile = (double)k * step + 8.0 * fma;
     }
     size_t waves = (tiles + units - 1) / units;
-    return (double)waves * (steps * step + store + 100.0);
+    return (double)waves * (per_tile + 100.0);
 }
 
-static tile choose_tile(size_t m, size_t n, size_t k, int dot, unsigned units) {
-    const tile *list = dot ? dot_tiles : axpy_tiles;
-    size_t count =
-        dot ? sizeof dot_tiles / sizeof dot_tiles[0] : sizeof axpy_tiles / sizeof axpy_tiles[0];
+/* The cheapest tile of one form; its cost in *cost. */
+static tile choose_tile(size_t m, size_t n, size_t k, native_form form, unsigned units,
+                        double *cost) {
+    const tile *list = form == FORM_DOT ? dot_tiles : axpy_tiles;
+    size_t count = form == FORM_DOT ? sizeof dot_tiles / sizeof dot_tiles[0]
+                                    : sizeof axpy_tiles / sizeof axpy_tiles[0];
     tile best = list[0];
-    double best_cost = 0.0;
     for (size_t i = 0; i < count; i++) {
-        double cost = tile_cost(m, n, k, list[i], dot, units);
-        if (i == 0 || cost < best_cost) {
+        double c = tile_cost(m, n, k, list[i], form, units);
+        if (i == 0 || c < *cost) {
             best = list[i];
-            best_cost = cost;
+            *cost = c;
         }
     }
     return best;
 }
 
 static native_plan make_plan(const rt_context *ctx, const gemm_call *g) {
-    native_plan p = {0};
+    native_plan p = {.m = g->m,
+                     .n = g->n,
+                     .a = g->a,
+                     .a_off = g->a_off,
+                     .lda = g->lda,
+                     .b = g->b,
+                     .b_off = g->b_off,
+                     .ldb = g->ldb};
+    unsigned units = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    double cost = 0.0;
+    tile t;
     if (g->tb == OP_NO_TRANS) {
+        p.form = FORM_AXPY;
         p.trans_a = g->ta == OP_TRANS;
-        p.m = g->m, p.n = g->n;
-        p.a = g->a, p.a_off = g->a_off, p.lda = g->lda;
-        p.b = g->b, p.b_off = g->b_off, p.ldb = g->ldb;
+        t = choose_tile(p.m, p.n, g->k, FORM_AXPY, units, &cost);
     } else if (g->ta == OP_TRANS) {
         /* C^T = B A with both stored untransposed. */
+        p.form = FORM_AXPY;
         p.swap = 1;
         p.m = g->n, p.n = g->m;
         p.a = g->b, p.a_off = g->b_off, p.lda = g->ldb;
         p.b = g->a, p.b_off = g->a_off, p.ldb = g->lda;
+        t = choose_tile(p.m, p.n, g->k, FORM_AXPY, units, &cost);
     } else {
-        p.dot = 1;
-        p.m = g->m, p.n = g->n;
-        p.a = g->a, p.a_off = g->a_off, p.lda = g->lda;
-        p.b = g->b, p.b_off = g->b_off, p.ldb = g->ldb;
+        double gather_cost = 0.0;
+        tile gather = choose_tile(p.m, p.n, g->k, FORM_GATHER, units, &gather_cost);
+        t = choose_tile(p.m, p.n, g->k, FORM_DOT, units, &cost);
+        p.form = FORM_DOT;
+        if (gather_cost < cost) {
+            p.form = FORM_GATHER;
+            t = gather;
+        }
     }
-    unsigned units = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    tile t = choose_tile(p.m, p.n, g->k, p.dot, units);
     p.tm = t.tm;
     p.tn = t.tn;
     return p;
@@ -105,18 +129,19 @@ pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
     size_t k = g->alpha == 0.0f ? 0 : g->k;
 
     char defines[128];
-    if (p.dot)
+    if (p.form == FORM_DOT)
         snprintf(defines, sizeof defines, "-DGEMM_DOT -DTRANS_A=0 -DTM=%d -DTN=%d", p.tm, p.tn);
     else
-        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTM=%d -DNV=%d -DSWAP_C=%d", p.trans_a,
-                 p.tm, p.tn / 16, p.swap);
+        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DTM=%d -DNV=%d -DSWAP_C=%d",
+                 p.trans_a, p.form == FORM_GATHER, p.tm, p.tn / 16, p.swap);
     rt_kernel *kernel;
-    PP_TRY(rt_kernel_get(ctx, "gemm", p.dot ? "gemm_dot" : "gemm_axpy", defines, &kernel));
+    PP_TRY(rt_kernel_get(ctx, "gemm", p.form == FORM_DOT ? "gemm_dot" : "gemm_axpy", defines,
+                         &kernel));
 
     size_t global[2] = {(p.m + (size_t)p.tm - 1) / (size_t)p.tm,
                         (p.n + (size_t)p.tn - 1) / (size_t)p.tn};
     size_t local[2] = {1, 1};
-    if (p.dot)
+    if (p.form == FORM_DOT)
         return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
                          RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda),
                          RT_BUF(p.b), RT_INT(p.b_off), RT_INT(p.ldb), RT_FLOAT(g->beta),
