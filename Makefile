@@ -1,6 +1,7 @@
 # Thin wrapper over CMake: `make run` and `make test` work on a fresh Debian 12 machine.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+EPOCHS ?= 5
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
            libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist \
            clang libclang-rt-14-dev
@@ -25,7 +26,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/pepita train
+	$(BUILD)/pepita train --epochs $(EPOCHS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
