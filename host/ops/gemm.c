@@ -6,7 +6,6 @@
  * still runs (measuring again, or taking the device-type default). */
 #include "ops/gemm_internal.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +38,8 @@ static pp_status check_matrix(const char *name, const rt_buf *buf, size_t off, s
                               size_t cols, size_t ld) {
     if (!buf || !buf->mem) return pp_fail(PP_ERR_ARGUMENT, "gemm: %s is not allocated", name);
     if (ld < cols || ld < 1)
-        return pp_fail(PP_ERR_ARGUMENT, "gemm: ld%s = %zu is less than its %zu columns", name, ld,
-                       cols);
+        return pp_fail(PP_ERR_ARGUMENT, "gemm: ld%s = %zu is less than max(1, %zu columns)", name,
+                       ld, cols);
     size_t extent = 0;
     if (rows && cols) {
         if (rows - 1 > ((size_t)INT_MAX - cols) / ld)
