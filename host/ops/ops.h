@@ -60,6 +60,10 @@ pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf 
  * dy = h - h', x = the modulated input, scale = 1/(batch*oh*ow). */
 pp_status op_conv_weight_grad(rt_context *ctx, const op_conv_shape *s, float scale,
                               const rt_buf *dy, const rt_buf *x, rt_buf *dw);
+/* The same with `local` work-items (a power of two; 0 = the device's default)
+ * reducing each weight, so tests cover the local-memory tree on any device. */
+pp_status op_conv_weight_grad_local(rt_context *ctx, const op_conv_shape *s, float scale,
+                                    const rt_buf *dy, const rt_buf *x, rt_buf *dw, size_t local);
 /* dx = the input gradient of the convolution for output gradient dy. */
 pp_status op_conv_input_grad(rt_context *ctx, const op_conv_shape *s, const rt_buf *dy,
                              const rt_buf *w, rt_buf *dx);
@@ -67,7 +71,9 @@ pp_status op_conv_input_grad(rt_context *ctx, const op_conv_shape *s, const rt_b
 /* ---- Max pooling 2x2, stride 2 (floor) -------------------------------- */
 
 /* planes = batch * channels; y is planes x (h/2) x (w/2); argmax (int32) holds
- * the flat input index of each maximum within its plane. */
+ * the flat input index of each maximum within its plane. Ties go to the first
+ * of the window in row-major order (top-left, top-right, bottom-left,
+ * bottom-right); an odd last row or column is dropped. */
 pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *x,
                               rt_buf *y, rt_buf *argmax);
 /* dx (planes x h x w) = scatter of dy through argmax; dx is fully overwritten. */
