@@ -51,16 +51,25 @@ CONV_INLINE void conv_tree_sum(__local float *part, int lid, int lsize) {
 
 #if VW == 16
 #define floatv float16
+#define intv int16
+#define uintv uint16
+#define convert_uintv convert_uint16
 #define VLOAD vload16
 #define VSTORE vstore16
 #define LANES ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 #elif VW == 8
 #define floatv float8
+#define intv int8
+#define uintv uint8
+#define convert_uintv convert_uint8
 #define VLOAD vload8
 #define VSTORE vstore8
 #define LANES ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
 #elif VW == 4
 #define floatv float4
+#define intv int4
+#define uintv uint4
+#define convert_uintv convert_uint4
 #define VLOAD vload4
 #define VSTORE vstore4
 #define LANES ((int4)(0, 1, 2, 3))
@@ -191,6 +200,72 @@ __kernel void conv_weight_grad(__global const float *restrict dy, __global const
         dw[fc * KK + t] = scale * part[t * lsize];
 }
 
+/* dx[n, c, iy, tile] = sum_{f, i, j} dy[n, f, iy - i, ix - j] * w[f, c, i, j]
+ * (stride 1, no padding: the transposed convolution), gathered per input
+ * tile so every dx element has one writer (no atomics). A tile's dy span for
+ * tap j starts at column ix0 - j, which runs off the dy row at the image
+ * borders: it is loaded from the nearest in-row start, its lanes moved into
+ * place with a shuffle and the ones outside the row zeroed, so border tiles
+ * stay vector code. CB consecutive channels per work-item share each dy load.
+ * global: (ceil(in_w / VW), in_h, batch * ceil(in_c / CB)). */
+__kernel void conv_input_grad(__global const float *restrict dy, __global const float *restrict w,
+                              __global float *restrict dx, int batch, int in_c, int in_h, int in_w,
+                              int out_c, int out_h, int out_w, int stride, int pad) {
+    const int tiles = (in_w + VW - 1) / VW;
+    const int iy = get_global_id(1);
+    const int groups = (in_c + CB - 1) / CB;
+    const int n = get_global_id(2) / groups;
+    const int c0 = (get_global_id(2) % groups) * CB;
+    if ((int)get_global_id(0) >= tiles || iy >= in_h || n >= batch) return;
+    int skip;
+    const int x0 = conv_tile_x0(get_global_id(0), in_w, &skip);
+
+    /* Per tap j: load start, lane permutation and the lanes inside the row. */
+    int start[KS];
+    uintv perm[KS];
+    intv inside[KS];
+#pragma unroll
+    for (int j = 0; j < KS; j++) {
+        const int want = x0 - j;
+        start[j] = clamp(want, 0, out_w - VW);
+        const intv idx = LANES + (want - start[j]);
+        perm[j] = convert_uintv(clamp(idx, 0, VW - 1));
+        inside[j] = idx >= 0 && idx < VW;
+    }
+
+    /* Channels past in_c read the last channel (a valid address) and are not stored. */
+    int wcol[CB];
+    floatv acc[CB];
+#pragma unroll
+    for (int b = 0; b < CB; b++) {
+        wcol[b] = min(c0 + b, in_c - 1) * KK;
+        acc[b] = 0.0f;
+    }
+    for (int f = 0; f < out_c; f++) {
+        const int wf = f * in_c * KK;
+#pragma unroll
+        for (int i = 0; i < KS; i++) {
+            const int oy = iy - i;
+            if (oy < 0 || oy >= out_h) continue;
+            __global const float *row = dy + ((n * out_c + f) * out_h + oy) * out_w;
+#pragma unroll
+            for (int j = 0; j < KS; j++) {
+                floatv d = shuffle(VLOAD(0, row + start[j]), perm[j]);
+                d = select((floatv)0.0f, d, inside[j]);
+#pragma unroll
+                for (int b = 0; b < CB; b++)
+                    acc[b] = fma(d, (floatv)w[wf + wcol[b] + i * KS + j], acc[b]);
+            }
+        }
+    }
+
+    const int plane = in_h * in_w;
+    __global float *dxp = dx + (n * in_c + c0) * plane + iy * in_w + x0;
+#pragma unroll
+    for (int b = 0; b < CB; b++)
+        if (c0 + b < in_c) conv_store_tile(acc[b], dxp + b * plane, skip);
+}
+
 #else /* !FAST */
 
 /* y[n, f0 .. f0+FB, oy, ox] = conv(x, w) at one output position.
@@ -281,8 +356,6 @@ __kernel void conv_weight_grad(__global const float *restrict dy, __global const
         dw[fc * KK + t] = scale * part[t * lsize];
 }
 
-#endif /* FAST */
-
 /* dx[n, c, iy, ix] = sum_{f, i, j} dy[n, f, oy, ox] * w[f, c, i, j] over the
  * (oy, ox) with oy*s+i-pad = iy and ox*s+j-pad = ix: the transposed
  * convolution, gathered per input pixel so every dx element has one writer
@@ -331,3 +404,5 @@ __kernel void conv_input_grad(__global const float *restrict dy, __global const 
     for (int b = 0; b < CB; b++)
         if (c0 + b < in_c) dxp[b * iplane] = acc[b];
 }
+
+#endif /* FAST */

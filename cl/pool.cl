@@ -31,21 +31,36 @@ __kernel void maxpool2_forward(__global const float *restrict x, __global float 
     argmax[o] = at;
 }
 
-/* dx[p, iy, ix] = dy of the window holding (iy, ix) when argmax names it, else
- * 0 (including the dropped odd row/column). Gathered per input element: every
- * dx element is written exactly once and windows do not overlap, so no
- * atomics. global: (w, h, planes). */
+/* dx[p] = dy scattered through argmax: the work-item of window (oy, ox)
+ * writes its four elements (dy at the argmax, 0 elsewhere), and the last
+ * window of a row or column also zeroes the dropped odd column or row, so
+ * every dx element is written once and no atomics are needed. (h < 2 or
+ * w < 2 leaves no window: the host zero-fills dx instead.)
+ * global: (w / 2, h / 2, planes). */
 __kernel void maxpool2_backward(__global const float *restrict dy,
                                 __global const int *restrict argmax, __global float *restrict dx,
                                 int planes, int h, int w) {
-    const int ix = get_global_id(0), iy = get_global_id(1), p = get_global_id(2);
-    if (ix >= w || iy >= h || p >= planes) return;
+    const int ox = get_global_id(0), oy = get_global_id(1), p = get_global_id(2);
     const int oh = h / 2, ow = w / 2;
-    const int ox = ix / 2, oy = iy / 2;
-    const int inside = ox < ow && oy < oh;
-    /* Clamped so the address stays valid where no window covers (iy, ix). */
-    const int o = (p * oh + max(min(oy, oh - 1), 0)) * ow + max(min(ox, ow - 1), 0);
-    float v = 0.0f;
-    if (inside && argmax[o] == iy * w + ix) v = dy[o];
-    dx[(p * h + iy) * w + ix] = v;
+    if (ox >= ow || oy >= oh || p >= planes) return;
+
+    const int o = (p * oh + oy) * ow + ox;
+    const int at = argmax[o];
+    const float g = dy[o];
+    __global float *dxp = dx + p * h * w;
+    const int i00 = 2 * oy * w + 2 * ox, i10 = i00 + w;
+    dxp[i00] = at == i00 ? g : 0.0f;
+    dxp[i00 + 1] = at == i00 + 1 ? g : 0.0f;
+    dxp[i10] = at == i10 ? g : 0.0f;
+    dxp[i10 + 1] = at == i10 + 1 ? g : 0.0f;
+    const int odd_w = (w & 1) && ox == ow - 1, odd_h = (h & 1) && oy == oh - 1;
+    if (odd_w) {
+        dxp[i00 + 2] = 0.0f;
+        dxp[i10 + 2] = 0.0f;
+    }
+    if (odd_h) {
+        dxp[i10 + w] = 0.0f;
+        dxp[i10 + w + 1] = 0.0f;
+        if (odd_w) dxp[i10 + w + 2] = 0.0f;
+    }
 }

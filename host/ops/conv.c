@@ -91,7 +91,7 @@ static size_t conv_local(const rt_kernel *k, size_t want) {
 pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf *x, const rt_buf *w,
                           rt_buf *y) {
     static const char op[] = "op_conv_forward";
-    conv_sizes z;
+    conv_sizes z = {0};
     PP_TRY(conv_check_shape(op, s, &z));
     PP_TRY(op_need_buf(op, "x", x, z.x, sizeof(float)));
     PP_TRY(op_need_buf(op, "w", w, z.w, sizeof(float)));
@@ -113,7 +113,7 @@ pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf 
 pp_status op_conv_weight_grad_local(rt_context *ctx, const op_conv_shape *s, float scale,
                                     const rt_buf *dy, const rt_buf *x, rt_buf *dw, size_t local) {
     static const char op[] = "op_conv_weight_grad";
-    conv_sizes z;
+    conv_sizes z = {0};
     PP_TRY(conv_check_shape(op, s, &z));
     PP_TRY(op_need_buf(op, "dy", dy, z.y, sizeof(float)));
     PP_TRY(op_need_buf(op, "x", x, z.x, sizeof(float)));
@@ -147,7 +147,7 @@ pp_status op_conv_weight_grad(rt_context *ctx, const op_conv_shape *s, float sca
 pp_status op_conv_input_grad(rt_context *ctx, const op_conv_shape *s, const rt_buf *dy,
                              const rt_buf *w, rt_buf *dx) {
     static const char op[] = "op_conv_input_grad";
-    conv_sizes z;
+    conv_sizes z = {0};
     PP_TRY(conv_check_shape(op, s, &z));
     PP_TRY(op_need_buf(op, "dy", dy, z.y, sizeof(float)));
     PP_TRY(op_need_buf(op, "w", w, z.w, sizeof(float)));
@@ -156,9 +156,10 @@ pp_status op_conv_input_grad(rt_context *ctx, const op_conv_shape *s, const rt_b
     conv_plan_make(ctx, s, z.ow, &p);
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "conv", "conv_input_grad", p.defines, &k));
-    const size_t global[3] = {(size_t)s->in_w, (size_t)s->in_h,
+    const size_t global[3] = {(size_t)(p.fast ? (s->in_w + p.vw - 1) / p.vw : s->in_w),
+                              (size_t)s->in_h,
                               (size_t)s->batch * (size_t)((s->in_c + p.cb - 1) / p.cb)};
-    const size_t local[3] = {conv_local(k, 16), 1, 1};
+    const size_t local[3] = {p.fast ? 1 : conv_local(k, 16), p.fast ? conv_local(k, 8) : 1, 1};
     return RT_LAUNCH(ctx, k, 3, global, local, RT_BUF(dy), RT_BUF(w), RT_BUF(dx), RT_INT(s->batch),
                      RT_INT(s->in_c), RT_INT(s->in_h), RT_INT(s->in_w), RT_INT(s->out_c),
                      RT_INT(z.oh), RT_INT(z.ow), RT_INT(s->stride), RT_INT(s->pad));

@@ -24,7 +24,7 @@ static const size_t *pool_local(const rt_kernel *k, size_t local[3]) {
 pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *x,
                               rt_buf *y, rt_buf *argmax) {
     static const char op[] = "op_maxpool2_forward";
-    size_t n_in, n_out;
+    size_t n_in = 0, n_out = 0;
     PP_TRY(pool_check(op, planes, h, w, &n_in, &n_out));
     PP_TRY(op_need_buf(op, "x", x, n_in, sizeof(float)));
     PP_TRY(op_need_buf(op, "y", y, n_out, sizeof(float)));
@@ -41,16 +41,17 @@ pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, cons
 pp_status op_maxpool2_backward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *dy,
                                const rt_buf *argmax, rt_buf *dx) {
     static const char op[] = "op_maxpool2_backward";
-    size_t n_in, n_out;
+    size_t n_in = 0, n_out = 0;
     PP_TRY(pool_check(op, planes, h, w, &n_in, &n_out));
     PP_TRY(op_need_buf(op, "dy", dy, n_out, sizeof(float)));
     PP_TRY(op_need_buf(op, "argmax", argmax, n_out, sizeof(int32_t)));
     PP_TRY(op_need_buf(op, "dx", dx, n_in, sizeof(float)));
     if (n_in == 0) return PP_OK;
+    if (n_out == 0) return rt_buf_zero(ctx, dx, 0, n_in * sizeof(float)); /* no window */
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "pool", "maxpool2_backward", NULL, &k));
     size_t local[3];
-    const size_t global[3] = {(size_t)w, (size_t)h, planes};
+    const size_t global[3] = {(size_t)(w / 2), (size_t)(h / 2), planes};
     return RT_LAUNCH(ctx, k, 3, global, pool_local(k, local), RT_BUF(dy), RT_BUF(argmax),
                      RT_BUF(dx), RT_INT(planes), RT_INT(h), RT_INT(w));
 }

@@ -311,18 +311,19 @@ static pp_status check_pool(rt_context *ctx, ref_check_list *list, size_t planes
 pp_status ref_checks_conv(rt_context *ctx, int quick, ref_check_list *list) {
     /* {batch, in_c, in_h, in_w, out_c, kernel, stride, pad}: awkward shapes
      * first (batch 1 and primes, 1 and 3 channels, odd sizes, kernel 1/3/5,
-     * stride 1/2, pad 0/1/2, out_c 1/5/13, rows narrower than a vector, both
-     * kernel variants, leftover filter and channel groups), then the real
+     * stride 1/2, pad 0/1/2, out_c 1/5/13, rows narrower than a vector, the
+     * tiled kernels at vector widths 4, 8 and 16 with a shifted last tile, the
+     * per-element kernels, leftover filter and channel groups), then the real
      * training shapes (MNIST and CIFAR, batch 100, 32 filters 5x5). */
     static const op_conv_shape shapes[] = {
-        {1, 1, 7, 9, 1, 1, 1, 0},      {1, 1, 7, 9, 5, 3, 1, 1},   {3, 3, 13, 13, 5, 5, 1, 0},
-        {7, 3, 13, 13, 5, 3, 2, 1},    {7, 1, 7, 9, 1, 5, 2, 0},   {5, 3, 9, 7, 5, 3, 2, 0},
-        {2, 2, 11, 11, 13, 3, 1, 0},   {2, 6, 10, 9, 3, 3, 1, 1},  {1, 1, 3, 3, 1, 3, 1, 0},
-        {13, 1, 28, 28, 5, 5, 1, 0},   {2, 3, 17, 19, 5, 5, 1, 1}, {1, 3, 20, 20, 5, 1, 1, 0},
-        {11, 3, 32, 32, 5, 5, 1, 2},   {3, 1, 24, 40, 7, 5, 2, 2}, {100, 1, 28, 28, 32, 5, 1, 0},
-        {100, 3, 32, 32, 32, 5, 1, 0},
+        {1, 1, 7, 9, 1, 1, 1, 0},      {1, 1, 7, 9, 5, 3, 1, 1},      {3, 3, 13, 13, 5, 5, 1, 0},
+        {7, 3, 13, 13, 5, 3, 2, 1},    {7, 1, 7, 9, 1, 5, 2, 0},      {5, 3, 9, 7, 5, 3, 2, 0},
+        {2, 2, 11, 11, 13, 3, 1, 0},   {2, 6, 10, 9, 3, 3, 1, 1},     {1, 1, 3, 3, 1, 3, 1, 0},
+        {5, 2, 8, 10, 3, 5, 1, 0},     {13, 1, 28, 28, 5, 5, 1, 0},   {2, 3, 17, 19, 5, 5, 1, 1},
+        {1, 3, 20, 20, 5, 1, 1, 0},    {11, 3, 32, 32, 5, 5, 1, 2},   {3, 1, 24, 40, 7, 5, 2, 2},
+        {100, 1, 28, 28, 32, 5, 1, 0}, {100, 3, 32, 32, 32, 5, 1, 0},
     };
-    const size_t n_quick = 9, n_all = sizeof shapes / sizeof shapes[0];
+    const size_t n_quick = 10, n_all = sizeof shapes / sizeof shapes[0];
     const size_t n = quick ? n_quick : n_all;
     for (size_t i = 0; i < n; i++) {
         for (int kind = CONV_FORWARD; kind <= CONV_IGRAD; kind++)
