@@ -20,7 +20,8 @@
  * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot
  * (else gemm_axpy is built); gemm_axpy: NV vectors of 16 per row (TN = 16 NV),
  * SWAP_C (0/1), TRANS_B (0/1); gemm_dot: TN columns. Global size:
- * (ceil(M / TM), ceil(N / TN)) with M, N of the computed product. */
+ * (ceil(M / TM), ceil(N / TN)) with M, N of the computed product (swapped
+ * for gemm_axpy's j_first). */
 
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -67,9 +68,13 @@ static inline float gemm_scale(float alpha, float acc, float beta, __global cons
 #ifndef GEMM_DOT
 __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *restrict A,
                         int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
-                        int b_len, float beta, __global float *restrict C, int c_off, int ldc) {
-    const int i0 = (int)get_global_id(0) * TM;
-    const int j0 = (int)get_global_id(1) * TN;
+                        int b_len, float beta, __global float *restrict C, int c_off, int ldc,
+                        int j_first) {
+    /* j_first: the launch runs along rows of C first (global size swapped),
+     * which streams the stores when k is short and C large. */
+    const int g0 = (int)get_global_id(0), g1 = (int)get_global_id(1);
+    const int i0 = (j_first ? g1 : g0) * TM;
+    const int j0 = (j_first ? g0 : g1) * TN;
     if (i0 >= M || j0 >= N) return;
     A += a_off;
     B += b_off;

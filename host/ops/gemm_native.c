@@ -140,6 +140,17 @@ pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
 
     size_t global[2] = {(p.m + (size_t)p.tm - 1) / (size_t)p.tm,
                         (p.n + (size_t)p.tn - 1) / (size_t)p.tn};
+    /* Work-groups run in order of dimension 0 first. Down the rows of C (i
+     * first) consecutive tiles share a panel of B, which matters for long k;
+     * for short k, along a row (j first) streams C's stores (measured: TN
+     * 1024x3072x64 86 -> 106 GFLOP/s, NT/NN with k ~ 1000 twice as fast i
+     * first). */
+    int j_first = p.form != FORM_DOT && !p.swap && k <= 128;
+    if (j_first) {
+        size_t t = global[0];
+        global[0] = global[1];
+        global[1] = t;
+    }
     size_t local[2] = {1, 1};
     if (p.form == FORM_DOT)
         return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
@@ -152,5 +163,5 @@ pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
     return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
                      RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda), RT_BUF(p.b),
                      RT_INT(p.b_off), RT_INT(p.ldb), RT_INT(b_len), RT_FLOAT(g->beta), RT_BUF(g->c),
-                     RT_INT(g->c_off), RT_INT(g->ldc));
+                     RT_INT(g->c_off), RT_INT(g->ldc), RT_INT(j_first));
 }
