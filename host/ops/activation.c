@@ -3,6 +3,8 @@
 #include "ops/op_util.h"
 #include "ops/philox.h"
 
+#include <stdio.h>
+
 typedef struct drop_args {
     uint32_t threshold; /* 0: no dropout */
     float scale;
@@ -30,6 +32,14 @@ static pp_status check_act(const char *op, op_act act, size_t n) {
     return op_need_int(op, "n", n);
 }
 
+/* The kernel is built per activation and with or without dropout. */
+static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const drop_args *d,
+                            rt_kernel **k) {
+    char defines[32];
+    snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d", (int)act, d->threshold != 0);
+    return rt_kernel_get(ctx, "activation", name, defines, k);
+}
+
 #define DROP_ARGS(d)                                                                               \
     RT_UINT((d).threshold), RT_FLOAT((d).scale), RT_UINT((d).seed_lo), RT_UINT((d).seed_hi),       \
         RT_UINT((d).step), RT_UINT((d).layer)
@@ -44,8 +54,8 @@ pp_status op_act_forward(rt_context *ctx, op_act act, size_t n, const rt_buf *x,
     PP_TRY(op_need_buf(op, "y", y, n, sizeof(float)));
     if (n == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "activation", "act_forward", NULL, &k));
-    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(x), RT_BUF(y), RT_INT(act), DROP_ARGS(d));
+    PP_TRY(get_kernel(ctx, "act_forward", act, &d, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(x), RT_BUF(y), DROP_ARGS(d));
 }
 
 pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z, const rt_buf *dy,
@@ -59,9 +69,8 @@ pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z
     PP_TRY(op_need_buf(op, "dx", dx, n, sizeof(float)));
     if (n == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "activation", "act_backward", NULL, &k));
-    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z), RT_BUF(dy), RT_BUF(dx), RT_INT(act),
-                        DROP_ARGS(d));
+    PP_TRY(get_kernel(ctx, "act_backward", act, &d, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z), RT_BUF(dy), RT_BUF(dx), DROP_ARGS(d));
 }
 
 pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_buf *z_mod,
@@ -77,7 +86,7 @@ pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_bu
     PP_TRY(op_need_buf(op, "diff", diff, n, sizeof(float)));
     if (n == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "activation", "act_forward_diff", NULL, &k));
+    PP_TRY(get_kernel(ctx, "act_forward_diff", act, &d, &k));
     return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z_mod), RT_BUF(y), RT_BUF(y_mod), RT_BUF(diff),
-                        RT_INT(act), DROP_ARGS(d));
+                        DROP_ARGS(d));
 }
