@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Float32 sums over k <= 4608 of products of values in [-1, 1): measured
- * errors stay below 2e-5 relative; 1e-4 leaves room for other summation orders. */
+/* Float32 sums over k <= 4608 of products of values in [-1, 1) (fixed seeds):
+ * the largest error measured is 5.5e-5 relative (CLBlast, k = 3072), the
+ * native kernels' 3.3e-5. */
 #define GEMM_TOLERANCE 1e-4
 
 void ref_gemm(op_trans ta, op_trans tb, size_t m, size_t n, size_t k, float alpha, const float *a,
