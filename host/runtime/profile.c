@@ -104,7 +104,7 @@ pp_status rt_profile_collect(rt_context *ctx, rt_profile_entry **entries, size_t
     release_pending(p);
     rt_profile_entry *copy = malloc((p->n_totals ? p->n_totals : 1) * sizeof *copy);
     if (!copy) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for profiling");
-    memcpy(copy, p->totals, p->n_totals * sizeof *copy);
+    if (p->n_totals) memcpy(copy, p->totals, p->n_totals * sizeof *copy);
     qsort(copy, p->n_totals, sizeof *copy, by_time_descending);
     *entries = copy;
     *count = p->n_totals;
