@@ -69,6 +69,9 @@ typedef struct preset_row {
 } preset_row;
 
 static const preset_row fc_mnist = {64, {0.1f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
+/* Fashion-MNIST is not in the paper: MNIST's row, but PEPITA at lr 0.1 swings
+ * (74.6% after 1 epoch, test loss 1.9) where 0.01 gives 82.3% (README). */
+static const preset_row fc_fashion = {64, {0.01f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
 static const preset_row fc_cifar = {64, {0.01f, 0.01f, 0.001f, 0.001f, 0.001f}, {60, 90}, 2};
 /* Conv rows re-derived (README, "Conv presets"): with one mean over batch and
  * positions and the paper's lr 0.1, the 4608/6272-input output layer diverges
@@ -84,7 +87,9 @@ pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind 
                        (int)model, (int)rule);
     int cifar = dataset == PP_DATASET_CIFAR10 || dataset == PP_DATASET_CIFAR100;
     const preset_row *row = model == PP_MODEL_CONV ? (cifar ? &conv_cifar : &conv_mnist)
-                                                   : (cifar ? &fc_cifar : &fc_mnist);
+                            : cifar                ? &fc_cifar
+                            : dataset == PP_DATASET_FASHION_MNIST ? &fc_fashion
+                                                                  : &fc_mnist;
     memset(c, 0, sizeof *c);
     c->dataset = dataset;
     c->model = model;
