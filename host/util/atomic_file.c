@@ -11,8 +11,7 @@
 #include <unistd.h>
 
 /* Makes the rename itself durable; best effort, as some filesystems refuse. */
-static void sync_directory_of(const char *path)
-{
+static void sync_directory_of(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
