@@ -70,6 +70,26 @@ static void print_epoch(const pp_epoch_stats *s, int epochs) {
     fflush(stdout);
 }
 
+/* With --resume, the epochs before the checkpoint come back from the earlier
+ * --json file, so a resumed run's report covers the whole run. */
+static void restore_report(const cli_train_options *o, run_report *report, int epoch) {
+    if (access(o->json_path, F_OK) != 0) return;
+    run_data earlier;
+    pp_status st = run_json_load(o->json_path, &earlier);
+    if (st == PP_OK) {
+        st = run_report_restore(report, &earlier, epoch);
+        run_json_free(&earlier);
+    }
+    if (st != PP_OK) {
+        fprintf(stderr,
+                "warning: not continuing the report in %s (%s); it will list the epochs "
+                "from %d on\n",
+                o->json_path, pp_last_error(), epoch + 1);
+        report->count = 0;
+        report->n_initial_norms = 0;
+    }
+}
+
 static pp_status train(const cli_train_options *o, int *exit_code) {
     const pp_config *c = &o->config;
     pp_dataset train_set = {0}, test_set = {0};
@@ -87,8 +107,13 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
     PP_TRY_GOTO(st,
                 pp_dataset_load(c->dataset, o->data_dir, c->cifar100_coarse, &train_set, &test_set),
                 done);
+    report.classes = train_set.classes;
     PP_TRY_GOTO(st, pp_trainer_create(context, c, &train_set, &test_set, &trainer), done);
     if (o->resume_path) PP_TRY_GOTO(st, pp_trainer_load(trainer, o->resume_path), done);
+    if (o->resume_path && o->json_path)
+        restore_report(o, &report, pp_trainer_epoch(trainer));
+    else if (c->analysis && pp_trainer_epoch(trainer) == 0)
+        PP_TRY_GOTO(st, run_report_initial_norms(&report, trainer), done);
     /* the device holds its own copy now */
     pp_dataset_free(&train_set);
     pp_dataset_free(&test_set);
@@ -120,6 +145,7 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
         if (st != PP_OK) goto done;
         if (!o->quiet) print_epoch(&stats, c->epochs);
         PP_TRY_GOTO(st, run_report_add(&report, &stats), done);
+        if (c->analysis) PP_TRY_GOTO(st, run_report_histograms(&report, trainer), done);
         PP_TRY_GOTO(st, write_reports(o, &report), done);
         PP_TRY_GOTO(st, save(o, trainer), done);
     }

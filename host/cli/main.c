@@ -12,6 +12,9 @@ static void usage(FILE *out) {
                  "  eval       test accuracy of a checkpoint\n"
                  "  devices    list the OpenCL devices\n"
                  "  selftest   check every operator against a plain-C reference on a device\n"
+                 "  plot       PNG figures of runs: learning curves, angle, norms, histograms\n"
+                 "  slowness   the paper's convergence speed fitted to a run's learning curve\n"
+                 "  summary    a table of runs: mean and std of the final test accuracy\n"
                  "\n"
                  "`pepita <command> --help` describes each command's options.\n");
 }
@@ -36,10 +39,9 @@ int main(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } commands[] = {
-        {"train", cli_train},
-        {"eval", cli_eval},
-        {"devices", cli_devices},
-        {"selftest", cli_selftest},
+        {"train", cli_train},       {"eval", cli_eval}, {"devices", cli_devices},
+        {"selftest", cli_selftest}, {"plot", cli_plot}, {"slowness", cli_slowness},
+        {"summary", cli_summary},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(command, commands[i].name)) return commands[i].run(argc - 1, argv + 1);

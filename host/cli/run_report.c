@@ -21,6 +21,105 @@ pp_status run_report_add(run_report *r, const pp_epoch_stats *stats) {
     return PP_OK;
 }
 
+pp_status run_report_initial_norms(run_report *r, pp_trainer *trainer) {
+    int layers = 0;
+    PP_TRY(pp_trainer_layer_count(trainer, &layers));
+    if (layers > PP_MAX_HIDDEN + 2)
+        return pp_fail(PP_ERR_INTERNAL, "%d layers, more than the report holds", layers);
+    for (int l = 0; l < layers; l++) {
+        float *w;
+        size_t n;
+        PP_TRY(pp_trainer_read_weights(trainer, l, &w, &n));
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += (double)w[i] * w[i];
+        free(w);
+        r->initial_norms[l] = sqrt(sum);
+    }
+    r->n_initial_norms = layers;
+    return PP_OK;
+}
+
+/* Mean and standard deviation of a layer (the normal fit), then its
+ * histogram over mean +- 4 std on the device. */
+static pp_status layer_histogram(pp_trainer *trainer, int layer, report_histogram *h) {
+    float *w;
+    size_t n;
+    PP_TRY(pp_trainer_read_weights(trainer, layer, &w, &n));
+    double sum = 0, squares = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += w[i];
+    double mean = n ? sum / (double)n : 0;
+    for (size_t i = 0; i < n; i++)
+        squares += ((double)w[i] - mean) * ((double)w[i] - mean);
+    free(w);
+    h->mean = mean;
+    h->std = n ? sqrt(squares / (double)n) : 0;
+    float lo = (float)(mean - 4 * h->std), hi = (float)(mean + 4 * h->std);
+    if (!(hi > lo)) { /* a constant layer */
+        lo = (float)mean - 1.0f;
+        hi = (float)mean + 1.0f;
+    }
+    h->lo = lo;
+    h->hi = hi;
+    PP_TRY(pp_trainer_weight_histogram(trainer, layer, REPORT_BINS, lo, hi, h->counts));
+    h->weights = 0; /* NaNs are not counted */
+    for (int b = 0; b < REPORT_BINS; b++)
+        h->weights += h->counts[b];
+    return PP_OK;
+}
+
+pp_status run_report_histograms(run_report *r, pp_trainer *trainer) {
+    int layers = 0;
+    PP_TRY(pp_trainer_layer_count(trainer, &layers));
+    if (layers > PP_MAX_HIDDEN + 2)
+        return pp_fail(PP_ERR_INTERNAL, "%d layers, more than the report holds", layers);
+    r->n_histograms = 0;
+    for (int l = 0; l < layers; l++) {
+        PP_TRY(layer_histogram(trainer, l, &r->histograms[l]));
+        /* a diverged layer has no histogram worth drawing */
+        if (!isfinite(r->histograms[l].mean) || !isfinite(r->histograms[l].std)) break;
+        r->n_histograms = l + 1;
+    }
+    r->histogram_epoch = pp_trainer_epoch(trainer);
+    return PP_OK;
+}
+
+pp_status run_report_restore(run_report *r, const run_data *d, int epochs) {
+    const pp_config *c = &r->config;
+    if (strcmp(d->dataset, pp_dataset_name(c->dataset)) ||
+        strcmp(d->model, pp_model_name(c->model)) || strcmp(d->rule, pp_rule_name(c->rule)))
+        return pp_fail(PP_ERR_MISMATCH,
+                       "it is a run of %s %s %s, not of this checkpoint's %s %s %s", d->rule,
+                       d->model, d->dataset, pp_rule_name(c->rule), pp_model_name(c->model),
+                       pp_dataset_name(c->dataset));
+    if (epochs < 0 || (size_t)epochs > d->epochs)
+        return pp_fail(PP_ERR_MISMATCH, "it holds %zu epochs, the checkpoint is at epoch %d",
+                       d->epochs, epochs);
+    r->count = 0;
+    for (int i = 0; i < epochs; i++) {
+        pp_epoch_stats s = {.epoch = i + 1,
+                            .lr = (float)d->lr[i],
+                            .train_loss = d->train_loss[i],
+                            .train_accuracy = d->train_accuracy[i],
+                            .test_loss = d->test_loss[i],
+                            .test_accuracy = d->test_accuracy[i],
+                            .seconds = d->seconds[i],
+                            .samples_per_second = d->samples_per_second[i],
+                            .angle_degrees = d->angle[i],
+                            .n_norms = d->n_layers};
+        for (int k = 0; k < d->n_layers; k++)
+            s.weight_norms[k] = d->norms[(size_t)i * (size_t)d->n_layers + (size_t)k];
+        PP_TRY(run_report_add(r, &s));
+    }
+    r->n_initial_norms = 0;
+    for (int k = 0; k < RUN_JSON_MAX_LAYERS && isfinite(d->initial_norms[k]); k++) {
+        r->initial_norms[k] = d->initial_norms[k];
+        r->n_initial_norms = k + 1;
+    }
+    return PP_OK;
+}
+
 void run_report_free(run_report *r) {
     free(r->epochs);
     memset(r, 0, sizeof *r);
@@ -77,10 +176,18 @@ static void emit_number(text *t, double v) {
         emit(t, "null");
 }
 
+/* The most norms any epoch has (a resumed run may add analysis midway). */
+static int max_norms(const run_report *r) {
+    int n = 0;
+    for (size_t i = 0; i < r->count; i++)
+        if (r->epochs[i].n_norms > n) n = r->epochs[i].n_norms;
+    return n;
+}
+
 pp_status run_report_write_csv(const run_report *r, const char *path) {
     text t = {0};
     int analysis = r->config.analysis;
-    int n_norms = r->count ? r->epochs[0].n_norms : 0;
+    int n_norms = max_norms(r);
     emit(&t, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds");
     if (analysis) {
         emit(&t, ",angle_degrees");
@@ -95,7 +202,10 @@ pp_status run_report_write_csv(const run_report *r, const char *path) {
         if (analysis) {
             emit(&t, ",%.4f", e->angle_degrees);
             for (int k = 0; k < n_norms; k++)
-                emit(&t, ",%.6f", e->weight_norms[k]);
+                if (k < e->n_norms)
+                    emit(&t, ",%.6f", e->weight_norms[k]);
+                else
+                    emit(&t, ",");
         }
         emit(&t, "\n");
     }
@@ -120,6 +230,9 @@ static double f_seconds(const pp_epoch_stats *e) {
 }
 static double f_lr(const pp_epoch_stats *e) {
     return e->lr;
+}
+static double f_samples_per_second(const pp_epoch_stats *e) {
+    return e->samples_per_second;
 }
 static double f_angle(const pp_epoch_stats *e) {
     return e->angle_degrees;
@@ -147,21 +260,55 @@ static void emit_string(text *t, const char *key, const char *value) {
     emit(t, "\",\n");
 }
 
+/* The initial norms and the latest weight histograms. */
+static void emit_analysis_end(text *t, const run_report *r) {
+    if (r->n_initial_norms) {
+        emit(t, "  \"initial_weight_norms\": [");
+        for (int k = 0; k < r->n_initial_norms; k++) {
+            if (k) emit(t, ", ");
+            emit_number(t, r->initial_norms[k]);
+        }
+        emit(t, "],\n");
+    }
+    if (!r->n_histograms) return;
+    emit(t, "  \"weight_histograms_epoch\": %d,\n", r->histogram_epoch);
+    emit(t, "  \"weight_histograms\": [\n");
+    for (int l = 0; l < r->n_histograms; l++) {
+        const report_histogram *h = &r->histograms[l];
+        emit(t, "    {\"layer\": %d, \"weights\": %zu, \"mean\": %.9g, \"std\": %.9g,\n", l + 1,
+             h->weights, h->mean, h->std);
+        emit(t, "     \"edges\": [");
+        for (int b = 0; b <= REPORT_BINS; b++)
+            emit(t, "%s%.17g", b ? ", " : "", h->lo + (h->hi - h->lo) * b / REPORT_BINS);
+        emit(t, "],\n     \"counts\": [");
+        for (int b = 0; b < REPORT_BINS; b++)
+            emit(t, "%s%u", b ? ", " : "", h->counts[b]);
+        emit(t, "]}%s\n", l + 1 < r->n_histograms ? "," : "");
+    }
+    emit(t, "  ],\n");
+}
+
 pp_status run_report_write_json(const run_report *r, const char *path) {
     const pp_config *c = &r->config;
     text t = {0};
     double best = 0, final = 0, seconds = 0, samples_per_second = 0;
+    size_t timed = 0; /* epochs restored from an older report may lack timings */
     for (size_t i = 0; i < r->count; i++) {
         if (r->epochs[i].test_accuracy > best) best = r->epochs[i].test_accuracy;
-        seconds += r->epochs[i].seconds;
-        samples_per_second += r->epochs[i].samples_per_second / (double)r->count;
+        if (isfinite(r->epochs[i].seconds)) seconds += r->epochs[i].seconds;
+        if (isfinite(r->epochs[i].samples_per_second)) {
+            samples_per_second += r->epochs[i].samples_per_second;
+            timed++;
+        }
     }
+    if (timed) samples_per_second /= (double)timed;
     if (r->count) final = r->epochs[r->count - 1].test_accuracy;
     emit(&t, "{\n");
     emit_string(&t, "dataset", pp_dataset_name(c->dataset));
     emit_string(&t, "model", pp_model_name(c->model));
     emit_string(&t, "rule", pp_rule_name(c->rule));
     emit_string(&t, "device", r->device);
+    if (r->classes) emit(&t, "  \"classes\": %d,\n", r->classes);
     emit(&t, "  \"epochs\": %zu,\n", r->count);
     emit(&t, "  \"epochs_planned\": %d,\n", c->epochs);
     emit(&t, "  \"final_test_accuracy\": %.6f,\n", final);
@@ -172,19 +319,21 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     emit_array(&t, r, "train_loss", f_train_loss);
     emit_array(&t, r, "lr", f_lr);
     emit_array(&t, r, "epoch_seconds", f_seconds);
+    emit_array(&t, r, "epoch_samples_per_second", f_samples_per_second);
     if (c->analysis) {
         emit_array(&t, r, "angle_degrees", f_angle);
-        int n_norms = r->count ? r->epochs[0].n_norms : 0;
+        int n_norms = max_norms(r);
         emit(&t, "  \"weight_norms\": [");
         for (size_t i = 0; i < r->count; i++) {
             emit(&t, "%s[", i ? ", " : "");
             for (int k = 0; k < n_norms; k++) {
                 if (k) emit(&t, ", ");
-                emit_number(&t, r->epochs[i].weight_norms[k]);
+                emit_number(&t, k < r->epochs[i].n_norms ? r->epochs[i].weight_norms[k] : NAN);
             }
             emit(&t, "]");
         }
         emit(&t, "],\n");
+        emit_analysis_end(&t, r);
     }
     emit(&t, "  \"total_seconds\": %.3f,\n", seconds);
     emit(&t, "  \"samples_per_second\": %.1f,\n", samples_per_second);

@@ -1,0 +1,317 @@
+/* pepita summary: runs grouped by dataset, model, rule and modulation, as a
+ * Markdown table (and JSON) of the final test accuracy's mean and standard
+ * deviation over seeds, beside the paper's Table 1. */
+#include "cli/cli.h"
+#include "cli/run_json.h"
+#include "runtime/error.h"
+#include "util/atomic_file.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The paper's Table 1 (mean of 10 runs, %), and the F = 0 control's plateau (section 4.4). */
+double cli_paper_accuracy(const run_data *r) {
+    static const struct {
+        const char *rule, *model, *dataset, *modulation;
+        double accuracy;
+    } table[] = {
+        {"bp", "fc", "mnist", "error", 98.63},
+        {"bp", "fc", "cifar10", "error", 55.27},
+        {"bp", "fc", "cifar100", "error", 27.58},
+        {"bp", "conv", "mnist", "error", 98.86},
+        {"bp", "conv", "cifar10", "error", 64.99},
+        {"bp", "conv", "cifar100", "error", 34.20},
+        {"fa", "fc", "mnist", "error", 98.42},
+        {"fa", "fc", "cifar10", "error", 53.82},
+        {"fa", "fc", "cifar100", "error", 24.61},
+        {"fa", "conv", "mnist", "error", 98.50},
+        {"fa", "conv", "cifar10", "error", 57.51},
+        {"fa", "conv", "cifar100", "error", 27.15},
+        {"drtp", "fc", "mnist", "error", 95.10},
+        {"drtp", "fc", "cifar10", "error", 45.89},
+        {"drtp", "fc", "cifar100", "error", 18.32},
+        {"drtp", "conv", "mnist", "error", 97.32},
+        {"drtp", "conv", "cifar10", "error", 50.53},
+        {"drtp", "conv", "cifar100", "error", 20.14},
+        {"pepita", "fc", "mnist", "error", 98.01},
+        {"pepita", "fc", "cifar10", "error", 52.57},
+        {"pepita", "fc", "cifar100", "error", 24.91},
+        {"pepita", "conv", "mnist", "error", 98.29},
+        {"pepita", "conv", "cifar10", "error", 56.33},
+        {"pepita", "conv", "cifar100", "error", 27.56},
+        {"pepita", "fc", "cifar10", "zero", 44.6},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(r->rule, table[i].rule) && !strcmp(r->model, table[i].model) &&
+            !strcmp(r->dataset, table[i].dataset) && !strcmp(r->modulation, table[i].modulation))
+            return table[i].accuracy;
+    return NAN;
+}
+
+typedef struct spread {
+    double mean, std;
+    int n;
+} spread;
+
+/* Mean and sample standard deviation of the finite values. */
+static spread summarise(const double *v, int n) {
+    spread s = {0, 0, 0};
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            s.mean += v[i];
+            s.n++;
+        }
+    if (!s.n) return (spread){NAN, NAN, 0};
+    s.mean /= s.n;
+    double q = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i])) q += (v[i] - s.mean) * (v[i] - s.mean);
+    s.std = s.n > 1 ? sqrt(q / (s.n - 1)) : NAN;
+    return s;
+}
+
+static void md_stat(FILE *f, spread s, double scale, int digits) {
+    if (!s.n)
+        fprintf(f, " - |");
+    else if (s.n == 1 || !isfinite(s.std))
+        fprintf(f, " %.*f |", digits, s.mean * scale);
+    else
+        fprintf(f, " %.*f ± %.*f |", digits, s.mean * scale, digits, s.std * scale);
+}
+
+static void json_number(FILE *f, double v) {
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fprintf(f, "null");
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct group {
+    char label[96];
+    int *members; /* indices into the runs */
+    int n;
+} group;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: pepita summary RUN.json... [-o TABLE.md] [--json SUMMARY.json] "
+            "[--epochs N]\n"
+            "\n"
+            "Groups runs by dataset, model, rule and modulation and writes a Markdown table:\n"
+            "runs, seeds, epochs done, final and best test accuracy (mean ± sample standard\n"
+            "deviation over the runs), the slowness fitted to the first N (default 60) epochs,\n"
+            "and the paper's Table 1 value. Without -o the table goes to stdout.\n");
+}
+
+static pp_status write_outputs(run_data *runs, const char *const *files, group *groups,
+                               int n_groups, int max_epochs, const char *md_path,
+                               const char *json_path) {
+    char *md = NULL, *js = NULL;
+    size_t md_size = 0, js_size = 0;
+    FILE *m = open_memstream(&md, &md_size), *j = open_memstream(&js, &js_size);
+    if (!m || !j) {
+        if (m) fclose(m);
+        if (j) fclose(j);
+        free(md);
+        free(js);
+        return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    fprintf(m, "| cell | runs | seeds | epochs | final test acc. (%%) | best test acc. (%%) | "
+               "slowness (epochs) | paper (%%) |\n");
+    fprintf(m, "|---|---|---|---|---|---|---|---|\n");
+    fprintf(j, "{\n  \"slowness_epochs\": %d,\n  \"groups\": [\n", max_epochs);
+    for (int g = 0; g < n_groups; g++) {
+        group *gr = &groups[g];
+        double *final = calloc((size_t)gr->n * 3, sizeof *final);
+        if (!final) {
+            fclose(m);
+            fclose(j);
+            free(md);
+            free(js);
+            return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+        double *best = final + gr->n, *slow = best + gr->n;
+        size_t min_epochs = (size_t)-1, max_done = 0;
+        int planned = 0;
+        for (int k = 0; k < gr->n; k++) {
+            const run_data *r = &runs[gr->members[k]];
+            final[k] = r->epochs ? r->test_accuracy[r->epochs - 1] : NAN;
+            best[k] = NAN;
+            for (size_t e = 0; e < r->epochs; e++)
+                if (!isfinite(best[k]) || r->test_accuracy[e] > best[k])
+                    best[k] = r->test_accuracy[e];
+            cli_slowness_fit fit;
+            slow[k] = cli_fit_slowness(r->test_accuracy, r->epochs, r->classes, max_epochs, &fit) ==
+                                  PP_OK &&
+                              !fit.at_bound
+                          ? fit.slowness
+                          : NAN;
+            if (r->epochs < min_epochs) min_epochs = r->epochs;
+            if (r->epochs > max_done) max_done = r->epochs;
+            if (r->epochs_planned > planned) planned = r->epochs_planned;
+        }
+        spread sf = summarise(final, gr->n), sb = summarise(best, gr->n),
+               ss = summarise(slow, gr->n);
+        double paper = cli_paper_accuracy(&runs[gr->members[0]]);
+        fprintf(m, "| %s | %d | ", gr->label, gr->n);
+        for (int k = 0; k < gr->n; k++) {
+            const run_data *r = &runs[gr->members[k]];
+            if (r->has_seed)
+                fprintf(m, "%s%llu", k ? ", " : "", r->seed);
+            else
+                fprintf(m, "%s?", k ? ", " : "");
+        }
+        if (min_epochs == max_done)
+            fprintf(m, " | %zu/%d |", max_done, planned);
+        else
+            fprintf(m, " | %zu-%zu/%d |", min_epochs, max_done, planned);
+        md_stat(m, sf, 100, 2);
+        md_stat(m, sb, 100, 2);
+        md_stat(m, ss, 1, 2);
+        if (isfinite(paper))
+            fprintf(m, " %.2f |\n", paper);
+        else
+            fprintf(m, " - |\n");
+
+        const run_data *r0 = &runs[gr->members[0]];
+        fprintf(j, "    {\"label\": ");
+        json_string(j, gr->label);
+        fprintf(j,
+                ", \"dataset\": \"%s\", \"model\": \"%s\", \"rule\": \"%s\", "
+                "\"modulation\": \"%s\",\n     \"runs\": %d, \"epochs_min\": %zu, "
+                "\"epochs_max\": %zu, \"epochs_planned\": %d,\n     \"final_test_accuracy_mean\": ",
+                r0->dataset, r0->model, r0->rule, r0->modulation, gr->n, min_epochs, max_done,
+                planned);
+        json_number(j, sf.mean);
+        fprintf(j, ", \"final_test_accuracy_std\": ");
+        json_number(j, sf.std);
+        fprintf(j, ",\n     \"best_test_accuracy_mean\": ");
+        json_number(j, sb.mean);
+        fprintf(j, ", \"best_test_accuracy_std\": ");
+        json_number(j, sb.std);
+        fprintf(j, ",\n     \"slowness_mean\": ");
+        json_number(j, ss.mean);
+        fprintf(j, ", \"slowness_std\": ");
+        json_number(j, ss.std);
+        fprintf(j, ", \"paper_test_accuracy\": ");
+        json_number(j, isfinite(paper) ? paper / 100 : NAN);
+        fprintf(j, ",\n     \"files\": [");
+        for (int k = 0; k < gr->n; k++) {
+            if (k) fprintf(j, ", ");
+            json_string(j, files[gr->members[k]]);
+        }
+        fprintf(j, "], \"final_test_accuracy\": [");
+        for (int k = 0; k < gr->n; k++) {
+            if (k) fprintf(j, ", ");
+            json_number(j, final[k]);
+        }
+        fprintf(j, "]}%s\n", g + 1 < n_groups ? "," : "");
+        free(final);
+    }
+    fprintf(m,
+            "\nMean ± sample standard deviation over the runs; final = the last epoch run so "
+            "far; slowness fitted to epochs 1-%d (`pepita slowness`).\n",
+            max_epochs);
+    fprintf(j, "  ]\n}\n");
+    int failed = ferror(m) || ferror(j);
+    failed |= fclose(m) != 0;
+    failed |= fclose(j) != 0;
+    pp_status st = failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
+    if (st == PP_OK) {
+        if (md_path)
+            st = pp_write_file_atomic(md_path, md, md_size);
+        else if (fwrite(md, 1, md_size, stdout) != md_size)
+            st = pp_fail(PP_ERR_IO, "writing to stdout failed");
+    }
+    if (st == PP_OK && json_path) st = pp_write_file_atomic(json_path, js, js_size);
+    free(md);
+    free(js);
+    return st;
+}
+
+int cli_summary(int argc, char **argv) {
+    const char *md_path = NULL, *json_path = NULL;
+    int max_epochs = 60, n = 0;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    if (!files) return cli_report(pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory"));
+    pp_status st = PP_OK;
+    for (int i = 1; i < argc && st == PP_OK; i++) {
+        const char *a = argv[i];
+        int valued = !strcmp(a, "-o") || !strcmp(a, "--json") || !strcmp(a, "--epochs");
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            free(files);
+            return 0;
+        } else if (valued && i + 1 >= argc) {
+            st = pp_fail(PP_ERR_ARGUMENT, "%s needs a value", a);
+        } else if (!strcmp(a, "-o")) {
+            md_path = argv[++i];
+        } else if (!strcmp(a, "--json")) {
+            json_path = argv[++i];
+        } else if (!strcmp(a, "--epochs")) {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (!*argv[i] || *end || errno || v < 2 || v > 100000)
+                st = pp_fail(PP_ERR_ARGUMENT, "--epochs needs a whole number from 2 to 100000");
+            max_epochs = (int)v;
+        } else if (a[0] == '-' && a[1]) {
+            st = pp_fail(PP_ERR_ARGUMENT, "pepita summary: unknown option '%s'", a);
+        } else {
+            files[n++] = a;
+        }
+    }
+    if (st == PP_OK && !n) {
+        free(files);
+        usage(stderr);
+        return 2;
+    }
+    run_data *runs = calloc((size_t)(n ? n : 1), sizeof *runs);
+    group *groups = calloc((size_t)(n ? n : 1), sizeof *groups);
+    int *members = calloc((size_t)(n ? n : 1), sizeof *members);
+    if (st == PP_OK && (!runs || !groups || !members))
+        st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+    int loaded = 0, n_groups = 0, used = 0;
+    for (int i = 0; st == PP_OK && i < n; i++) {
+        st = run_json_load(files[i], &runs[i]);
+        if (st == PP_OK) loaded++;
+    }
+    /* groups in order of first appearance; members stored contiguously */
+    int *group_of = malloc((size_t)(n ? n : 1) * sizeof *group_of);
+    if (st == PP_OK && !group_of) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (st == PP_OK) n_groups = run_json_groups(runs, n, group_of);
+    for (int g = 0; st == PP_OK && g < n_groups; g++) {
+        groups[g].members = members + used;
+        for (int i = 0; i < n; i++)
+            if (group_of[i] == g) groups[g].members[groups[g].n++] = i;
+        run_json_label(&runs[groups[g].members[0]], groups[g].label, sizeof groups[g].label);
+        used += groups[g].n;
+    }
+    free(group_of);
+    if (st == PP_OK)
+        st = write_outputs(runs, files, groups, n_groups, max_epochs, md_path, json_path);
+    for (int i = 0; i < loaded; i++)
+        run_json_free(&runs[i]);
+    free(runs);
+    free(groups);
+    free(members);
+    free(files);
+    return st == PP_OK ? 0 : cli_report(st);
+}
