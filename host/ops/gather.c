@@ -2,6 +2,8 @@
  * index list, scaled to float; labels widened to int32. */
 #include "ops/op_util.h"
 
+#include <stdio.h>
+
 pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, const rt_buf *data_u8,
                           const rt_buf *labels_u8, const rt_buf *idx, size_t idx_off, float scale,
                           rt_buf *x, rt_buf *y) {
@@ -21,10 +23,17 @@ pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, con
     size_t samples = data_u8->bytes / sample_size;
     if (labels_u8->bytes < samples) samples = labels_u8->bytes;
     if (samples > (size_t)INT_MAX) samples = (size_t)INT_MAX;
-    rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "gather", "gather_batch", NULL, &k));
-    const size_t total = count * sample_size;
-    return OP_LAUNCH_1D(ctx, k, total, RT_INT(total), RT_INT(sample_size), RT_INT(samples),
-                        RT_BUF(data_u8), RT_BUF(labels_u8), RT_BUF(idx), RT_INT(idx_off),
-                        RT_FLOAT(scale), RT_BUF(x), RT_BUF(y));
+    /* four columns per work-item when rows split evenly (see cl/gather.cl) */
+    int vec = sample_size % 4 == 0 ? 4 : 1;
+    char defines[16];
+    snprintf(defines, sizeof defines, "-DVEC=%d", vec);
+    rt_kernel *k, *kl;
+    PP_TRY(rt_kernel_get(ctx, "gather", "gather_batch", defines, &k));
+    PP_TRY(rt_kernel_get(ctx, "gather", "gather_labels", NULL, &kl));
+    /* column groups x rows, in work-groups of up to 64 groups (kernels bounds-check) */
+    size_t global[2] = {sample_size / (size_t)vec, count}, local[2] = {op_pow2_local(k, 64), 1};
+    PP_TRY(RT_LAUNCH(ctx, k, 2, global, local, RT_INT(count), RT_INT(sample_size), RT_INT(samples),
+                     RT_BUF(data_u8), RT_BUF(idx), RT_INT(idx_off), RT_FLOAT(scale), RT_BUF(x)));
+    return OP_LAUNCH_1D(ctx, kl, count, RT_INT(count), RT_INT(samples), RT_BUF(labels_u8),
+                        RT_BUF(idx), RT_INT(idx_off), RT_BUF(y));
 }
