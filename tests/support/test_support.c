@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int ts_run_suite(Suite *suite) {
@@ -76,4 +78,54 @@ void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
         state ^= state << 17;
         values[i] = lo + (hi - lo) * (float)((state >> 40) * (1.0 / 16777216.0));
     }
+}
+
+const char *ts_cli_path(void) {
+    static char path[4096];
+    const char *build = getenv("PEPITA_BUILD_DIR");
+    if (!build || !*build) return NULL;
+    snprintf(path, sizeof path, "%s/pepita", build);
+    return path;
+}
+
+static void read_into(const char *path, char *out, size_t size) {
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+void ts_run_cli(const char *const *args, ts_cli_result *result) {
+    char *dir = ts_make_temp_dir("cli");
+    char out_path[4200], err_path[4200];
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = ts_cli_path();
+    for (; *args && argc < 63; args++)
+        argv[argc++] = *args;
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0) _exit(120);
+        dup2(out, STDOUT_FILENO);
+        dup2(err, STDERR_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(123);
+    }
+    int status = 0;
+    result->exit_code = -1000;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+        result->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    read_into(out_path, result->out, sizeof result->out);
+    read_into(err_path, result->err, sizeof result->err);
+    ts_remove_tree(dir);
+    free(dir);
 }

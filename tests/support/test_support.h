@@ -20,6 +20,18 @@ const char *ts_shared_dataset_dir(const char *name);
 /* Prints "SKIP: <why>" so skipped checks are visible in the log. */
 void ts_skip(const char *test, const char *why);
 
+/* The output of one run of the pepita command. */
+typedef struct ts_cli_result {
+    int exit_code; /* negative: killed by that signal */
+    char out[262144];
+    char err[65536];
+} ts_cli_result;
+
+/* $PEPITA_BUILD_DIR/pepita, or NULL when the variable is unset. */
+const char *ts_cli_path(void);
+/* Runs `pepita args...` (NULL-terminated) with stdout and stderr captured. */
+void ts_run_cli(const char *const *args, ts_cli_result *result);
+
 /* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
 void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed);
 
