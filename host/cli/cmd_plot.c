@@ -153,7 +153,9 @@ static pp_status close_data(FILE *f, const char *path) {
 }
 
 static void header(FILE *s, const workspace *w, int width, int height) {
-    fprintf(s, "set terminal pngcairo size %d,%d font 'Sans,11' noenhanced\n", width, height);
+    fprintf(
+        s, "set terminal pngcairo size %d,%d font 'Sans,11' noenhanced\nset title font 'Sans,12'\n",
+        width, height);
     fprintf(s, "set encoding utf8\nset output ");
     quoted(s, w->png);
     fprintf(s, "\nset grid lc rgb '#dddddd'\nset border lc rgb '#555555'\n"
@@ -225,32 +227,41 @@ static pp_status script_curves(FILE *s, const workspace *w, const plot_input *in
     fprintf(s, "\nset key %s right\nset offsets 0, 0, graph 0.04, graph 0.04\n",
             m->accuracy ? "bottom" : "top");
     int first = 1, drawn = 0;
-    for (int g = 0; g < in->groups; g++) {
-        char name[32], path[4300], label[96];
+    int *rows = calloc((size_t)in->groups, sizeof *rows);
+    if (!rows) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+    pp_status st = PP_OK;
+    /* the data and the paper's lines first: gnuplot wants every setting before `plot` */
+    for (int g = 0; g < in->groups && st == PP_OK; g++) {
+        char name[32], path[4300];
         FILE *f;
         snprintf(name, sizeof name, "curve%d.dat", g);
-        PP_TRY(open_data(w, name, &f, path, sizeof path));
-        int rows = write_series(f, in->runs, in->group_of, in->n, g, m->fn, 0, -1);
-        PP_TRY(close_data(f, path));
-        if (!rows) continue;
-        const run_data *r = &in->runs[group_first(in, g)];
-        run_json_label(r, label, sizeof label);
-        double paper = cli_paper_accuracy(r);
-        if (o->paper && m->accuracy && isfinite(paper)) {
-            fprintf(s,
-                    "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
-                    "lc rgb '%s' front\n",
-                    paper, paper, COLOR(g));
-            fprintf(s, "set label %d ", g + 1);
-            char text[128];
-            snprintf(text, sizeof text, "paper %.2f%%", paper);
-            quoted(s, text);
-            fprintf(s, " at graph 0.01, first %g offset 0, 0.6 tc rgb '%s' front\n", paper,
-                    COLOR(g));
-        }
-        plot_band(s, path, g, label, group_runs(in, g), rows, &first);
+        st = open_data(w, name, &f, path, sizeof path);
+        if (st != PP_OK) break;
+        rows[g] = write_series(f, in->runs, in->group_of, in->n, g, m->fn, 0, -1);
+        st = close_data(f, path);
+        double paper = cli_paper_accuracy(&in->runs[group_first(in, g)]);
+        if (st != PP_OK || !rows[g] || !o->paper || !m->accuracy || !isfinite(paper)) continue;
+        fprintf(s,
+                "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
+                "lc rgb '%s' back\n",
+                paper, paper, COLOR(g));
+        char text[128];
+        snprintf(text, sizeof text, "paper %.2f%%", paper);
+        fprintf(s, "set label %d ", g + 1);
+        quoted(s, text);
+        fprintf(s, " at graph 0.01, first %g offset 0, 0.6 tc rgb '%s' back\n", paper, COLOR(g));
+    }
+    for (int g = 0; g < in->groups && st == PP_OK; g++) {
+        if (!rows[g]) continue;
+        char name[32], path[4300], label[96];
+        snprintf(name, sizeof name, "curve%d.dat", g);
+        data_path(w, name, path, sizeof path);
+        run_json_label(&in->runs[group_first(in, g)], label, sizeof label);
+        plot_band(s, path, g, label, group_runs(in, g), rows[g], &first);
         drawn++;
     }
+    free(rows);
+    PP_TRY(st);
     if (!drawn) return pp_fail(PP_ERR_ARGUMENT, "no run has values for %s", m->title);
     fprintf(s, "\n");
     return PP_OK;
@@ -330,7 +341,7 @@ static pp_status script_histograms(FILE *s, const workspace *w, const plot_input
     quoted(s, o->title ? o->title : title);
     fprintf(s, " font 'Sans,13'\nset xlabel 'weight'\nset key top right\nset samples 500\n"
                "set style fill solid 0.45 border lc rgb '#1f77b4'\n"
-               "set offsets 0, 0, graph 0.08, 0\nset yrange [0:*]\nset format x '%%g'\n");
+               "set offsets 0, 0, graph 0.28, 0\nset yrange [0:*]\nset format x '%%g'\n");
     for (int k = 0; k < r->n_histograms; k++) {
         const run_histogram *h = &r->histograms[k];
         char name[32], path[4300];
@@ -489,6 +500,10 @@ static pp_status make_figure(const plot_input *in, const plot_options *o) {
     }
     if (st == PP_OK) {
         header(s, &w, width, height);
+        size_t epochs = 0;
+        for (int i = 0; i < in->n; i++)
+            if (in->runs[i].epochs > epochs) epochs = in->runs[i].epochs;
+        if (epochs <= 20 && o->kind != KIND_HISTOGRAMS) fprintf(s, "set xtics 1\n");
         switch (o->kind) {
         case KIND_CURVES:
             st = script_curves(s, &w, in, o);
