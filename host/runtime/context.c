@@ -81,18 +81,26 @@ pp_status rt_finish(rt_context *ctx) {
 
 /* ---- The public handle ------------------------------------------------ */
 
-pp_status pp_context_create(const char *selector, pp_context **context) {
+static pp_status context_create(const char *selector, int profiling, pp_context **context) {
     if (!context) return pp_fail(PP_ERR_ARGUMENT, "pp_context_create: context is NULL");
     *context = NULL;
     pp_context *c = calloc(1, sizeof *c);
     if (!c) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating a context");
-    pp_status st = rt_context_create(selector, 0, &c->rt);
+    pp_status st = rt_context_create(selector, profiling, &c->rt);
     if (st != PP_OK) {
         free(c);
         return st;
     }
     *context = c;
     return PP_OK;
+}
+
+pp_status pp_context_create(const char *selector, pp_context **context) {
+    return context_create(selector, 0, context);
+}
+
+pp_status pp_context_create_profiling(const char *selector, pp_context **context) {
+    return context_create(selector, 1, context);
 }
 
 void pp_context_destroy(pp_context *context) {

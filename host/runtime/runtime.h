@@ -66,6 +66,8 @@ pp_status rt_context_create(const char *selector, int profiling, rt_context **ou
 void rt_context_destroy(rt_context *ctx);
 /* The runtime context behind a public handle. */
 rt_context *pp_context_runtime(pp_context *context);
+/* pp_context_create with every launch profiled (internal: pepita-bench). */
+pp_status pp_context_create_profiling(const char *selector, pp_context **context);
 /* Waits for all enqueued work (one per epoch or progress tick, never per kernel). */
 pp_status rt_finish(rt_context *ctx);
 

@@ -1,0 +1,97 @@
+/* pepita-bench: shared options, timing, result output (JSON + markdown). */
+#ifndef PEPITA_BENCH_BENCH_H
+#define PEPITA_BENCH_BENCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "pepita/pepita.h"
+#include "ops/ops.h"
+#include "runtime/runtime.h"
+
+typedef struct bench_options {
+    int quick;             /* tiny shapes and few repeats: a smoke run */
+    const char *device;    /* selector, or "all" */
+    const char *json_path; /* NULL: no JSON */
+    const char *data_dir;  /* MNIST IDX files; NULL: generated MNIST-shaped data */
+    const char *sections;  /* comma list of sections to run; NULL: all */
+    int repeats;           /* best of this many timings */
+    size_t samples;        /* training samples for the epochs (0: all) */
+    int epochs;            /* epochs per end-to-end run (>= 2 shows memory constancy) */
+    const char *self_path; /* this executable, for the start-up child */
+} bench_options;
+
+/* Monotonic seconds. */
+double bench_now(void);
+/* Best seconds per call of fn(arg): a warm-up call, then `repeats` timings
+ * of calls run back to back (enough to fill about `target` seconds), each
+ * ended by rt_finish when ctx is given. */
+typedef pp_status (*bench_fn)(void *arg);
+pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, double target,
+                     double *best);
+/* Whether section `name` was asked for. */
+int bench_section_on(const bench_options *o, const char *name);
+
+/* ---- JSON writer: appends to a growing string ------------------------ */
+
+typedef struct bench_json {
+    char *text;
+    size_t len, cap;
+    int depth;
+    int first[32]; /* no element written yet at this depth */
+    int failed;    /* out of memory */
+} bench_json;
+
+/* Members of an object take a key, elements of an array take NULL. */
+void json_object_begin(bench_json *j, const char *key);
+void json_object_end(bench_json *j);
+void json_array_begin(bench_json *j, const char *key);
+void json_array_end(bench_json *j);
+void json_number(bench_json *j, const char *key, double value); /* NaN/Inf -> null */
+void json_int(bench_json *j, const char *key, long long value);
+void json_string(bench_json *j, const char *key, const char *value); /* NULL -> null */
+void json_bool(bench_json *j, const char *key, int value);
+void json_null(bench_json *j, const char *key);
+void json_free(bench_json *j);
+
+/* ---- Data ------------------------------------------------------------- */
+
+/* MNIST from dir, or (dir NULL) a generated MNIST-shaped set with learnable
+ * class prototypes. n_train (0: all) trims the training split. */
+pp_status bench_data_mnist(const char *dir, size_t n_train, size_t n_test, pp_dataset *train,
+                           pp_dataset *test, int *real);
+/* A generated set of any shape (CIFAR-shaped runs). */
+pp_status bench_data_generate(size_t n, int channels, int height, int width, int classes,
+                              uint64_t seed, pp_dataset *out);
+
+/* ---- Sections: each prints its markdown table and adds its JSON ------- */
+
+pp_status bench_gemm(const bench_options *o, rt_context *ctx, bench_json *j);
+pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j);
+pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
+                       const pp_dataset *test, int real_data, bench_json *j);
+pp_status bench_startup(const bench_options *o, const char *selector, bench_json *j);
+void bench_flops(const bench_options *o, bench_json *j);
+
+/* The start-up child: builds every kernel a PEPITA FC run uses, then exits. */
+int bench_startup_child(const char *selector);
+
+/* ---- The CPU-native reference (plain C + OpenBLAS) -------------------- */
+
+typedef struct reference reference;
+typedef struct reference_result {
+    double seconds; /* training only */
+    double train_loss, train_accuracy, test_accuracy;
+} reference_result;
+
+/* PEPITA FC (input-hidden-classes, batch, lr, momentum 0.9, dropout 10%)
+ * as DESIGN.md states it, with cblas_sgemm; weights persist across epochs. */
+pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int hidden, int batch,
+                           float lr, uint64_t seed, reference **out);
+pp_status reference_epoch(reference *r, reference_result *out);
+void reference_destroy(reference *r);
+
+/* FLOPs of one training step (GEMM and convolution multiply-adds x 2). */
+double flops_step(const pp_config *c, int in_c, int in_h, int in_w, int classes, size_t batch);
+
+#endif

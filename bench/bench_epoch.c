@@ -1,0 +1,264 @@
+/* End to end: training epochs of PEPITA and BP, FC and conv, through the
+ * public trainer on a profiling context. Reports seconds per epoch, samples/s,
+ * device memory (peak, and whether it stays constant after the first epoch),
+ * each kernel's share of the training time from profiling events, and for
+ * PEPITA FC the ratio to the CPU-native OpenBLAS reference epoch, timed
+ * alternately in the same run. */
+#include "bench.h"
+#include "runtime/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct op_time {
+    char name[64];
+    double seconds;
+    size_t launches;
+} op_time;
+
+typedef struct op_times {
+    op_time *items;
+    size_t count;
+} op_times;
+
+static pp_status op_times_add(op_times *t, const rt_profile_entry *e, size_t n, double sign) {
+    for (size_t i = 0; i < n; i++) {
+        op_time *found = NULL;
+        for (size_t k = 0; k < t->count && !found; k++)
+            if (!strcmp(t->items[k].name, e[i].name)) found = &t->items[k];
+        if (!found) {
+            op_time *grown = realloc(t->items, (t->count + 1) * sizeof *grown);
+            if (!grown) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory (bench)");
+            t->items = grown;
+            found = &t->items[t->count++];
+            memset(found, 0, sizeof *found);
+            snprintf(found->name, sizeof found->name, "%s", e[i].name);
+        }
+        found->seconds += sign * e[i].seconds;
+        found->launches += (size_t)((double)e[i].launches * sign);
+    }
+    return PP_OK;
+}
+
+static int by_seconds(const void *a, const void *b) {
+    double x = ((const op_time *)a)->seconds, y = ((const op_time *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+/* Adds (sign +1) or removes (-1) what the profile holds since the last reset. */
+static pp_status take_profile(rt_context *ctx, op_times *t, double sign) {
+    rt_profile_entry *e = NULL;
+    size_t n = 0;
+    PP_TRY(rt_profile_collect(ctx, &e, &n));
+    pp_status st = op_times_add(t, e, n, sign);
+    free(e);
+    rt_profile_reset(ctx);
+    return st;
+}
+
+typedef struct epoch_run {
+    const char *name;
+    pp_model_kind model;
+    pp_rule_kind rule;
+    int with_reference; /* PEPITA FC: alternate with the CPU-native epoch */
+} epoch_run;
+
+static const epoch_run runs[] = {
+    {"pepita-fc", PP_MODEL_FC, PP_RULE_PEPITA, 1},
+    {"bp-fc", PP_MODEL_FC, PP_RULE_BP, 0},
+    {"pepita-conv", PP_MODEL_CONV, PP_RULE_PEPITA, 0},
+    {"bp-conv", PP_MODEL_CONV, PP_RULE_BP, 0},
+};
+
+typedef struct epoch_result {
+    double best_s, best_ref_s;
+    double samples_per_s;
+    double test_accuracy, ref_test_accuracy;
+    size_t live_first, peak_first, live_last, peak_last;
+    double kernel_s, train_s; /* summed over the profiled epochs */
+    op_times ops;
+    size_t batches; /* summed over the profiled epochs */
+    int epochs;     /* profiled */
+} epoch_result;
+
+static pp_status run_one(const bench_options *o, const char *selector, const epoch_run *r,
+                         const pp_dataset *train, const pp_dataset *test, epoch_result *res) {
+    pp_config c;
+    PP_TRY(pp_config_preset(&c, PP_DATASET_MNIST, r->model, r->rule));
+    c.epochs = o->epochs;
+    pp_context *context = NULL;
+    pp_trainer *trainer = NULL;
+    reference *ref = NULL;
+    pp_status st;
+    PP_TRY_GOTO(st, pp_context_create_profiling(selector, &context), done);
+    rt_context *ctx = pp_context_runtime(context);
+    PP_TRY_GOTO(st, pp_trainer_create(context, &c, train, test, &trainer), done);
+    if (r->with_reference)
+        PP_TRY_GOTO(st, reference_create(train, test, c.hidden[0], c.batch, c.lr, c.seed + 1, &ref),
+                    done);
+    size_t n_batches = (train->n + (size_t)c.batch - 1) / (size_t)c.batch;
+    rt_profile_reset(ctx);
+    for (int e = 0; e < o->epochs; e++) {
+        pp_epoch_stats s;
+        PP_TRY_GOTO(st, pp_trainer_run_epoch(trainer, NULL, NULL, &s), done);
+        /* shares come from the epochs after the first (which builds kernels
+         * and settles the GEMM dispatch), unless there is only one */
+        int profiled = e > 0 || o->epochs == 1;
+        if (e == 1) {
+            free(res->ops.items);
+            memset(&res->ops, 0, sizeof res->ops);
+        }
+        PP_TRY_GOTO(st, take_profile(ctx, &res->ops, 1.0), done);
+        /* the epoch call also evaluated the test set: take one evaluation out */
+        PP_TRY_GOTO(st, pp_trainer_evaluate(trainer, NULL, NULL), done);
+        PP_TRY_GOTO(st, take_profile(ctx, &res->ops, -1.0), done);
+        if (e == 0 || s.seconds < res->best_s) {
+            res->best_s = s.seconds;
+            res->samples_per_s = s.samples_per_second;
+        }
+        if (profiled) {
+            res->train_s += s.seconds;
+            res->batches += n_batches;
+            res->epochs++;
+        }
+        res->test_accuracy = s.test_accuracy;
+        if (e == 0) {
+            res->live_first = ctx->bytes_live;
+            res->peak_first = ctx->bytes_peak;
+        }
+        res->live_last = ctx->bytes_live;
+        res->peak_last = ctx->bytes_peak;
+        fprintf(stderr, "  %s epoch %d: %.2f s, test %.2f%%\n", r->name, e + 1, s.seconds,
+                100 * s.test_accuracy);
+        if (ref) {
+            reference_result rr;
+            PP_TRY_GOTO(st, reference_epoch(ref, &rr), done);
+            if (e == 0 || rr.seconds < res->best_ref_s) res->best_ref_s = rr.seconds;
+            res->ref_test_accuracy = rr.test_accuracy;
+            fprintf(stderr, "  cpu-native reference epoch %d: %.2f s, test %.2f%%\n", e + 1,
+                    rr.seconds, 100 * rr.test_accuracy);
+        }
+    }
+    for (size_t i = 0; i < res->ops.count; i++)
+        res->kernel_s += res->ops.items[i].seconds;
+    qsort(res->ops.items, res->ops.count, sizeof *res->ops.items, by_seconds);
+done:
+    reference_destroy(ref);
+    pp_trainer_destroy(trainer);
+    pp_context_destroy(context);
+    return st;
+}
+
+static double mib(size_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+static void report(const epoch_run *r, const epoch_result *res, size_t n_train, bench_json *j) {
+    int constant = res->live_first == res->live_last && res->peak_first == res->peak_last;
+    double ratio = res->best_ref_s > 0 ? res->best_s / res->best_ref_s : NAN;
+    printf("| %s | %.3f | %.0f | %.1f | %s | %.2f%% |", r->name, res->best_s, res->samples_per_s,
+           mib(res->peak_last), constant ? "yes" : "NO", 100 * res->test_accuracy);
+    if (r->with_reference)
+        printf(" %.3f s (%.2f%%) | **%.2fx** |\n", res->best_ref_s, 100 * res->ref_test_accuracy,
+               ratio);
+    else
+        printf(" - | - |\n");
+
+    json_object_begin(j, NULL);
+    json_string(j, "run", r->name);
+    json_string(j, "model", pp_model_name(r->model));
+    json_string(j, "rule", pp_rule_name(r->rule));
+    json_int(j, "train_samples", (long long)n_train);
+    json_number(j, "seconds_per_epoch", res->best_s);
+    json_number(j, "samples_per_second", res->samples_per_s);
+    json_number(j, "test_accuracy", res->test_accuracy);
+    json_int(j, "peak_device_bytes", (long long)res->peak_last);
+    json_int(j, "live_device_bytes_after_first_epoch", (long long)res->live_first);
+    json_int(j, "live_device_bytes_after_last_epoch", (long long)res->live_last);
+    json_int(j, "peak_device_bytes_after_first_epoch", (long long)res->peak_first);
+    json_bool(j, "memory_constant_after_first_epoch", constant);
+    json_number(j, "kernel_seconds_per_epoch", res->kernel_s / res->epochs);
+    if (r->with_reference) {
+        json_number(j, "cpu_reference_seconds_per_epoch", res->best_ref_s);
+        json_number(j, "cpu_reference_test_accuracy", res->ref_test_accuracy);
+        json_number(j, "ratio_to_cpu_reference", ratio);
+    }
+    json_array_begin(j, "operators");
+    for (size_t i = 0; i < res->ops.count; i++) {
+        const op_time *t = &res->ops.items[i];
+        if (t->launches == 0 && t->seconds <= 0) continue;
+        json_object_begin(j, NULL);
+        json_string(j, "kernel", t->name);
+        json_number(j, "share", res->kernel_s > 0 ? t->seconds / res->kernel_s : NAN);
+        json_number(j, "seconds_per_batch", t->seconds / (double)res->batches);
+        json_number(j, "launches_per_batch", (double)t->launches / (double)res->batches);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_object_end(j);
+}
+
+static void report_shares(const epoch_run *r, const epoch_result *res) {
+    printf("\n%s: kernel time %.3f s of %.3f s training wall time (%.0f%% busy) in %d epoch%s; "
+           "per kernel:\n\n",
+           r->name, res->kernel_s, res->train_s,
+           res->train_s > 0 ? 100 * res->kernel_s / res->train_s : 0.0, res->epochs,
+           res->epochs == 1 ? "" : "s");
+    printf("| kernel | share | ms/batch | launches/batch |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < res->ops.count && i < 12; i++) {
+        const op_time *t = &res->ops.items[i];
+        if (t->launches == 0 && t->seconds <= 0) continue;
+        printf("| %s | %.1f%% | %.3f | %.1f |\n", t->name,
+               res->kernel_s > 0 ? 100 * t->seconds / res->kernel_s : 0.0,
+               1e3 * t->seconds / (double)res->batches, (double)t->launches / (double)res->batches);
+    }
+}
+
+pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
+                       const pp_dataset *test, int real_data, bench_json *j) {
+    int any = bench_section_on(o, "epochs");
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char section[64];
+        snprintf(section, sizeof section, "epoch-%s", runs[i].name);
+        any |= bench_section_on(o, section);
+    }
+    if (!any) return PP_OK;
+    epoch_result results[sizeof runs / sizeof runs[0]];
+    int ok[sizeof runs / sizeof runs[0]];
+    memset(results, 0, sizeof results);
+    json_object_begin(j, "epochs");
+    json_string(j, "data", real_data ? "mnist" : "generated mnist-shaped");
+    json_int(j, "train_samples", (long long)train->n);
+    json_int(j, "test_samples", (long long)test->n);
+    json_int(j, "epochs_per_run", o->epochs);
+    json_array_begin(j, "runs");
+    printf("\n### End to end (%s, %zu training samples, best of %d epochs)\n\n",
+           real_data ? "MNIST" : "generated MNIST-shaped data", train->n, o->epochs);
+    printf("| run | s/epoch | samples/s | peak MiB | memory constant | test acc | CPU-native "
+           "OpenBLAS epoch (acc) | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char section[64];
+        snprintf(section, sizeof section, "epoch-%s", runs[i].name);
+        ok[i] = 0;
+        if (!bench_section_on(o, "epochs") && !bench_section_on(o, section)) continue;
+        pp_status st = run_one(o, selector, &runs[i], train, test, &results[i]);
+        if (st != PP_OK) {
+            printf("| %s | failed: %s | | | | | | |\n", runs[i].name, pp_last_error());
+            json_object_begin(j, NULL);
+            json_string(j, "run", runs[i].name);
+            json_string(j, "error", pp_last_error());
+            json_object_end(j);
+            continue;
+        }
+        ok[i] = 1;
+        report(&runs[i], &results[i], train->n, j);
+    }
+    json_array_end(j);
+    json_object_end(j);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        if (ok[i]) report_shares(&runs[i], &results[i]);
+        free(results[i].ops.items);
+    }
+    return PP_OK;
+}

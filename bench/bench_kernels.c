@@ -1,0 +1,270 @@
+/* Kernels other than GEMM: the convolution forward and the PEPITA conv
+ * update (GFLOP/s, with OpenBLAS im2col + sgemm on the host as the yardstick
+ * on CPU devices), and the element-wise kernels of a training step (GB/s of
+ * compulsory traffic) at the FC MNIST training sizes. */
+#include "bench.h"
+#include "runtime/error.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { HIDDEN = 1024, INPUT = 784, CLASSES = 10, BATCH = 64 };
+
+typedef enum kernel_kind {
+    K_RELU,
+    K_RELU_DROPOUT,
+    K_RELU_DROPOUT_DIFF,
+    K_SOFTMAX_ERROR,
+    K_GATHER,
+    K_SGD,
+    K_AXPBY,
+    K_ACCUMULATE2,
+} kernel_kind;
+
+typedef struct kernel_case {
+    const char *name;
+    kernel_kind kind;
+    size_t n;     /* elements */
+    double bytes; /* compulsory bytes moved per element */
+} kernel_case;
+
+static const kernel_case cases[] = {
+    {"relu (64x1024)", K_RELU, BATCH *HIDDEN, 8},
+    {"relu+dropout (64x1024)", K_RELU_DROPOUT, BATCH *HIDDEN, 8},
+    {"relu+dropout+diff, modulated pass (64x1024)", K_RELU_DROPOUT_DIFF, BATCH *HIDDEN, 16},
+    {"softmax+error+loss+correct (64x10)", K_SOFTMAX_ERROR, BATCH *CLASSES, 12},
+    {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
+    {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
+    {"axpby (1024x784)", K_AXPBY, HIDDEN *INPUT, 12},
+    {"accumulate2 loss/correct (64)", K_ACCUMULATE2, BATCH, 8},
+};
+
+typedef struct kernel_bufs {
+    rt_context *ctx;
+    const kernel_case *c;
+    size_t n; /* the case's n, or less with --quick */
+    rt_buf a, b, c_, d, labels, u8, idx, totals;
+} kernel_bufs;
+
+static pp_status run_case(void *arg) {
+    kernel_bufs *k = arg;
+    rt_context *ctx = k->ctx;
+    size_t n = k->n;
+    op_dropout drop = {.p = 0.1f, .seed = 7, .step = 3, .layer = 0};
+    switch (k->c->kind) {
+    case K_RELU:
+        return op_act_forward(ctx, OP_ACT_RELU, n, &k->a, &k->b, NULL);
+    case K_RELU_DROPOUT:
+        return op_act_forward(ctx, OP_ACT_RELU, n, &k->a, &k->b, &drop);
+    case K_RELU_DROPOUT_DIFF:
+        return op_act_forward_diff(ctx, OP_ACT_RELU, n, &k->a, &k->b, &k->c_, &k->d, &drop);
+    case K_SOFTMAX_ERROR:
+        return op_softmax_error(ctx, BATCH, CLASSES, &k->a, &k->labels, &k->b, &k->c_, &k->d);
+    case K_GATHER:
+        return op_gather_batch(ctx, n / INPUT, INPUT, &k->u8, &k->labels, &k->idx, 0, 1.0f / 255,
+                               &k->a, &k->labels);
+    case K_SGD:
+        return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
+    case K_AXPBY:
+        return op_axpby(ctx, n, 0.5f, &k->a, 0.5f, &k->b);
+    case K_ACCUMULATE2:
+        return op_accumulate2(ctx, n, &k->a, &k->b, &k->totals, 0);
+    }
+    return PP_OK;
+}
+
+static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
+    size_t big = (size_t)HIDDEN * INPUT * sizeof(float);
+    PP_TRY(rt_buf_create(ctx, big, &k->a));
+    PP_TRY(rt_buf_create(ctx, big, &k->b));
+    PP_TRY(rt_buf_create(ctx, big, &k->c_));
+    PP_TRY(rt_buf_create(ctx, big, &k->d));
+    PP_TRY(rt_buf_create(ctx, BATCH * sizeof(int32_t), &k->labels));
+    PP_TRY(rt_buf_create(ctx, (size_t)BATCH * INPUT, &k->u8));
+    PP_TRY(rt_buf_create(ctx, BATCH * sizeof(int32_t), &k->idx));
+    PP_TRY(rt_buf_create(ctx, 4 * sizeof(float), &k->totals));
+    int32_t idx[BATCH];
+    for (int i = 0; i < BATCH; i++)
+        idx[i] = (i * 7) % BATCH;
+    PP_TRY(rt_buf_write(ctx, &k->idx, 0, sizeof idx, idx));
+    PP_TRY(op_uniform(ctx, (size_t)HIDDEN * INPUT, -1.0f, 1.0f, 1, 1, &k->a));
+    return op_uniform(ctx, (size_t)HIDDEN * INPUT, -1.0f, 1.0f, 1, 2, &k->b);
+}
+
+static void free_bufs(rt_context *ctx, kernel_bufs *k) {
+    rt_buf *all[] = {&k->a, &k->b, &k->c_, &k->d, &k->labels, &k->u8, &k->idx, &k->totals};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        rt_buf_release(ctx, all[i]);
+}
+
+/* ---- Convolution ------------------------------------------------------- */
+
+typedef struct conv_case {
+    const char *name;
+    op_conv_shape s;
+    int update; /* 0: forward, 1: PEPITA weight update */
+} conv_case;
+
+#define MNIST_CONV                                                                                 \
+    { .batch = 100, .in_c = 1, .in_h = 28, .in_w = 28, .out_c = 32, .kernel = 5, .stride = 1 }
+#define CIFAR_CONV                                                                                 \
+    { .batch = 100, .in_c = 3, .in_h = 32, .in_w = 32, .out_c = 32, .kernel = 5, .stride = 1 }
+
+static const conv_case conv_cases[] = {
+    {"conv forward MNIST (100x1x28x28, 32@5x5)", MNIST_CONV, 0},
+    {"PEPITA conv update MNIST", MNIST_CONV, 1},
+    {"conv forward CIFAR (100x3x32x32, 32@5x5)", CIFAR_CONV, 0},
+    {"PEPITA conv update CIFAR", CIFAR_CONV, 1},
+};
+
+typedef struct conv_bufs {
+    rt_context *ctx;
+    const conv_case *c;
+    rt_buf x, w, y;
+} conv_bufs;
+
+static pp_status run_conv(void *arg) {
+    conv_bufs *b = arg;
+    const op_conv_shape *s = &b->c->s;
+    if (!b->c->update) return op_conv_forward(b->ctx, s, &b->x, &b->w, &b->y);
+    float positions = (float)op_conv_out_h(s) * (float)op_conv_out_w(s);
+    return op_conv_weight_grad(b->ctx, s, 1.0f / ((float)s->batch * positions), &b->y, &b->x,
+                               &b->w);
+}
+
+/* The host yardstick: im2col + one cblas_sgemm, as a CPU framework would. */
+typedef struct blas_conv {
+    const conv_case *c;
+    float *x, *w, *y, *cols;
+} blas_conv;
+
+static void im2col(const op_conv_shape *s, const float *x, int n, float *cols) {
+    int oh = op_conv_out_h(s), ow = op_conv_out_w(s), k = s->kernel;
+    /* cols: (c k k) x (oh ow) for sample n */
+    for (int c = 0; c < s->in_c; c++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++) {
+                float *row = cols + ((size_t)(c * k + i) * k + j) * (size_t)(oh * ow);
+                const float *plane = x + ((size_t)n * s->in_c + c) * s->in_h * s->in_w;
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        row[oy * ow + ox] = plane[(oy + i) * s->in_w + ox + j];
+            }
+}
+
+static pp_status run_blas_conv(void *arg) {
+    blas_conv *b = arg;
+    const op_conv_shape *s = &b->c->s;
+    int oh = op_conv_out_h(s), ow = op_conv_out_w(s);
+    int kk = s->in_c * s->kernel * s->kernel, p = oh * ow;
+    for (int n = 0; n < s->batch; n++) {
+        im2col(s, b->x, n, b->cols);
+        float *y = b->y + (size_t)n * s->out_c * p;
+        if (!b->c->update) /* y (F x P) = W (F x KK) cols (KK x P) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out_c, p, kk, 1.0f, b->w, kk,
+                        b->cols, p, 0.0f, y, p);
+        else /* dW (F x KK) += dy (F x P) cols^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->out_c, kk, p, 1.0f, y, p,
+                        b->cols, p, n ? 1.0f : 0.0f, b->w, kk);
+    }
+    return PP_OK;
+}
+
+static pp_status bench_conv(const bench_options *o, rt_context *ctx, bench_json *j) {
+    double target = o->quick ? 0.005 : 0.1;
+    printf("\n### Convolution\n\n| kernel | ms | GFLOP/s | OpenBLAS im2col+sgemm ms | ratio to "
+           "OpenBLAS |\n|---|---|---|---|---|\n");
+    json_array_begin(j, "conv");
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        conv_case cc = conv_cases[i];
+        if (o->quick) cc.s.batch = 2;
+        const conv_case *c = &cc;
+        const op_conv_shape *s = &c->s;
+        size_t nx = (size_t)s->batch * s->in_c * s->in_h * s->in_w;
+        size_t nw = (size_t)s->out_c * s->in_c * s->kernel * s->kernel;
+        size_t p = (size_t)op_conv_out_h(s) * op_conv_out_w(s);
+        size_t ny = (size_t)s->batch * s->out_c * p;
+        double flops = 2.0 * (double)ny * (double)(s->in_c * s->kernel * s->kernel);
+        conv_bufs b = {.ctx = ctx, .c = c};
+        double t = -1, t_blas = -1;
+        pp_status st;
+        PP_TRY_GOTO(st, rt_buf_create(ctx, nx * sizeof(float), &b.x), done);
+        PP_TRY_GOTO(st, rt_buf_create(ctx, nw * sizeof(float), &b.w), done);
+        PP_TRY_GOTO(st, rt_buf_create(ctx, ny * sizeof(float), &b.y), done);
+        PP_TRY_GOTO(st, op_uniform(ctx, nx, 0.0f, 1.0f, 3, 1, &b.x), done);
+        PP_TRY_GOTO(st, op_uniform(ctx, nw, -0.1f, 0.1f, 3, 2, &b.w), done);
+        PP_TRY_GOTO(st, op_uniform(ctx, ny, -0.1f, 0.1f, 3, 3, &b.y), done);
+        PP_TRY_GOTO(st, bench_time(ctx, run_conv, &b, o->repeats, target, &t), done);
+        if (ctx->is_cpu) {
+            blas_conv h = {.c = c};
+            size_t kk = (size_t)s->in_c * s->kernel * s->kernel;
+            h.x = calloc(nx, sizeof(float));
+            h.w = calloc(nw, sizeof(float));
+            h.y = calloc(ny, sizeof(float));
+            h.cols = calloc(kk * p, sizeof(float));
+            if (h.x && h.w && h.y && h.cols)
+                st = bench_time(NULL, run_blas_conv, &h, o->repeats, target, &t_blas);
+            free(h.x);
+            free(h.w);
+            free(h.y);
+            free(h.cols);
+        }
+    done:
+        rt_buf_release(ctx, &b.x);
+        rt_buf_release(ctx, &b.w);
+        rt_buf_release(ctx, &b.y);
+        json_object_begin(j, NULL);
+        json_string(j, "kernel", c->name);
+        if (st != PP_OK) {
+            printf("| %s | failed: %s | | | |\n", c->name, pp_last_error());
+            json_string(j, "error", pp_last_error());
+            json_object_end(j);
+            continue;
+        }
+        double ratio = t_blas > 0 ? t_blas / t : NAN;
+        printf("| %s | %.3f | %.1f |", c->name, 1e3 * t, flops / t * 1e-9);
+        if (t_blas > 0)
+            printf(" %.3f | %.2fx |\n", 1e3 * t_blas, ratio);
+        else
+            printf(" - | - |\n");
+        json_int(j, "batch", s->batch);
+        json_number(j, "seconds", t);
+        json_number(j, "gflops", flops / t * 1e-9);
+        json_number(j, "openblas_im2col_seconds", t_blas > 0 ? t_blas : NAN);
+        json_number(j, "ratio_to_openblas", ratio);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    return PP_OK;
+}
+
+pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j) {
+    kernel_bufs k = {.ctx = ctx};
+    pp_status st;
+    double target = o->quick ? 0.002 : 0.05;
+    PP_TRY_GOTO(st, alloc_bufs(ctx, &k), done);
+    printf("\n### Element-wise kernels (training sizes of FC MNIST)\n\n| kernel | us | GB/s "
+           "|\n|---|---|---|\n");
+    json_array_begin(j, "elementwise");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        k.c = &cases[i];
+        k.n = o->quick && cases[i].n >= 4096 ? cases[i].n / 16 : cases[i].n;
+        double t;
+        PP_TRY_GOTO(st, bench_time(ctx, run_case, &k, o->repeats, target, &t), done);
+        double gbs = cases[i].bytes * (double)k.n / t * 1e-9;
+        printf("| %s | %.1f | %.1f |\n", cases[i].name, 1e6 * t, gbs);
+        json_object_begin(j, NULL);
+        json_string(j, "kernel", cases[i].name);
+        json_int(j, "n", (long long)k.n);
+        json_number(j, "seconds", t);
+        json_number(j, "gbytes_per_second", gbs);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    st = bench_conv(o, ctx, j);
+done:
+    free_bufs(ctx, &k);
+    return st;
+}

@@ -1,0 +1,216 @@
+/* pepita-bench: kernel and end-to-end benchmarks of pepita-cl, with OpenBLAS
+ * (bench-only dependency) timed in the same run as the CPU yardstick.
+ * Markdown tables go to stdout, progress to stderr, --json FILE gets
+ * everything in machine-readable form. */
+#include "bench.h"
+#include "runtime/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: pepita-bench [options]\n"
+               "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
+               "  --json FILE      write the results as JSON\n"
+               "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
+               "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
+               "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
+               "  --samples N      training samples per end-to-end epoch (default: all)\n"
+               "  --epochs N       epochs per end-to-end run (default 2)\n"
+               "  --sections LIST  comma list of: gemm, kernels, epochs, epoch-pepita-fc,\n"
+               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, startup, flops\n"
+               "                   (default: all)\n");
+}
+
+static int parse_args(int argc, char **argv, bench_options *o) {
+    memset(o, 0, sizeof *o);
+    o->repeats = 0;
+    o->epochs = 2;
+    o->self_path = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!v) {
+            fprintf(stderr, "pepita-bench: %s needs a value (or is unknown)\n", a);
+            return 0;
+        }
+        i++;
+        if (!strcmp(a, "--device"))
+            o->device = v;
+        else if (!strcmp(a, "--json"))
+            o->json_path = v;
+        else if (!strcmp(a, "--data"))
+            o->data_dir = v;
+        else if (!strcmp(a, "--sections"))
+            o->sections = v;
+        else if (!strcmp(a, "--repeats"))
+            o->repeats = atoi(v);
+        else if (!strcmp(a, "--samples"))
+            o->samples = (size_t)strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--epochs"))
+            o->epochs = atoi(v);
+        else {
+            fprintf(stderr, "pepita-bench: unknown option %s\n", a);
+            return 0;
+        }
+    }
+    if (o->repeats <= 0) o->repeats = o->quick ? 2 : 5;
+    if (o->epochs < 1) o->epochs = 1;
+    return 1;
+}
+
+/* The 1-, 5- and 15-minute load averages: the machine may be shared. */
+static void load_average(double load[3]) {
+    load[0] = load[1] = load[2] = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = load[1] = -1;
+    fclose(f);
+}
+
+static void write_host(bench_json *j, const bench_options *o, const char *when) {
+    struct utsname u;
+    double load[3];
+    load_average(load);
+    json_object_begin(j, "host");
+    json_string(j, "date", when);
+    if (uname(&u) == 0) {
+        json_string(j, "machine", u.machine);
+        json_string(j, "kernel", u.release);
+    }
+    json_int(j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    json_number(j, "load_1min", load[0]);
+    json_number(j, "load_5min", load[1]);
+    json_number(j, "load_15min", load[2]);
+    json_bool(j, "quick", o->quick);
+    json_int(j, "repeats", o->repeats);
+    json_object_end(j);
+}
+
+static void write_device(bench_json *j, const pp_device_info *d) {
+    json_object_begin(j, "device");
+    json_string(j, "name", d->name);
+    json_string(j, "platform", d->platform);
+    json_string(j, "type", d->type);
+    json_string(j, "driver", d->driver_version);
+    json_string(j, "opencl_c", d->opencl_c_version);
+    json_int(j, "compute_units", d->compute_units);
+    json_int(j, "global_mem_bytes", (long long)d->global_mem_bytes);
+    json_object_end(j);
+}
+
+/* Every section for one device. A failing section is reported, not fatal. */
+static void bench_device(const bench_options *o, const char *selector, const pp_dataset *train,
+                         const pp_dataset *test, int real, bench_json *j) {
+    rt_context *ctx = NULL;
+    json_object_begin(j, NULL);
+    json_string(j, "selector", selector);
+    pp_status st = rt_context_create(selector, 0, &ctx);
+    if (st != PP_OK) {
+        printf("\ndevice %s: %s\n", selector, pp_last_error());
+        json_string(j, "error", pp_last_error());
+        json_object_end(j);
+        return;
+    }
+    write_device(j, &ctx->info);
+    printf("\n## %s (%s, %s, %u compute units)\n", ctx->info.name, ctx->info.platform,
+           ctx->info.type, ctx->info.compute_units);
+    if (bench_section_on(o, "gemm") && bench_gemm(o, ctx, j) != PP_OK)
+        printf("\ngemm section failed: %s\n", pp_last_error());
+    if (bench_section_on(o, "kernels") && bench_kernels(o, ctx, j) != PP_OK)
+        printf("\nkernels section failed: %s\n", pp_last_error());
+    rt_context_destroy(ctx);
+    bench_epochs(o, selector, train, test, real, j);
+    if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
+        printf("\nstart-up section failed: %s\n", pp_last_error());
+    json_object_end(j);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--startup-child")) return bench_startup_child(argv[2]);
+    bench_options o;
+    if (!parse_args(argc, argv, &o)) {
+        usage(stderr);
+        return 2;
+    }
+    char when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+    double load[3];
+    load_average(load);
+    printf("# pepita-bench %s (load average %.2f %.2f %.2f on %ld CPUs)%s\n", when, load[0],
+           load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN), o.quick ? " --quick" : "");
+
+    bench_json j = {0};
+    json_object_begin(&j, NULL);
+    json_string(&j, "tool", "pepita-bench");
+    write_host(&j, &o, when);
+
+    pp_dataset train = {0}, test = {0};
+    int real = 0;
+    size_t n_train = o.samples ? o.samples : (o.quick ? 256 : 0);
+    if (bench_section_on(&o, "epochs") || bench_section_on(&o, "epoch-pepita-fc") ||
+        bench_section_on(&o, "epoch-bp-fc") || bench_section_on(&o, "epoch-pepita-conv") ||
+        bench_section_on(&o, "epoch-bp-conv")) {
+        if (bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &train, &test, &real) !=
+            PP_OK) {
+            fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
+            json_free(&j);
+            return 1;
+        }
+    }
+
+    if (bench_section_on(&o, "flops")) bench_flops(&o, &j);
+
+    json_array_begin(&j, "devices");
+    if (o.device && !strcmp(o.device, "all")) {
+        pp_device_info *devices = NULL;
+        size_t count = 0;
+        if (pp_devices_list(&devices, &count) != PP_OK) {
+            fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
+            count = 0;
+        }
+        for (size_t i = 0; i < count; i++) {
+            char selector[32];
+            snprintf(selector, sizeof selector, "%d:%d", devices[i].platform_index,
+                     devices[i].device_index);
+            bench_device(&o, selector, &train, &test, real, &j);
+        }
+        free(devices);
+    } else {
+        bench_device(&o, o.device, &train, &test, real, &j);
+    }
+    json_array_end(&j);
+    load_average(load);
+    json_number(&j, "load_1min_at_end", load[0]);
+    json_object_end(&j);
+    printf("\n(load average at the end: %.2f %.2f %.2f)\n", load[0], load[1], load[2]);
+
+    int rc = 0;
+    if (j.failed) {
+        fprintf(stderr, "pepita-bench: out of memory writing JSON\n");
+        rc = 1;
+    } else if (o.json_path) {
+        FILE *f = fopen(o.json_path, "w");
+        if (!f || fwrite(j.text, 1, j.len, f) != j.len) {
+            fprintf(stderr, "pepita-bench: cannot write %s\n", o.json_path);
+            rc = 1;
+        }
+        if (f && fclose(f) != 0) rc = 1;
+    }
+    json_free(&j);
+    pp_dataset_free(&train);
+    pp_dataset_free(&test);
+    return rc;
+}
