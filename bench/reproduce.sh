@@ -28,8 +28,9 @@ modes:
 options:
   --seeds N          seeds 1..N for `cell` (default 3)
   --runs DIR         where the runs go (default: runs)
-  --data-root DIR    holds mnist/, cifar-10-batches-bin/, ... (default: $PEPITA_DATA_ROOT,
-                     else ../shared/datasets beside the repository)
+  --data-root DIR    holds mnist/ and cifar-10-batches-bin/ (or cifar10/), ...
+                     (default: $PEPITA_DATA_ROOT, else ../shared/datasets beside the
+                     repository)
   --data DIR         `cell` only: the dataset directory itself
   --tag NAME         `cell` only: added to the run names (e.g. f0 for a control)
   --pepita PATH      the pepita binary (default: $PEPITA, else build/pepita)
@@ -129,20 +130,27 @@ if [ "$DRY_RUN" = 0 ] && [ "$MODE" != plan ]; then
     [ -x "$PEPITA" ] || die "no pepita binary at $PEPITA: build it first (make build) or pass --pepita PATH"
 fi
 
-data_dir() { # the directory of a dataset under DATA_ROOT
+# The directory of a dataset under DATA_ROOT: the archive's own name
+# (../shared/datasets' layout) or the dataset's name (datasets/fetch.sh NAME
+# DATA_ROOT/NAME); the first that exists, else the first (pepita then says
+# what is missing).
+data_dir() {
+    local candidates
     case $1 in
-    mnist) echo "$DATA_ROOT/mnist" ;;
-    fashion-mnist)
-        if [ -d "$DATA_ROOT/fashion-mnist" ]; then
-            echo "$DATA_ROOT/fashion-mnist"
-        else
-            echo /usr/share/datasets/fashion-mnist
-        fi
-        ;;
-    cifar10) echo "$DATA_ROOT/cifar-10-batches-bin" ;;
-    cifar100) echo "$DATA_ROOT/cifar-100-binary" ;;
+    mnist) candidates=("$DATA_ROOT/mnist") ;;
+    fashion-mnist) candidates=("$DATA_ROOT/fashion-mnist" /usr/share/datasets/fashion-mnist) ;;
+    cifar10) candidates=("$DATA_ROOT/cifar-10-batches-bin" "$DATA_ROOT/cifar10") ;;
+    cifar100) candidates=("$DATA_ROOT/cifar-100-binary" "$DATA_ROOT/cifar100") ;;
     *) die "unknown dataset '$1'" ;;
     esac
+    local c
+    for c in "${candidates[@]}"; do
+        if [ -d "$c" ]; then
+            echo "$c"
+            return
+        fi
+    done
+    echo "${candidates[0]}"
 }
 
 log() {

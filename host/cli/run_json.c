@@ -580,7 +580,7 @@ static pp_status read_histogram(const extract *x, const jvalue *v, run_histogram
     PP_TRY(required(x, v, "weights", &weights));
     PP_TRY(required(x, v, "mean", &mean));
     PP_TRY(required(x, v, "std", &std));
-    double d;
+    double d = 0;
     PP_TRY(integer(x, "layer", layer, 1, RUN_JSON_MAX_LAYERS, &d));
     h->layer = (int)d;
     PP_TRY(integer(x, "weights", weights, 0, 9007199254740992.0, &h->weights));
@@ -615,7 +615,7 @@ static pp_status read_histograms(const extract *x, const jvalue *root, run_data 
     if (v->type != J_ARRAY || v->count > RUN_JSON_MAX_LAYERS)
         return field_error(x, "weight_histograms", v, "must be an array of at most 10 layers");
     PP_TRY(required(x, root, "weight_histograms_epoch", &epoch));
-    double d;
+    double d = 0;
     PP_TRY(integer(x, "weight_histograms_epoch", epoch, 0, 1e6, &d));
     r->histogram_epoch = (int)d;
     for (size_t i = 0; i < v->count; i++) {
@@ -643,7 +643,7 @@ static pp_status read_run(const extract *x, const jvalue *root, run_data *r) {
     PP_TRY(name_string(x, "model", v, r->model, sizeof r->model));
     PP_TRY(required(x, root, "rule", &v));
     PP_TRY(name_string(x, "rule", v, r->rule, sizeof r->rule));
-    double d;
+    double d = 0;
     PP_TRY(member(x, root, "classes", &v));
     if (v) {
         PP_TRY(integer(x, "classes", v, 2, 65536, &d));
