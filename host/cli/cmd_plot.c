@@ -249,7 +249,9 @@ static pp_status script_curves(FILE *s, const workspace *w, const plot_input *in
         snprintf(text, sizeof text, "paper %.2f%%", paper);
         fprintf(s, "set label %d ", g + 1);
         quoted(s, text);
-        fprintf(s, " at graph 0.01, first %g offset 0, 0.6 tc rgb '%s' back\n", paper, COLOR(g));
+        /* staggered, so that close values stay readable */
+        fprintf(s, " at graph %g, first %g offset 0, 0.6 tc rgb '%s' back\n", 0.01 + 0.2 * (g % 4),
+                paper, COLOR(g));
     }
     for (int g = 0; g < in->groups && st == PP_OK; g++) {
         if (!rows[g]) continue;
