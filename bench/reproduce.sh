@@ -215,6 +215,13 @@ run_one() {
     log "$name: done, $(grep -o '"final_test_accuracy": [0-9.]*' "$base.json" | head -n 1)"
 }
 
+# The commit of the source tree, for the summary (the binary is assumed built from it).
+note() {
+    local commit
+    commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+    echo "Made by bench/reproduce.sh from source at commit $commit."
+}
+
 # The runs of one cell's seeds: summarise CELL_PREFIX OUT_NAME
 summarise() {
     local prefix=$1 out=$2
@@ -225,7 +232,8 @@ summarise() {
     done
     [ ${#files[@]} -gt 0 ] || return 0
     mkdir -p "$RUNS/summary"
-    "$PEPITA" summary "${files[@]}" -o "$RUNS/summary/$out.md" --json "$RUNS/summary/$out.json"
+    "$PEPITA" summary "${files[@]}" --note "$(note)" -o "$RUNS/summary/$out.md" \
+        --json "$RUNS/summary/$out.json"
     cat "$RUNS/summary/$out.md"
 }
 
@@ -250,7 +258,8 @@ summary_all() {
     done
     [ ${#files[@]} -gt 0 ] || die "no run JSON in $RUNS"
     mkdir -p "$RUNS/summary"
-    "$PEPITA" summary "${files[@]}" -o "$RUNS/summary/table.md" --json "$RUNS/summary/table.json"
+    "$PEPITA" summary "${files[@]}" --note "$(note)" -o "$RUNS/summary/table.md" \
+        --json "$RUNS/summary/table.json"
     cat "$RUNS/summary/table.md"
 }
 

@@ -292,6 +292,7 @@ START_TEST(reader_accepts_a_valid_document)
         ck_assert(d.lr[0] == 0.1 && isnan(d.lr[1]));
         ck_assert(isnan(d.angle[0]) && !d.has_angle && d.n_layers == 0);
         ck_assert(d.has_seed && d.seed == 18446744073709551615ull);
+        ck_assert_str_eq(d.device, "\xf0\x9f\x98\x80 \xc3\xbc");
         char label[96];
         run_json_label(&d, label, sizeof label);
         ck_assert_str_eq(label, "PEPITA FC MNIST F=0");
@@ -461,6 +462,58 @@ START_TEST(cli_names_a_malformed_or_missing_run_file)
         }
         ck_assert_int_ne(access(out, F_OK), 0);
         free(path);
+        ts_remove_tree(dir);
+        free(dir);
+    }
+END_TEST
+
+START_TEST(summary_tables_mean_and_std_per_group)
+    {
+        if (!cli_path()) {
+            ts_skip("summary_tables_mean_and_std_per_group", "no pepita binary");
+            return;
+        }
+        char *dir = ts_make_temp_dir("summary");
+        /* final accuracies 0.9 * 10 / (s + 10) for s = 0, 1, 2: PEPITA FC MNIST; and a BP run */
+        char *paths[4];
+        double finals[3];
+        for (int k = 0; k < 3; k++) {
+            fake_run f = {
+                "mnist", "pepita", NULL, 10, 10, 0.9, k, 0, 0, 0, (unsigned long long)k + 1};
+            char name[32];
+            snprintf(name, sizeof name, "p%d.json", k);
+            paths[k] = write_run(dir, name, &f);
+            finals[k] = 0.9 * 10 / (k + 10.0);
+        }
+        fake_run control = {"cifar10", "pepita", "zero", 10, 5, 0.4, 1, 0, 0, 0, 9};
+        paths[3] = write_run(dir, "f0.json", &control);
+        char md[4200], js[4200];
+        snprintf(md, sizeof md, "%s/table.md", dir);
+        snprintf(js, sizeof js, "%s/table.json", dir);
+        cli_result r;
+        run_cli(dir,
+                (const char *[]){"summary", paths[0], paths[3], paths[1], paths[2], "-o", md,
+                                 "--json", js, "--note", "Note here.", NULL},
+                NULL, &r);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        char text[8192], want[256];
+        slurp(md, text, sizeof text);
+        double mean = (finals[0] + finals[1] + finals[2]) / 3, q = 0;
+        for (int k = 0; k < 3; k++)
+            q += (finals[k] - mean) * (finals[k] - mean);
+        snprintf(want, sizeof want, "| PEPITA FC MNIST | 3 | 1, 2, 3 | 10/10 | %.2f ± %.2f |",
+                 100 * mean, 100 * sqrt(q / 2));
+        ck_assert_msg(strstr(text, want), "no '%s' in:\n%s", want, text);
+        ck_assert_msg(strstr(text, "| PEPITA FC CIFAR-10 F=0 | 1 | 9 | 5/5 |") &&
+                          strstr(text, "| 44.60 |") && strstr(text, "| 98.01 |") &&
+                          strstr(text, "Device: test \"device\" \xc3\xa9. Note here."),
+                      "%s", text);
+        slurp(js, text, sizeof text);
+        ck_assert_msg(strstr(text, "\"label\": \"PEPITA FC CIFAR-10 F=0\"") &&
+                          strstr(text, "\"modulation\": \"zero\""),
+                      "%s", text);
+        for (int k = 0; k < 4; k++)
+            free(paths[k]);
         ts_remove_tree(dir);
         free(dir);
     }
@@ -842,6 +895,7 @@ int main(void) {
     tcase_add_test(tools, slowness_fit_recovers_known_parameters);
     tcase_add_test(tools, slowness_fits_only_the_first_epochs_and_tolerates_noise);
     tcase_add_test(tools, cli_names_a_malformed_or_missing_run_file);
+    tcase_add_test(tools, summary_tables_mean_and_std_per_group);
     tcase_add_test(tools, plot_draws_every_kind);
     tcase_add_test(tools, plot_without_gnuplot_names_the_package);
     suite_add_tcase(s, tools);

@@ -120,8 +120,22 @@ static void usage(FILE *out) {
             "and the paper's Table 1 value. Without -o the table goes to stdout.\n");
 }
 
-static pp_status write_outputs(run_data *runs, const char *const *files, group *groups,
-                               int n_groups, int max_epochs, const char *md_path,
+/* The distinct devices of the runs, as "a; b". */
+static void devices(const run_data *runs, int n, char *out, size_t size) {
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].device[0]) continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(runs[i].device, runs[j].device);
+        if (seen) continue;
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", used ? "; " : "", runs[i].device);
+    }
+}
+
+static pp_status write_outputs(run_data *runs, int n_runs, const char *const *files, group *groups,
+                               int n_groups, int max_epochs, const char *note, const char *md_path,
                                const char *json_path) {
     char *md = NULL, *js = NULL;
     size_t md_size = 0, js_size = 0;
@@ -225,11 +239,23 @@ static pp_status write_outputs(run_data *runs, const char *const *files, group *
         fprintf(j, "]}%s\n", g + 1 < n_groups ? "," : "");
         free(final);
     }
+    char device_list[1024];
+    devices(runs, n_runs, device_list, sizeof device_list);
     fprintf(m,
             "\nMean ± sample standard deviation over the runs; final = the last epoch run so "
-            "far; slowness fitted to epochs 1-%d (`pepita slowness`).\n",
+            "far; slowness fitted to epochs 1-%d (`pepita slowness`).",
             max_epochs);
-    fprintf(j, "  ]\n}\n");
+    if (device_list[0]) fprintf(m, " Device: %s.", device_list);
+    if (note) fprintf(m, " %s", note);
+    fprintf(m, "\n");
+    fprintf(j, "  ],\n  \"devices\": ");
+    json_string(j, device_list);
+    fprintf(j, ",\n  \"note\": ");
+    if (note)
+        json_string(j, note);
+    else
+        fprintf(j, "null");
+    fprintf(j, "\n}\n");
     int failed = ferror(m) || ferror(j);
     failed |= fclose(m) != 0;
     failed |= fclose(j) != 0;
@@ -247,14 +273,15 @@ static pp_status write_outputs(run_data *runs, const char *const *files, group *
 }
 
 int cli_summary(int argc, char **argv) {
-    const char *md_path = NULL, *json_path = NULL;
+    const char *md_path = NULL, *json_path = NULL, *note = NULL;
     int max_epochs = 60, n = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files) return cli_report(pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory"));
     pp_status st = PP_OK;
     for (int i = 1; i < argc && st == PP_OK; i++) {
         const char *a = argv[i];
-        int valued = !strcmp(a, "-o") || !strcmp(a, "--json") || !strcmp(a, "--epochs");
+        int valued = !strcmp(a, "-o") || !strcmp(a, "--json") || !strcmp(a, "--epochs") ||
+                     !strcmp(a, "--note");
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             free(files);
@@ -265,6 +292,8 @@ int cli_summary(int argc, char **argv) {
             md_path = argv[++i];
         } else if (!strcmp(a, "--json")) {
             json_path = argv[++i];
+        } else if (!strcmp(a, "--note")) {
+            note = argv[++i];
         } else if (!strcmp(a, "--epochs")) {
             char *end = NULL;
             errno = 0;
@@ -306,7 +335,7 @@ int cli_summary(int argc, char **argv) {
     }
     free(group_of);
     if (st == PP_OK)
-        st = write_outputs(runs, files, groups, n_groups, max_epochs, md_path, json_path);
+        st = write_outputs(runs, n, files, groups, n_groups, max_epochs, note, md_path, json_path);
     for (int i = 0; i < loaded; i++)
         run_json_free(&runs[i]);
     free(runs);

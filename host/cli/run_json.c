@@ -643,6 +643,15 @@ static pp_status read_run(const extract *x, const jvalue *root, run_data *r) {
     PP_TRY(name_string(x, "model", v, r->model, sizeof r->model));
     PP_TRY(required(x, root, "rule", &v));
     PP_TRY(name_string(x, "rule", v, r->rule, sizeof r->rule));
+    PP_TRY(member(x, root, "device", &v));
+    if (v) {
+        if (v->type != J_STRING || strlen(v->string) >= sizeof r->device)
+            return field_error(x, "device", v, "must be a string of at most 127 bytes");
+        for (const char *c = v->string; *c; c++)
+            if ((unsigned char)*c < 0x20)
+                return field_error(x, "device", v, "must hold no control characters");
+        memcpy(r->device, v->string, strlen(v->string) + 1);
+    }
     double d = 0;
     PP_TRY(member(x, root, "classes", &v));
     if (v) {
