@@ -350,6 +350,7 @@ static char *read_text(const char *path) {
 START_TEST(test_dispatch_cache_write_read)
     {
         unsetenv("PEPITA_GEMM");
+        setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
         char *dir = ts_make_temp_dir("gemm-cache");
         char sub[4200], file[4300];
         snprintf(sub, sizeof sub, "%s/not/yet/there", dir);
@@ -390,6 +391,7 @@ START_TEST(test_dispatch_cache_write_read)
             ck_assert_uint_eq(l.clblast, i == 1 ? 1 : 0);
             rt_context_destroy(ctx);
         }
+        unsetenv("PEPITA_GEMM_MEASURE");
         unsetenv("PEPITA_CACHE_DIR");
         ts_remove_tree(dir);
         free(dir);
@@ -401,6 +403,7 @@ END_TEST
 START_TEST(test_dispatch_cache_survives_bad_files)
     {
         unsetenv("PEPITA_GEMM");
+        setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
         char *dir = ts_make_temp_dir("gemm-corrupt");
         char garbage[3000];
         for (size_t i = 0; i < sizeof garbage; i++)
@@ -432,6 +435,7 @@ START_TEST(test_dispatch_cache_survives_bad_files)
         ck_assert_uint_eq(l.native + l.clblast, 1);
         rt_context_destroy(ctx);
 
+        unsetenv("PEPITA_GEMM_MEASURE");
         unsetenv("PEPITA_CACHE_DIR");
         free(file);
         ts_remove_tree(dir);
@@ -477,6 +481,35 @@ START_TEST(test_dispatch_forced)
     }
 END_TEST
 
+/* On PoCL's CPU device the dispatch takes the native path without measuring
+ * CLBlast (and writes no cache); elsewhere the first call measures. */
+START_TEST(test_dispatch_pocl_cpu_skips_measuring)
+    {
+        unsetenv("PEPITA_GEMM");
+        unsetenv("PEPITA_GEMM_MEASURE");
+        char *dir = ts_make_temp_dir("gemm-pocl");
+        setenv("PEPITA_CACHE_DIR", dir, 1);
+        rt_context *ctx = new_context(1);
+        int pocl_cpu = ctx->is_cpu && strstr(ctx->info.platform, "Portable Computing Language");
+        ck_assert_int_eq(small_gemm(ctx), PP_OK);
+        launches l = count_launches(ctx);
+        if (pocl_cpu) {
+            ck_assert_uint_eq(l.native, 1);
+            ck_assert_uint_eq(l.clblast, 0);
+            char file[4200];
+            snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
+            FILE *f = fopen(file, "r");
+            ck_assert_ptr_null(f);
+        } else {
+            ck_assert_uint_ge(l.native + l.clblast, 3);
+        }
+        unsetenv("PEPITA_CACHE_DIR");
+        rt_context_destroy(ctx);
+        ts_remove_tree(dir);
+        free(dir);
+    }
+END_TEST
+
 /* The selftest's checks (quick set) pass. */
 START_TEST(test_selftest_checks)
     {
@@ -515,6 +548,7 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, test_dispatch_forced);
     tcase_add_test(tc, test_dispatch_cache_write_read);
     tcase_add_test(tc, test_dispatch_cache_survives_bad_files);
+    tcase_add_test(tc, test_dispatch_pocl_cpu_skips_measuring);
     tc = gemm_case(s, "selftest");
     tcase_add_test(tc, test_selftest_checks);
     return s;

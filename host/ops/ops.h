@@ -15,7 +15,8 @@ typedef enum op_gemm_path { OP_GEMM_AUTO = 0, OP_GEMM_CLBLAST, OP_GEMM_NATIVE } 
 /* Row-major C = alpha op(A) op(B) + beta C; op(A) is M x K, op(B) K x N.
  * The path is chosen per device and shape class by measuring once (cached on
  * disk under $PEPITA_CACHE_DIR or $XDG_CACHE_HOME/pepita), unless
- * $PEPITA_GEMM=clblast|native forces one. */
+ * $PEPITA_GEMM=clblast|native forces one. On PoCL's CPU device the native
+ * path is taken without measuring ($PEPITA_GEMM_MEASURE=1 measures anyway). */
 pp_status op_gemm(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n, size_t k,
                   float alpha, const rt_buf *a, size_t a_off, size_t lda, const rt_buf *b,
                   size_t b_off, size_t ldb, float beta, rt_buf *c, size_t c_off, size_t ldc);
