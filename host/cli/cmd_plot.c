@@ -68,11 +68,27 @@ static double s_norm(const run_data *r, size_t e, int layer) {
     return layer < r->n_layers ? r->norms[e * (size_t)r->n_layers + (size_t)layer] : NAN;
 }
 
+/* Epoch-0 values: the analysis before training (NAN when absent). */
+typedef double (*initial_fn)(const run_data *r, int arg);
+static double i_norm(const run_data *r, int layer) {
+    return layer < RUN_JSON_MAX_LAYERS ? r->initial_norms[layer] : NAN;
+}
+static double i_angle(const run_data *r, int arg) {
+    (void)arg;
+    return r->initial_angle;
+}
+
+/* Run r's value at epoch e (0: before training, when initial is given). */
+static double series_value(const run_data *r, size_t e, series_fn fn, initial_fn initial, int arg) {
+    if (e == 0) return initial ? initial(r, arg) : NAN;
+    return e <= r->epochs ? fn(r, e - 1, arg) : NAN;
+}
+
 /* Writes "epoch mean mean-std mean+std runs" for every epoch where a run of
- * group g has a value; with initial_layer >= 0 an epoch-0 row from the
- * initial norms. Returns the number of rows. */
+ * group g has a value (epoch 0 from `initial`, may be NULL). Returns the
+ * number of rows. */
 static int write_series(FILE *f, const run_data *runs, const int *group_of, int n, int g,
-                        series_fn fn, int arg, int initial_layer) {
+                        series_fn fn, int arg, initial_fn initial) {
     size_t epochs = 0;
     for (int i = 0; i < n; i++)
         if (group_of[i] == g && runs[i].epochs > epochs) epochs = runs[i].epochs;
@@ -81,12 +97,7 @@ static int write_series(FILE *f, const run_data *runs, const int *group_of, int 
         double sum = 0, squares = 0;
         int count = 0;
         for (int i = 0; i < n; i++) {
-            if (group_of[i] != g) continue;
-            double v = NAN;
-            if (e == 0 && initial_layer >= 0 && initial_layer < RUN_JSON_MAX_LAYERS)
-                v = runs[i].initial_norms[initial_layer];
-            else if (e > 0 && e <= runs[i].epochs)
-                v = fn(&runs[i], e - 1, arg);
+            double v = group_of[i] == g ? series_value(&runs[i], e, fn, initial, arg) : NAN;
             if (!isfinite(v)) continue;
             sum += v;
             count++;
@@ -94,12 +105,7 @@ static int write_series(FILE *f, const run_data *runs, const int *group_of, int 
         if (!count) continue;
         double mean = sum / count;
         for (int i = 0; i < n; i++) {
-            if (group_of[i] != g) continue;
-            double v = NAN;
-            if (e == 0 && initial_layer >= 0 && initial_layer < RUN_JSON_MAX_LAYERS)
-                v = runs[i].initial_norms[initial_layer];
-            else if (e > 0 && e <= runs[i].epochs)
-                v = fn(&runs[i], e - 1, arg);
+            double v = group_of[i] == g ? series_value(&runs[i], e, fn, initial, arg) : NAN;
             if (isfinite(v)) squares += (v - mean) * (v - mean);
         }
         double std = count > 1 ? sqrt(squares / (count - 1)) : 0;
@@ -237,7 +243,7 @@ static pp_status script_curves(FILE *s, const workspace *w, const plot_input *in
         snprintf(name, sizeof name, "curve%d.dat", g);
         st = open_data(w, name, &f, path, sizeof path);
         if (st != PP_OK) break;
-        rows[g] = write_series(f, in->runs, in->group_of, in->n, g, m->fn, 0, -1);
+        rows[g] = write_series(f, in->runs, in->group_of, in->n, g, m->fn, 0, NULL);
         st = close_data(f, path);
         double paper = cli_paper_accuracy(&in->runs[group_first(in, g)]);
         if (st != PP_OK || !rows[g] || !o->paper || !m->accuracy || !isfinite(paper)) continue;
@@ -289,7 +295,7 @@ static pp_status script_angle(FILE *s, const workspace *w, const plot_input *in,
         FILE *f;
         snprintf(name, sizeof name, "angle%d.dat", g);
         PP_TRY(open_data(w, name, &f, path, sizeof path));
-        int rows = write_series(f, in->runs, in->group_of, in->n, g, s_angle, 0, -1);
+        int rows = write_series(f, in->runs, in->group_of, in->n, g, s_angle, 0, i_angle);
         PP_TRY(close_data(f, path));
         run_json_label(r, label, sizeof label);
         plot_band(s, path, g, label, runs, rows, &first);
@@ -318,7 +324,7 @@ static pp_status script_norms(FILE *s, const workspace *w, const plot_input *in,
             FILE *f;
             snprintf(name, sizeof name, "norm%d_%d.dat", g, l);
             PP_TRY(open_data(w, name, &f, path, sizeof path));
-            int rows = write_series(f, in->runs, in->group_of, in->n, g, s_norm, l, l);
+            int rows = write_series(f, in->runs, in->group_of, in->n, g, s_norm, l, i_norm);
             PP_TRY(close_data(f, path));
             if (!rows) continue;
             run_json_label(&in->runs[group_first(in, g)], label, sizeof label);

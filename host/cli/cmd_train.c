@@ -113,7 +113,7 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
     if (o->resume_path && o->json_path)
         restore_report(o, &report, pp_trainer_epoch(trainer));
     else if (c->analysis && pp_trainer_epoch(trainer) == 0)
-        PP_TRY_GOTO(st, run_report_initial_norms(&report, trainer), done);
+        PP_TRY_GOTO(st, run_report_initial_analysis(&report, trainer), done);
     /* the device holds its own copy now */
     pp_dataset_free(&train_set);
     pp_dataset_free(&test_set);

@@ -555,6 +555,9 @@ static pp_status read_norms(const extract *x, const jvalue *root, run_data *r) {
                               &r->norms[e * (size_t)r->n_layers + (size_t)k]));
         }
     }
+    r->initial_angle = NAN;
+    PP_TRY(member(x, root, "initial_angle_degrees", &v));
+    if (v) PP_TRY(number(x, "initial_angle_degrees", v, 0, 180, 1, &r->initial_angle));
     for (int k = 0; k < RUN_JSON_MAX_LAYERS; k++)
         r->initial_norms[k] = NAN;
     PP_TRY(member(x, root, "initial_weight_norms", &v));

@@ -45,6 +45,7 @@ typedef struct run_data {
     int n_layers;
     double *norms;
     double initial_norms[RUN_JSON_MAX_LAYERS]; /* before training; NAN when absent */
+    double initial_angle;                      /* before training; NAN when absent */
     int n_histograms;
     int histogram_epoch;
     run_histogram histograms[RUN_JSON_MAX_LAYERS];

@@ -21,22 +21,13 @@ pp_status run_report_add(run_report *r, const pp_epoch_stats *stats) {
     return PP_OK;
 }
 
-pp_status run_report_initial_norms(run_report *r, pp_trainer *trainer) {
-    int layers = 0;
-    PP_TRY(pp_trainer_layer_count(trainer, &layers));
-    if (layers > PP_MAX_HIDDEN + 2)
-        return pp_fail(PP_ERR_INTERNAL, "%d layers, more than the report holds", layers);
-    for (int l = 0; l < layers; l++) {
-        float *w;
-        size_t n;
-        PP_TRY(pp_trainer_read_weights(trainer, l, &w, &n));
-        double sum = 0;
-        for (size_t i = 0; i < n; i++)
-            sum += (double)w[i] * w[i];
-        free(w);
-        r->initial_norms[l] = sqrt(sum);
-    }
-    r->n_initial_norms = layers;
+pp_status run_report_initial_analysis(run_report *r, pp_trainer *trainer) {
+    pp_epoch_stats initial = {0};
+    PP_TRY(pp_trainer_analyse(trainer, &initial));
+    for (int l = 0; l < initial.n_norms; l++)
+        r->initial_norms[l] = initial.weight_norms[l];
+    r->n_initial_norms = initial.n_norms;
+    r->initial_angle = initial.angle_degrees;
     return PP_OK;
 }
 
@@ -113,6 +104,7 @@ pp_status run_report_restore(run_report *r, const run_data *d, int epochs) {
         PP_TRY(run_report_add(r, &s));
     }
     r->n_initial_norms = 0;
+    r->initial_angle = d->initial_angle;
     for (int k = 0; k < RUN_JSON_MAX_LAYERS && isfinite(d->initial_norms[k]); k++) {
         r->initial_norms[k] = d->initial_norms[k];
         r->n_initial_norms = k + 1;
@@ -269,6 +261,9 @@ static void emit_analysis_end(text *t, const run_report *r) {
             emit_number(t, r->initial_norms[k]);
         }
         emit(t, "],\n");
+        emit(t, "  \"initial_angle_degrees\": ");
+        emit_number(t, r->initial_angle);
+        emit(t, ",\n");
     }
     if (!r->n_histograms) return;
     emit(t, "  \"weight_histograms_epoch\": %d,\n", r->histogram_epoch);

@@ -25,13 +25,14 @@ typedef struct run_report {
     /* with --analysis */
     int n_initial_norms; /* before the first epoch */
     double initial_norms[PP_MAX_HIDDEN + 2];
+    double initial_angle; /* NaN where there is no F */
     int n_histograms, histogram_epoch;
     report_histogram histograms[PP_MAX_HIDDEN + 2];
 } run_report;
 
 pp_status run_report_add(run_report *r, const pp_epoch_stats *stats);
-/* Records every layer's norm before training. */
-pp_status run_report_initial_norms(run_report *r, pp_trainer *trainer);
+/* Records every layer's norm and the angle before training. */
+pp_status run_report_initial_analysis(run_report *r, pp_trainer *trainer);
 /* Records every layer's histogram of the trainer's current weights. */
 pp_status run_report_histograms(run_report *r, pp_trainer *trainer);
 /* Takes the first `epochs` epochs (and the initial norms) of an earlier

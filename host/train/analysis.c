@@ -90,6 +90,12 @@ pp_status trainer_analyse(pp_trainer *t, pp_epoch_stats *stats) {
     return st;
 }
 
+pp_status pp_trainer_analyse(pp_trainer *t, pp_epoch_stats *stats) {
+    if (!t->config.analysis)
+        return pp_fail(PP_ERR_ARGUMENT, "the trainer was created without config.analysis");
+    return trainer_analyse(t, stats);
+}
+
 pp_status pp_trainer_weight_histogram(pp_trainer *t, int layer, int bins, float lo, float hi,
                                       uint32_t *counts) {
     if (layer < 0 || layer >= t->net->n_layers)

@@ -220,6 +220,10 @@ pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);
 pp_status pp_trainer_read_weights(pp_trainer *trainer, int layer, float **values, size_t *count);
 
+/* The analysis of the current weights (needs config.analysis): fills
+ * angle_degrees (PEPITA FC; NaN otherwise), n_norms and weight_norms of stats. */
+pp_status pp_trainer_analyse(pp_trainer *trainer, pp_epoch_stats *stats);
+
 /* Histogram of layer `layer`'s weights over [lo, hi) in `bins` bins (values
  * outside fall in the end bins). */
 pp_status pp_trainer_weight_histogram(pp_trainer *trainer, int layer, int bins, float lo, float hi,
