@@ -74,10 +74,12 @@ static const preset_row fc_mnist = {64, {0.1f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1
 static const preset_row fc_fashion = {64, {0.01f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
 static const preset_row fc_cifar = {64, {0.01f, 0.01f, 0.001f, 0.001f, 0.001f}, {60, 90}, 2};
 /* Conv rows re-derived (README, "Conv presets"): with one mean over batch and
- * positions and the paper's lr 0.1, the 4608/6272-input output layer diverges
- * in the first batches (PEPITA, FA, DFA); 0.02 trains smoothly. */
+ * positions and the paper's lr 0.1, the 4608/6272-input output layer swings
+ * hard in the first batches (PEPITA, FA, DFA). Measured after 1 epoch: MNIST
+ * PEPITA 0.1 -> 92.2%, 0.02 -> 96.1%; CIFAR-10 PEPITA 0.1 -> 24.4%, 0.02 ->
+ * 36.0%, 0.01 -> 27.2%, 0.005 -> 36.8% (the lowest training loss). */
 static const preset_row conv_mnist = {100, {0.02f, 0.1f, 0.02f, 0.02f, 0.01f}, {10, 30, 50}, 3};
-static const preset_row conv_cifar = {100, {0.02f, 0.01f, 0.01f, 0.01f, 0.01f}, {10, 30, 50}, 3};
+static const preset_row conv_cifar = {100, {0.005f, 0.01f, 0.01f, 0.01f, 0.01f}, {10, 30, 50}, 3};
 
 pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind model,
                            pp_rule_kind rule) {
