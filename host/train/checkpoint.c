@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,9 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
     double partial_seconds = get_f64(&r);
     uint32_t n_layers = get_u32(&r);
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
+    /* the CRC only vouches for the writer: an epoch that does not fit an int is nonsense */
+    if (epoch > (uint32_t)INT_MAX)
+        return pp_fail(PP_ERR_FORMAT, "%s: saved epoch count %u is out of range", path, epoch);
     const char *diff = architecture_difference(&saved, &t->config);
     if (diff)
         return pp_fail(PP_ERR_MISMATCH,
