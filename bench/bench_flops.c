@@ -2,7 +2,8 @@
  * GEMM and convolution counted as 2 x multiply-adds; element-wise work is
  * left out (it is memory-bound and small next to the products). PEPITA
  * against BP on each paper model, per DESIGN.md's algebra: the exact
- * first-layer shortcut makes a dense PEPITA step about one BP step. */
+ * first-layer shortcuts make a PEPITA step about one BP step (dense) or
+ * 1.2 of one (conv: the rank-classes update of the conv output remains). */
 #include "bench.h"
 
 #include <math.h>
@@ -21,13 +22,17 @@ double flops_step(const pp_config *c, int in_c, int in_h, int in_w, int classes,
         double positions = (double)oh * ow, fan_in = (double)in_c * k * k;
         double conv = mm(b * positions, c->conv_filters, fan_in);
         double f = (double)c->conv_filters * (oh / 2) * (ow / 2);
+        double units = (double)c->conv_filters * positions; /* before pooling */
         double dense = mm(b, cl, f);
         total += conv + dense; /* standard pass */
         total += conv;         /* weight gradient of the conv layer */
         total += dense;        /* the dense layer's update */
         if (pepita) {
             total += mm(b, d0, cl); /* x' = x + e F^T */
-            total += conv;          /* the modulated conv pass (no shortcut on conv yet) */
+            if (c->naive_modulated_pass)
+                total += conv; /* a second convolution of the batch */
+            else               /* F^T = I F^T, conv(F^T) of `classes` images, z + e conv(F^T) */
+                total += mm(cl, d0, cl) + conv * cl / b + mm(b, units, cl);
             if (c->output_error == PP_OUTPUT_ERROR_MODULATED) total += dense;
         } else {
             total += mm(b, f, cl); /* the dense layer's input gradient */

@@ -99,19 +99,25 @@ static double weights_difference(pp_trainer *a, pp_trainer *b) {
     return worst;
 }
 
+/* Dense: W1 (x + e F^T) = W1 x + e (W1 F)^T; conv: conv(x + e F^T) =
+ * conv(x) + e conv(F^T). */
 START_TEST(exact_shortcut_matches_the_naive_modulated_pass)
     {
         setup();
-        pp_config c = small_config(PP_MODEL_FC);
-        pp_trainer *fast = make_trainer(&c);
-        c.naive_modulated_pass = 1;
-        pp_trainer *naive = make_trainer(&c);
-        run_epochs(fast, 2);
-        run_epochs(naive, 2);
-        double diff = weights_difference(fast, naive);
-        ck_assert_msg(diff < 1e-4, "shortcut and naive pass differ by %g", diff);
-        pp_trainer_destroy(fast);
-        pp_trainer_destroy(naive);
+        const pp_model_kind models[] = {PP_MODEL_FC, PP_MODEL_CONV};
+        for (int i = 0; i < 2; i++) {
+            pp_config c = small_config(models[i]);
+            pp_trainer *fast = make_trainer(&c);
+            c.naive_modulated_pass = 1;
+            pp_trainer *naive = make_trainer(&c);
+            run_epochs(fast, 2);
+            run_epochs(naive, 2);
+            double diff = weights_difference(fast, naive);
+            ck_assert_msg(diff < 1e-4, "%s: shortcut and naive pass differ by %g",
+                          pp_model_name(models[i]), diff);
+            pp_trainer_destroy(fast);
+            pp_trainer_destroy(naive);
+        }
     }
 END_TEST
 

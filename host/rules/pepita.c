@@ -13,6 +13,9 @@ enum { FIXED_F = 0 };
 typedef struct pepita_state {
     rt_buf w1f;   /* W_1 F: units of layer 1 x classes (dense first layer) */
     rt_buf noise; /* batch x classes, the random-modulation control's signal */
+    /* conv first layer: F^T (classes images), the identity that transposes F
+     * by a GEMM, and the convolutions of F's columns (classes x units) */
+    rt_buf ft, eye, conv_f;
 } pepita_state;
 
 /* The signal that modulates the input: the error, or noise for the control. */
@@ -53,14 +56,36 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
                    &l->mod.z, 0, u);
 }
 
-/* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'. */
+/* The first conv layer's modulated pre-activation. A convolution is linear:
+ * conv(x + m F^T) = conv(x) + m conv(F^T), where conv(F^T) convolves F's
+ * columns as `classes` images, so instead of a second convolution of the
+ * batch (2 B F oh ow C k k FLOPs) this costs one of `classes` images and a
+ * rank-classes GEMM (2 B classes F oh ow): 296 -> 250 MFLOP per MNIST step. */
+static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    net_layer *l = &net->layers[0];
+    size_t d = net->input_size, c = net->classes, u = l->units;
+    /* F^T = I F^T: F (d x classes) is restored by checkpoints, so re-derived */
+    PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, c, d, c, 1.0f, &s->eye, 0, c,
+                   &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->ft, 0, d));
+    op_conv_shape shape = net_conv_shape(l, c);
+    PP_TRY(op_conv_forward(net->ctx, &shape, &s->ft, &l->w, &s->conv_f));
+    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &l->mod.z, 0, batch * u * sizeof(float)));
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, batch, u, c, 1.0f, m, 0, c, &s->conv_f, 0, u,
+                   1.0f, &l->mod.z, 0, u);
+}
+
+/* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'.
+ * The first layer's pre-activation is already in mod.z unless naive. */
 static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *input,
                                   const rule_step_args *a) {
     network *net = r->net;
     net_layer *l = &net->layers[i];
     if (l->kind == NET_CONV) {
         op_conv_shape s = net_conv_shape(l, batch);
-        PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &l->mod.z));
+        if (i > 0 || r->config->naive_modulated_pass)
+            PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &l->mod.z));
         PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &l->mod.z,
                                    &l->std.a, &l->mod.a, &l->diff, NULL));
         return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
@@ -104,6 +129,8 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     const rt_buf *input = &net->x_mod;
     for (int i = 0; i < last; i++) {
         if (i == 0 && net->layers[0].kind == NET_DENSE) PP_TRY(first_dense_modulated(r, batch, m));
+        if (i == 0 && net->layers[0].kind == NET_CONV && !cfg->naive_modulated_pass)
+            PP_TRY(first_conv_modulated(r, batch, m));
         PP_TRY(hidden_modulated(r, i, batch, input, a));
         input = &net->layers[i].mod.h;
     }
@@ -135,6 +162,9 @@ static void pepita_destroy(rule *r) {
     if (!s) return;
     rt_buf_release(r->net->ctx, &s->w1f);
     rt_buf_release(r->net->ctx, &s->noise);
+    rt_buf_release(r->net->ctx, &s->ft);
+    rt_buf_release(r->net->ctx, &s->eye);
+    rt_buf_release(r->net->ctx, &s->conv_f);
     free(s);
 }
 
@@ -151,5 +181,17 @@ pp_status rule_pepita_init(rule *r) {
                       : r->config->f_scale * sqrtf(6.0f / (float)net->input_size);
     PP_TRY(rule_fixed_uniform(r, net->input_size * net->classes, bound, FIXED_F));
     PP_TRY(rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->w1f));
-    return rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise);
+    PP_TRY(rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise));
+    if (net->layers[0].kind != NET_CONV) return PP_OK;
+    size_t c = net->classes;
+    PP_TRY(rt_buf_create(net->ctx, c * net->input_size * sizeof(float), &s->ft));
+    PP_TRY(rt_buf_create(net->ctx, c * net->layers[0].units * sizeof(float), &s->conv_f));
+    PP_TRY(rt_buf_create(net->ctx, c * c * sizeof(float), &s->eye));
+    float *eye = calloc(c * c, sizeof *eye);
+    if (!eye) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for PEPITA");
+    for (size_t i = 0; i < c; i++)
+        eye[i * c + i] = 1.0f;
+    pp_status st = rt_buf_write(net->ctx, &s->eye, 0, c * c * sizeof(float), eye);
+    free(eye);
+    return st;
 }
