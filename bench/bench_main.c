@@ -110,9 +110,10 @@ static void write_device(bench_json *j, const pp_device_info *d) {
     json_object_end(j);
 }
 
-/* Every section for one device. A failing section is reported, not fatal. */
-static void bench_device(const bench_options *o, const char *selector, const pp_dataset *train,
-                         const pp_dataset *test, int real, bench_json *j) {
+/* Every section for one device. A failing section is reported, not fatal;
+ * returns 0 when the device could not be opened. */
+static int bench_device(const bench_options *o, const char *selector, const pp_dataset *train,
+                        const pp_dataset *test, int real, bench_json *j) {
     rt_context *ctx = NULL;
     json_object_begin(j, NULL);
     json_string(j, "selector", selector);
@@ -121,7 +122,7 @@ static void bench_device(const bench_options *o, const char *selector, const pp_
         printf("\ndevice %s: %s\n", selector, pp_last_error());
         json_string(j, "error", pp_last_error());
         json_object_end(j);
-        return;
+        return 0;
     }
     write_device(j, &ctx->info);
     printf("\n## %s (%s, %s, %u compute units)\n", ctx->info.name, ctx->info.platform,
@@ -135,6 +136,7 @@ static void bench_device(const bench_options *o, const char *selector, const pp_
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
     json_object_end(j);
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -173,6 +175,7 @@ int main(int argc, char **argv) {
 
     if (bench_section_on(&o, "flops")) bench_flops(&o, &j);
 
+    int failed_devices = 0;
     json_array_begin(&j, "devices");
     if (o.device && !strcmp(o.device, "all")) {
         pp_device_info *devices = NULL;
@@ -185,11 +188,11 @@ int main(int argc, char **argv) {
             char selector[32];
             snprintf(selector, sizeof selector, "%d:%d", devices[i].platform_index,
                      devices[i].device_index);
-            bench_device(&o, selector, &train, &test, real, &j);
+            if (!bench_device(&o, selector, &train, &test, real, &j)) failed_devices++;
         }
         free(devices);
-    } else {
-        bench_device(&o, o.device, &train, &test, real, &j);
+    } else if (!bench_device(&o, o.device, &train, &test, real, &j)) {
+        failed_devices++;
     }
     json_array_end(&j);
     load_average(load);
@@ -197,7 +200,7 @@ int main(int argc, char **argv) {
     json_object_end(&j);
     printf("\n(load average at the end: %.2f %.2f %.2f)\n", load[0], load[1], load[2]);
 
-    int rc = 0;
+    int rc = failed_devices ? 1 : 0;
     if (j.failed) {
         fprintf(stderr, "pepita-bench: out of memory writing JSON\n");
         rc = 1;
