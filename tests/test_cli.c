@@ -2,10 +2,16 @@
  * resume, help with the preset in force, selftest. (Bad input: test_malformed.) */
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static char *data_dir;
 
@@ -173,6 +179,43 @@ START_TEST(selftest_prints_a_passing_table)
     }
 END_TEST
 
+START_TEST(ctrl_c_finishes_the_batch_saves_and_exits_130)
+    {
+        if (!have_cli("sigint")) return;
+        char ckpt[4200], json[4200];
+        snprintf(ckpt, sizeof ckpt, "%s/sigint.ckpt", data_dir);
+        snprintf(json, sizeof json, "%s/sigint.json", data_dir);
+        unlink(ckpt);
+        unlink(json);
+        const char *argv[] = {ts_cli_path(), "train",  "--dataset", "mnist", "--data",  data_dir,
+                              "--epochs",    "100000", "--hidden",  "32",    "--batch", "10",
+                              "--save",      ckpt,     "--json",    json,    "--quiet", NULL};
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+            execv(argv[0], (char *const *)argv);
+            _exit(123);
+        }
+        /* interrupt once the first epoch's report exists: training is under way */
+        struct stat st;
+        for (int i = 0; i < 1200 && stat(json, &st) != 0; i++)
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        ck_assert_int_eq(stat(json, &st), 0);
+        kill(pid, SIGINT);
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status %d", status);
+        /* the state saved on the interrupt loads */
+        ts_cli_result r;
+        ts_run_cli((const char *[]){"eval", "--checkpoint", ckpt, "--data", data_dir, NULL}, &r);
+        ck_assert_msg(r.exit_code == 0, "eval exited %d: %s", r.exit_code, r.err);
+        ck_assert_ptr_nonnull(strstr(r.out, "test accuracy"));
+    }
+END_TEST
+
 int main(void) {
     data_dir = ts_make_temp_dir("cli-data");
     write_idx(data_dir, "train", 300, 1);
@@ -184,6 +227,7 @@ int main(void) {
     tcase_add_test(tc, train_writes_every_output_then_eval_and_resume);
     tcase_add_test(tc, help_shows_the_preset_in_force);
     tcase_add_test(tc, selftest_prints_a_passing_table);
+    tcase_add_test(tc, ctrl_c_finishes_the_batch_saves_and_exits_130);
     suite_add_tcase(suite, tc);
     int rc = ts_run_suite(suite);
     ts_remove_tree(data_dir);
