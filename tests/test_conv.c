@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static rt_context *ctx;
 
@@ -35,22 +34,7 @@ static void download(const rt_buf *b, void *dst, size_t bytes) {
 }
 
 static void run_checks(int quick) {
-    ref_check_list list = {0};
-    const clock_t start = clock();
-    ck_assert_int_eq(ref_checks_conv(ctx, quick, &list), PP_OK);
-    int failed = 0;
-    for (size_t i = 0; i < list.count; i++) {
-        const ref_check_result *r = &list.items[i];
-        if (r->pass) continue;
-        failed++;
-        printf("FAIL %s %s: max abs %.3g, max rel %.3g > %.3g, status %s\n", r->op, r->shape,
-               r->max_abs_error, r->max_rel_error, r->tolerance, pp_status_name(r->status));
-    }
-    printf("%s conv checks: %zu results, %d failed, %.2f s CPU\n", quick ? "quick" : "full",
-           list.count, failed, (double)(clock() - start) / CLOCKS_PER_SEC);
-    ck_assert_uint_ge(list.count, quick ? 60 : 110);
-    ref_check_list_free(&list);
-    ck_assert_int_eq(failed, 0);
+    ck_assert_uint_ge(ts_run_area_checks(ctx, quick, ref_checks_conv, "conv"), quick ? 60 : 110);
 }
 
 START_TEST(test_reference_checks_full)

@@ -18,19 +18,6 @@ static rt_context *new_context(int profiling) {
     return ctx;
 }
 
-/* Fails the test on any failed result, naming every one. */
-static void assert_all_pass(const ref_check_list *list) {
-    int failed = 0;
-    for (size_t i = 0; i < list->count; i++) {
-        const ref_check_result *r = &list->items[i];
-        if (r->pass) continue;
-        failed++;
-        fprintf(stderr, "FAIL %s %s: status %s, max rel error %.3g (tolerance %.1g)\n", r->op,
-                r->shape, pp_status_name(r->status), r->max_rel_error, r->tolerance);
-    }
-    ck_assert_msg(failed == 0, "%d of %zu GEMM checks failed", failed, list->count);
-}
-
 static void check_cases(op_gemm_path path, const ref_gemm_case *cases, size_t count) {
     rt_context *ctx = new_context(0);
     ref_check_list list = {0};
@@ -38,7 +25,7 @@ static void check_cases(op_gemm_path path, const ref_gemm_case *cases, size_t co
         pp_status st = ref_check_gemm_case(ctx, path, &cases[i], &list);
         ck_assert_msg(st == PP_OK, "harness: %s", pp_last_error());
     }
-    assert_all_pass(&list);
+    ts_assert_all_pass(&list, "GEMM");
     ref_check_list_free(&list);
     rt_context_destroy(ctx);
 }
@@ -172,7 +159,7 @@ START_TEST(test_dense)
                 rt_buf_release(ctx, &bdw), rt_buf_release(ctx, &by), rt_buf_release(ctx, &bdx);
                 free(x), free(w), free(dy), free(dw), free(got), free(expect);
             }
-            assert_all_pass(&list);
+            ts_assert_all_pass(&list, "GEMM");
             ref_check_list_free(&list);
             rt_context_destroy(ctx);
         }
@@ -518,7 +505,7 @@ START_TEST(test_selftest_checks)
         ref_check_list list = {0};
         ck_assert_int_eq(ref_checks_gemm(ctx, 1, &list), PP_OK);
         ck_assert_uint_ge(list.count, 4 * 4 * 2 + 3);
-        assert_all_pass(&list);
+        ts_assert_all_pass(&list, "GEMM");
         ref_check_list_free(&list);
         rt_context_destroy(ctx);
         unsetenv("PEPITA_GEMM");

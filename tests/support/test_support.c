@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int ts_run_suite(Suite *suite) {
@@ -78,6 +79,33 @@ void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
         state ^= state << 17;
         values[i] = lo + (hi - lo) * (float)((state >> 40) * (1.0 / 16777216.0));
     }
+}
+
+void ts_assert_all_pass(const ref_check_list *list, const char *area) {
+    int failed = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const ref_check_result *r = &list->items[i];
+        if (r->pass) continue;
+        failed++;
+        printf("FAIL %s %s: status %s, max abs %.3g, max rel %.3g > tolerance %.3g\n", r->op,
+               r->shape, pp_status_name(r->status), r->max_abs_error, r->max_rel_error,
+               r->tolerance);
+    }
+    ck_assert_msg(failed == 0, "%d of %zu %s checks failed", failed, list->count, area);
+}
+
+size_t ts_run_area_checks(rt_context *ctx, int quick,
+                          pp_status (*checks)(rt_context *, int, ref_check_list *),
+                          const char *area) {
+    ref_check_list list = {0};
+    const clock_t start = clock();
+    ck_assert_int_eq(checks(ctx, quick, &list), PP_OK);
+    printf("%s %s checks: %zu results, %.2f s CPU\n", quick ? "quick" : "full", area, list.count,
+           (double)(clock() - start) / CLOCKS_PER_SEC);
+    ts_assert_all_pass(&list, area);
+    size_t count = list.count;
+    ref_check_list_free(&list);
+    return count;
 }
 
 const char *ts_cli_path(void) {

@@ -5,6 +5,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "reference.h"
+
 /* Runs a suite without fork (OpenCL contexts live in-process), prints its
  * results and returns the process exit code. */
 int ts_run_suite(Suite *suite);
@@ -31,6 +33,16 @@ typedef struct ts_cli_result {
 const char *ts_cli_path(void);
 /* Runs `pepita args...` (NULL-terminated) with stdout and stderr captured. */
 void ts_run_cli(const char *const *args, ts_cli_result *result);
+
+/* Fails the test when any result in list failed, after printing every
+ * failure (the log should name them all, not only the first). */
+void ts_assert_all_pass(const ref_check_list *list, const char *area);
+/* Runs one area's operator checks as `pepita selftest` does, prints a
+ * summary with the CPU time, fails on any failed result, and returns how many
+ * results there were (the caller asserts its area's coverage). */
+size_t ts_run_area_checks(rt_context *ctx, int quick,
+                          pp_status (*checks)(rt_context *, int, ref_check_list *),
+                          const char *area);
 
 /* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
 void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed);
