@@ -11,68 +11,20 @@
  * nothing but the error module, so it is compiled in here. */
 #include "cli/run_json.c"
 
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- Running the CLI ------------------------------------------------------ */
 
-typedef struct cli_result {
-    int exit_code;
-    char out[16384], err[8192];
-} cli_result;
-
-static const char *cli_path(void) {
-    static char path[4096];
-    const char *build = getenv("PEPITA_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/pepita", build && *build ? build : "..");
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
-static void slurp(const char *path, char *out, size_t size) {
-    out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(out, 1, size - 1, f);
-    out[n] = '\0';
-    fclose(f);
-}
-
-/* Runs pepita with argv (NULL-terminated, without the program); gnuplot,
- * when not NULL, becomes $PEPITA_GNUPLOT in the child. */
-static void run_cli(const char *dir, const char *const *args, const char *gnuplot, cli_result *r) {
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = cli_path();
-    for (int i = 0; args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    char out_path[4200], err_path[4200];
-    snprintf(out_path, sizeof out_path, "%s/cli.out", dir);
-    snprintf(err_path, sizeof err_path, "%s/cli.err", dir);
-    fflush(stdout);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0) _exit(120);
-        dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        if (gnuplot) setenv("PEPITA_GNUPLOT", gnuplot, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(123);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    slurp(out_path, r->out, sizeof r->out);
-    slurp(err_path, r->err, sizeof r->err);
+/* pepita with args; gnuplot, when not NULL, becomes $PEPITA_GNUPLOT in the child. */
+static void run_cli(const char *const *args, const char *gnuplot, ts_cli_result *r) {
+    char env[4200];
+    snprintf(env, sizeof env, "PEPITA_GNUPLOT=%s", gnuplot ? gnuplot : "");
+    ts_cli_options options = {.env = {gnuplot ? env : NULL}};
+    ts_run_cli_with(args, &options, r);
 }
 
 static int have_gnuplot(void) {
@@ -171,7 +123,7 @@ static void parse_fit(const char *out, double *slowness, double *max_acc, double
 
 START_TEST(slowness_fit_recovers_known_parameters)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("slowness_fit_recovers_known_parameters", "no pepita binary");
             return;
         }
@@ -188,8 +140,8 @@ START_TEST(slowness_fit_recovers_known_parameters)
             char name[32];
             snprintf(name, sizeof name, "run%zu.json", i);
             char *path = write_run(dir, name, &cases[i]);
-            cli_result r;
-            run_cli(dir, (const char *[]){"slowness", path, NULL}, NULL, &r);
+            ts_cli_result r;
+            run_cli((const char *[]){"slowness", path, NULL}, NULL, &r);
             ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
             double s, a, rms;
             parse_fit(r.out, &s, &a, &rms);
@@ -207,7 +159,7 @@ END_TEST
 
 START_TEST(slowness_fits_only_the_first_epochs_and_tolerates_noise)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("slowness_fits_only_the_first_epochs", "no pepita binary");
             return;
         }
@@ -215,14 +167,14 @@ START_TEST(slowness_fits_only_the_first_epochs_and_tolerates_noise)
         /* the curve up to epoch 60, something else after: the default fit sees only the curve */
         fake_run broken = {"mnist", "pepita", NULL, 10, 100, 0.9, 4.0, 0, 61, 0, 1};
         char *path = write_run(dir, "after60.json", &broken);
-        cli_result r;
+        ts_cli_result r;
         double s, a, rms;
-        run_cli(dir, (const char *[]){"slowness", path, NULL}, NULL, &r);
+        run_cli((const char *[]){"slowness", path, NULL}, NULL, &r);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
         parse_fit(r.out, &s, &a, &rms);
         ck_assert_msg(fabs(s - 4.0) < 1e-4 && fabs(a - 0.9) < 1e-5, "slowness %g max_acc %g", s, a);
         /* --epochs 80 takes in the other part, and the fit gets worse */
-        run_cli(dir, (const char *[]){"slowness", path, "--epochs", "80", NULL}, NULL, &r);
+        run_cli((const char *[]){"slowness", path, "--epochs", "80", NULL}, NULL, &r);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
         parse_fit(r.out, &s, &a, &rms);
         ck_assert_msg(rms > 0.05, "rms %g with the broken epochs in", rms);
@@ -246,7 +198,7 @@ START_TEST(slowness_fits_only_the_first_epochs_and_tolerates_noise)
             snprintf(name, sizeof name, "noisy%d.json", k);
             paths[k] = write_run(dir, name, &noisy);
         }
-        run_cli(dir, (const char *[]){"slowness", paths[0], paths[1], paths[2], NULL}, NULL, &r);
+        run_cli((const char *[]){"slowness", paths[0], paths[1], paths[2], NULL}, NULL, &r);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
         const char *line = r.out;
         for (int k = 0; k < 3; k++) {
@@ -262,10 +214,10 @@ START_TEST(slowness_fits_only_the_first_epochs_and_tolerates_noise)
         /* one epoch cannot be fitted; a bad --epochs is refused */
         fake_run one = {"mnist", "pepita", NULL, 10, 1, 0.9, 1.0, 0, 0, 0, 1};
         path = write_run(dir, "one.json", &one);
-        run_cli(dir, (const char *[]){"slowness", path, NULL}, NULL, &r);
+        run_cli((const char *[]){"slowness", path, NULL}, NULL, &r);
         ck_assert_int_eq(r.exit_code, 2);
         ck_assert_msg(strstr(r.err, path) && strstr(r.err, "at least 2 epochs"), "%s", r.err);
-        run_cli(dir, (const char *[]){"slowness", path, "--epochs", "x", NULL}, NULL, &r);
+        run_cli((const char *[]){"slowness", path, "--epochs", "x", NULL}, NULL, &r);
         ck_assert_int_eq(r.exit_code, 2);
         free(path);
         ts_remove_tree(dir);
@@ -434,7 +386,7 @@ END_TEST
 
 START_TEST(cli_names_a_malformed_or_missing_run_file)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("cli_names_a_malformed_or_missing_run_file", "no pepita binary");
             return;
         }
@@ -452,8 +404,8 @@ START_TEST(cli_names_a_malformed_or_missing_run_file)
             for (int k = 0; k < 2; k++) {
                 const char *file = k ? missing : path;
                 const char *args[] = {commands[c], file, c == 2 ? "-o" : NULL, out, NULL};
-                cli_result r;
-                run_cli(dir, args, NULL, &r);
+                ts_cli_result r;
+                run_cli(args, NULL, &r);
                 ck_assert_msg(r.exit_code == 2, "%s: exit %d", commands[c], r.exit_code);
                 ck_assert_msg(!strncmp(r.err, "error: ", 7) && strstr(r.err, file) &&
                                   strstr(r.err, k ? "No such file" : where),
@@ -469,7 +421,7 @@ END_TEST
 
 START_TEST(summary_tables_mean_and_std_per_group)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("summary_tables_mean_and_std_per_group", "no pepita binary");
             return;
         }
@@ -490,14 +442,13 @@ START_TEST(summary_tables_mean_and_std_per_group)
         char md[4200], js[4200];
         snprintf(md, sizeof md, "%s/table.md", dir);
         snprintf(js, sizeof js, "%s/table.json", dir);
-        cli_result r;
-        run_cli(dir,
-                (const char *[]){"summary", paths[0], paths[3], paths[1], paths[2], "-o", md,
+        ts_cli_result r;
+        run_cli((const char *[]){"summary", paths[0], paths[3], paths[1], paths[2], "-o", md,
                                  "--json", js, "--note", "Note here.", NULL},
                 NULL, &r);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
-        char text[8192], want[256];
-        slurp(md, text, sizeof text);
+        char want[256], *text = ts_read_file(md, NULL);
+        ck_assert_msg(text, "cannot read %s", md);
         double mean = (finals[0] + finals[1] + finals[2]) / 3, q = 0;
         for (int k = 0; k < 3; k++)
             q += (finals[k] - mean) * (finals[k] - mean);
@@ -508,10 +459,13 @@ START_TEST(summary_tables_mean_and_std_per_group)
                           strstr(text, "| 44.60 |") && strstr(text, "| 98.01 |") &&
                           strstr(text, "Device: test \"device\" \xc3\xa9. Note here."),
                       "%s", text);
-        slurp(js, text, sizeof text);
+        free(text);
+        text = ts_read_file(js, NULL);
+        ck_assert_msg(text, "cannot read %s", js);
         ck_assert_msg(strstr(text, "\"label\": \"PEPITA FC CIFAR-10 F=0\"") &&
                           strstr(text, "\"modulation\": \"zero\""),
                       "%s", text);
+        free(text);
         for (int k = 0; k < 4; k++)
             free(paths[k]);
         ts_remove_tree(dir);
@@ -547,7 +501,7 @@ static void assert_no_temporaries(const char *dir) {
 
 START_TEST(plot_draws_every_kind)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("plot_draws_every_kind", "no pepita binary");
             return;
         }
@@ -566,26 +520,25 @@ START_TEST(plot_draws_every_kind)
         for (int k = 0; k < 4; k++) {
             char out[4200];
             snprintf(out, sizeof out, "%s/%s.png", dir, kinds[k]);
-            cli_result r;
-            run_cli(dir, (const char *[]){"plot", ra, rb, rc, "--kind", kinds[k], "-o", out, NULL},
-                    NULL, &r);
+            ts_cli_result r;
+            run_cli((const char *[]){"plot", ra, rb, rc, "--kind", kinds[k], "-o", out, NULL}, NULL,
+                    &r);
             ck_assert_msg(r.exit_code == 0, "%s: exit %d: %s", kinds[k], r.exit_code, r.err);
             assert_png(out);
         }
         char out[4200];
         snprintf(out, sizeof out, "%s/loss.png", dir);
-        cli_result r;
-        run_cli(dir,
-                (const char *[]){"plot", ra, rc, "--metric", "train-loss", "--paper", "--title",
+        ts_cli_result r;
+        run_cli((const char *[]){"plot", ra, rc, "--metric", "train-loss", "--paper", "--title",
                                  "It's a title", "--size", "640x400", "-o", out, NULL},
                 NULL, &r);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
         assert_png(out);
         /* the angle of a run without one is a clear error */
-        run_cli(dir, (const char *[]){"plot", rc, "--kind", "angle", "-o", out, NULL}, NULL, &r);
+        run_cli((const char *[]){"plot", rc, "--kind", "angle", "-o", out, NULL}, NULL, &r);
         ck_assert_int_eq(r.exit_code, 2);
         ck_assert_msg(strstr(r.err, "no run has an angle"), "%s", r.err);
-        run_cli(dir, (const char *[]){"plot", ra, "--kind", "pie", "-o", out, NULL}, NULL, &r);
+        run_cli((const char *[]){"plot", ra, "--kind", "pie", "-o", out, NULL}, NULL, &r);
         ck_assert_int_eq(r.exit_code, 2);
         ck_assert_msg(strstr(r.err, "--kind: unknown value 'pie'"), "%s", r.err);
         assert_no_temporaries(dir);
@@ -599,7 +552,7 @@ END_TEST
 
 START_TEST(plot_without_gnuplot_names_the_package)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("plot_without_gnuplot_names_the_package", "no pepita binary");
             return;
         }
@@ -608,14 +561,14 @@ START_TEST(plot_without_gnuplot_names_the_package)
         char *ra = write_run(dir, "a.json", &a);
         char out[4200];
         snprintf(out, sizeof out, "%s/fig.png", dir);
-        cli_result r;
-        run_cli(dir, (const char *[]){"plot", ra, "-o", out, NULL}, "/nonexistent/gnuplot", &r);
+        ts_cli_result r;
+        run_cli((const char *[]){"plot", ra, "-o", out, NULL}, "/nonexistent/gnuplot", &r);
         ck_assert_int_eq(r.exit_code, 2);
         ck_assert_msg(strstr(r.err, "gnuplot not found") && strstr(r.err, "gnuplot-nox"), "%s",
                       r.err);
         ck_assert_int_ne(access(out, F_OK), 0);
         /* a gnuplot that fails: its exit code, and no figure */
-        run_cli(dir, (const char *[]){"plot", ra, "-o", out, NULL}, "/bin/false", &r);
+        run_cli((const char *[]){"plot", ra, "-o", out, NULL}, "/bin/false", &r);
         ck_assert_int_ne(r.exit_code, 0);
         ck_assert_msg(strstr(r.err, "gnuplot (/bin/false) failed with exit code 1"), "%s", r.err);
         ck_assert_int_ne(access(out, F_OK), 0);
@@ -794,7 +747,7 @@ static void write_idx_split(const char *dir, const char *prefix, uint32_t n) {
 
 START_TEST(cli_run_writes_histograms_and_resume_keeps_the_report)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("cli_run_writes_histograms", "no pepita binary");
             return;
         }
@@ -809,12 +762,10 @@ START_TEST(cli_run_writes_histograms_and_resume_keeps_the_report)
 #define TRAIN_ARGS                                                                                 \
     "train", "--dataset", "mnist", "--data", dir, "--hidden", "16", "--batch", "32", "--lr",       \
         "0.05", "--quiet", "--analysis"
-        cli_result r;
-        run_cli(dir, (const char *[]){TRAIN_ARGS, "--epochs", "3", "--json", straight, NULL}, NULL,
-                &r);
+        ts_cli_result r;
+        run_cli((const char *[]){TRAIN_ARGS, "--epochs", "3", "--json", straight, NULL}, NULL, &r);
         ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
-        run_cli(dir,
-                (const char *[]){TRAIN_ARGS, "--epochs", "1", "--json", json, "--log", csv,
+        run_cli((const char *[]){TRAIN_ARGS, "--epochs", "1", "--json", json, "--log", csv,
                                  "--save", ckpt, NULL},
                 NULL, &r);
         ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
@@ -834,8 +785,7 @@ START_TEST(cli_run_writes_histograms_and_resume_keeps_the_report)
             ck_assert(fabs(h->edges[60] - (h->mean + 4 * h->std)) < 1e-6 * (1 + h->std));
         }
         /* resume to epoch 3: the report lists all three epochs */
-        run_cli(dir,
-                (const char *[]){TRAIN_ARGS, "--epochs", "3", "--json", json, "--log", csv,
+        run_cli((const char *[]){TRAIN_ARGS, "--epochs", "3", "--json", json, "--log", csv,
                                  "--save", ckpt, "--resume", ckpt, NULL},
                 NULL, &r);
         ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
@@ -854,17 +804,17 @@ START_TEST(cli_run_writes_histograms_and_resume_keeps_the_report)
                           "epoch %zu: %g vs %g", e + 1, all.test_accuracy[e], ref.test_accuracy[e]);
             ck_assert(fabs(all.angle[e] - ref.angle[e]) < 1e-3);
         }
-        char text[8192];
-        slurp(csv, text, sizeof text);
+        char *text = ts_read_file(csv, NULL);
+        ck_assert_msg(text, "cannot read %s", csv);
         ck_assert_msg(strstr(text, "\n1,") && strstr(text, "\n2,") && strstr(text, "\n3,"), "%s",
                       text);
+        free(text);
         /* a report of another run is not continued, with a warning */
         char other[4200];
         snprintf(other, sizeof other, "%s/other.json", dir);
         fake_run bp = {"mnist", "bp", NULL, 10, 5, 0.9, 1, 0, 0, 0, 1};
         free(write_run(dir, "other.json", &bp));
         run_cli(
-            dir,
             (const char *[]){TRAIN_ARGS, "--epochs", "4", "--json", other, "--resume", ckpt, NULL},
             NULL, &r);
         ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);

@@ -54,16 +54,6 @@ static int have_cli(const char *test) {
     return 0;
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = calloc(1 << 16, 1);
-    size_t n = fread(text, 1, (1 << 16) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 START_TEST(devices_lists_the_default_and_rejects_a_bad_selector)
     {
         if (!have_cli("devices")) return;
@@ -98,7 +88,7 @@ START_TEST(train_writes_every_output_then_eval_and_resume)
         ck_assert_msg(r.exit_code == 0, "train exited %d: %s", r.exit_code, r.err);
         ck_assert_ptr_nonnull(strstr(r.out, "epoch 2/2"));
 
-        char *text = read_text(json);
+        char *text = ts_read_file(json, NULL);
         ck_assert_ptr_nonnull(text);
         const char *keys[] = {"\"dataset\": \"mnist\"",
                               "\"model\": \"fc\"",
@@ -117,7 +107,7 @@ START_TEST(train_writes_every_output_then_eval_and_resume)
         ck_assert_int_eq(text[0], '{');
         free(text);
 
-        text = read_text(csv);
+        text = ts_read_file(csv, NULL);
         ck_assert_ptr_nonnull(text);
         ck_assert_ptr_nonnull(
             strstr(text, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,angle_degrees"));

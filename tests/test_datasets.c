@@ -119,17 +119,11 @@ static void write_file(const char *dir, const char *name, bytes b, int gz) {
 }
 
 static bytes read_whole(const char *path) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    bytes b = {malloc((size_t)size + 1), (size_t)size};
-    ck_assert_uint_eq(fread(b.data, 1, b.size, f), b.size);
-    fclose(f);
+    bytes b = {0};
+    b.data = (uint8_t *)ts_read_file(path, &b.size);
+    ck_assert_ptr_nonnull(b.data);
     return b;
 }
-
 static char *make_subdir(const char *dir, const char *name) {
     char *path = join_path(dir, name);
     ck_assert_int_eq(mkdir(path, 0700), 0);

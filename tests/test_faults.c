@@ -76,24 +76,9 @@ static pp_status make_trainer(pp_context *context, int hidden, uint64_t seed, pp
     return st;
 }
 
-static uint8_t *read_bytes(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *data = malloc(*size + 1);
-    if (fread(data, 1, *size, f) != *size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    return data;
-}
-
 static int same_file(const char *a, const char *b) {
     size_t na = 0, nb = 0;
-    uint8_t *da = read_bytes(a, &na), *db = read_bytes(b, &nb);
+    uint8_t *da = (uint8_t *)ts_read_file(a, &na), *db = (uint8_t *)ts_read_file(b, &nb);
     int same = da && db && na == nb && memcmp(da, db, na) == 0;
     free(da);
     free(db);
@@ -114,7 +99,7 @@ static int count_prefixed(const char *prefix) {
 /* Copies file from over file to. */
 static void restore(const char *to, const char *from) {
     size_t size = 0;
-    uint8_t *data = read_bytes(from, &size);
+    uint8_t *data = (uint8_t *)ts_read_file(from, &size);
     ck_assert_ptr_nonnull(data);
     FILE *f = fopen(to, "wb");
     ck_assert_ptr_nonnull(f);
@@ -258,15 +243,6 @@ static int finish(child *c, char *out, size_t size) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-static void slurp(const char *path, char *out, size_t size) {
-    out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(out, 1, size - 1, f);
-    out[n] = '\0';
-    fclose(f);
-}
-
 static char self[4096];
 
 /* ---- Tests ------------------------------------------------------------- */
@@ -317,7 +293,7 @@ START_TEST(test_file_size_limit)
         char *newline = strchr(out, '\n');
         ck_assert_msg(newline && !strncmp(out, "PP_ERR_IO\n", 10), "the child said: %s", out);
         size_t size = 0;
-        uint8_t *saved = read_bytes(path_in("ck"), &size);
+        uint8_t *saved = (uint8_t *)ts_read_file(path_in("ck"), &size);
         ck_assert_ptr_nonnull(saved);
         char want[8192];
         snprintf(
@@ -366,13 +342,6 @@ END_TEST
 
 /* ---- Through the CLI --------------------------------------------------- */
 
-static const char *cli_path(void) {
-    static char path[4096];
-    const char *build = getenv("PEPITA_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/pepita", build && *build ? build : "..");
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
 static void put_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
@@ -402,32 +371,19 @@ static void write_tiny_mnist(void) {
     pp_dataset_free(&test);
 }
 
-typedef struct cli_run {
-    int exit_code;
-    char out[8192], err[8192];
-} cli_run;
-
 /* pepita with args (NULL-terminated), env "NAME=value" or NULL. */
-static void run_cli(cli_run *r, const char *env, const char *const *args) {
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = (char *)cli_path();
-    for (int i = 0; args[i] && argc < 31; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    child c = start(argv, env);
-    r->exit_code = finish(&c, r->out, sizeof r->out);
-    slurp(path_in("child.err"), r->err, sizeof r->err);
+static void run_cli(ts_cli_result *r, const char *env, const char *const *args) {
+    ts_run_cli_with(args, &(ts_cli_options){.env = {env}}, r);
 }
 
 START_TEST(test_model_too_large_cli)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("test_model_too_large_cli", "no pepita binary in $PEPITA_BUILD_DIR");
             return;
         }
         write_tiny_mnist();
-        cli_run r;
+        ts_cli_result r;
         run_cli(&r, NULL,
                 (const char *const[]){"train", "--dataset", "mnist", "--data", dir, "--hidden",
                                       "1048576,1048576", "--quiet", NULL});
@@ -445,7 +401,7 @@ END_TEST
  * name, and the checkpoint of epoch 1 is untouched and evaluates. */
 START_TEST(test_opencl_error_mid_epoch)
     {
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip("test_opencl_error_mid_epoch", "no pepita binary in $PEPITA_BUILD_DIR");
             return;
         }
@@ -453,14 +409,14 @@ START_TEST(test_opencl_error_mid_epoch)
         char *ck = strdup(path_in("run.ckpt")), *copy = strdup(path_in("epoch1.copy"));
         const char *common[] = {"--dataset", "mnist",   "--data", dir,      "--hidden",
                                 "16",        "--batch", "50",     "--save", ck};
-        cli_run r;
+        ts_cli_result r;
         run_cli(&r, NULL,
                 (const char *const[]){"train", common[0], common[1], common[2], common[3],
                                       common[4], common[5], common[6], common[7], common[8],
                                       common[9], "--epochs", "1", "--quiet", NULL});
         ck_assert_msg(r.exit_code == 0, "epoch 1 failed (%d): %s", r.exit_code, r.err);
         size_t size = 0;
-        uint8_t *epoch1 = read_bytes(ck, &size);
+        uint8_t *epoch1 = (uint8_t *)ts_read_file(ck, &size);
         ck_assert_ptr_nonnull(epoch1);
         free(ts_write_file(dir, "epoch1.copy", epoch1, size));
         free(epoch1);

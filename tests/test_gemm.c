@@ -322,16 +322,6 @@ static const char *small_shape_class(void) {
     return shape;
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = calloc(1, 65536);
-    size_t got = fread(text, 1, 65535, f);
-    text[got] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* The first call of a shape class measures both paths and writes the cache;
  * the next call in the process and a fresh context reading the file don't. */
 START_TEST(test_dispatch_cache_write_read)
@@ -349,7 +339,7 @@ START_TEST(test_dispatch_cache_write_read)
         launches l = count_launches(ctx);
         ck_assert_msg(l.native >= 2 && l.clblast >= 2, "measured %zu native, %zu clblast launches",
                       l.native, l.clblast);
-        char *text = read_text(file);
+        char *text = ts_read_file(file, NULL);
         ck_assert_msg(text != NULL, "no cache file at %s", file);
         ck_assert_ptr_nonnull(strstr(text, ctx->info.name));
         ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
@@ -403,7 +393,7 @@ START_TEST(test_dispatch_cache_survives_bad_files)
         ck_assert_int_eq(small_gemm(ctx), PP_OK);
         launches l = count_launches(ctx);
         ck_assert_msg(l.native >= 2 && l.clblast >= 2, "corrupt file: expected a measurement");
-        char *text = read_text(file);
+        char *text = ts_read_file(file, NULL);
         ck_assert_ptr_nonnull(text);
         ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
         free(text);

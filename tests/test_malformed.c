@@ -10,7 +10,6 @@
 #define _GNU_SOURCE /* setresuid, setgroups */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,14 +52,8 @@ static void write_bytes(const char *name, const void *data, size_t size) {
 }
 
 static uint8_t *read_bytes(const char *name, size_t *size) {
-    FILE *f = fopen(path_in(name), "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *data = malloc(*size + 1);
-    ck_assert_uint_eq(fread(data, 1, *size, f), *size);
-    fclose(f);
+    uint8_t *data = (uint8_t *)ts_read_file(path_in(name), size);
+    ck_assert_ptr_nonnull(data);
     return data;
 }
 
@@ -402,19 +395,6 @@ static const malformed_case cases[] = {
 
 /* ---- Running the CLI --------------------------------------------------- */
 
-typedef struct cli_result {
-    int exit_code; /* -signal when killed */
-    char out[8192], err[8192];
-} cli_result;
-
-/* The pepita binary next to the tests, or NULL. */
-static const char *cli_path(void) {
-    static char path[4096];
-    const char *build = getenv("PEPITA_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/pepita", build && *build ? build : "..");
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
 /* Replaces every "$D" by the row's directory and "$X" by extra_message. */
 static void expand(const char *text, char *out, size_t size) {
     size_t n = 0;
@@ -433,59 +413,18 @@ static void expand(const char *text, char *out, size_t size) {
     out[n] = '\0';
 }
 
-static void slurp(const char *path, char *out, size_t size) {
-    out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(out, 1, size - 1, f);
-    out[n] = '\0';
-    fclose(f);
-}
-
 /* Runs pepita with the expanded space-separated args; as_nobody drops root
  * in the child first. */
-static void run_cli(const char *args, int as_nobody, cli_result *r) {
+static void run_cli(const char *args, int as_nobody, ts_cli_result *r) {
     char line[8192];
     expand(args, line, sizeof line);
-    char *argv[64];
+    const char *argv[64];
     int argc = 0;
-    argv[argc++] = (char *)cli_path();
     for (char *save = NULL, *tok = strtok_r(line, " ", &save); tok && argc < 63;
          tok = strtok_r(NULL, " ", &save))
         argv[argc++] = tok;
     argv[argc] = NULL;
-    char out_path[4200], err_path[4200];
-    snprintf(out_path, sizeof out_path, "%s/cli.out", dir);
-    snprintf(err_path, sizeof err_path, "%s/cli.err", dir);
-    fflush(stdout);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0) _exit(120);
-        dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        if (as_nobody) {
-            if (fchown(out, NOBODY, NOBODY) || fchown(err, NOBODY, NOBODY)) _exit(121);
-            /* PoCL shows no device without a writable cache directory */
-            char home[4200];
-            snprintf(home, sizeof home, "%s/home", dir);
-            if (mkdir(home, 0755) || chown(home, NOBODY, NOBODY)) _exit(121);
-            setenv("HOME", home, 1);
-            setenv("XDG_CACHE_HOME", home, 1);
-            if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-                setresuid(NOBODY, NOBODY, NOBODY))
-                _exit(122);
-        }
-        execv(argv[0], argv);
-        _exit(123);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    slurp(out_path, r->out, sizeof r->out);
-    slurp(err_path, r->err, sizeof r->err);
+    ts_run_cli_with(argv, &(ts_cli_options){.as_nobody = as_nobody}, r);
 }
 
 /* A message matches exactly, or up to a final '*'. */
@@ -496,7 +435,7 @@ static int message_matches(const char *got, const char *want) {
 }
 
 static void check_cli(const malformed_case *c, int as_nobody) {
-    cli_result r;
+    ts_cli_result r;
     char want[4096], line[sizeof r.err];
     expand(c->message, want, sizeof want);
     run_cli(c->args, as_nobody, &r);
@@ -542,7 +481,7 @@ static void teardown(void) {
 START_TEST(test_malformed_table)
     {
         const malformed_case *c = &cases[_i];
-        if (!cli_path()) {
+        if (!ts_cli_path()) {
             ts_skip(c->what, "no pepita binary in $PEPITA_BUILD_DIR");
             return;
         }
@@ -594,7 +533,7 @@ START_TEST(test_unreadable_file)
             return;
         }
         ck_assert_msg(WEXITSTATUS(status) == 0, "as nobody, the library did not report '%s'", want);
-        if (cli_path())
+        if (ts_cli_path())
             check_cli(&c, 1);
         else
             ts_skip("test_unreadable_file (CLI)", "no pepita binary in $PEPITA_BUILD_DIR");

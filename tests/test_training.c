@@ -263,17 +263,10 @@ START_TEST(interrupted_epoch_resumes_exactly)
 END_TEST
 
 static unsigned char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size);
-    ck_assert_uint_eq(fread(data, 1, *size, f), *size);
-    fclose(f);
+    unsigned char *data = (unsigned char *)ts_read_file(path, size);
+    ck_assert_msg(data, "cannot read %s", path);
     return data;
 }
-
 static void spit(const char *path, const unsigned char *data, size_t size) {
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);

@@ -1,7 +1,8 @@
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* setresuid, setgroups */
 #include "test_support.h"
 
 #include <ftw.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,25 +109,69 @@ size_t ts_run_area_checks(rt_context *ctx, int quick,
     return count;
 }
 
+/* The uid and gid of user nobody. */
+enum { NOBODY = 65534 };
+
 const char *ts_cli_path(void) {
     static char path[4096];
     const char *build = getenv("PEPITA_BUILD_DIR");
     if (!build || !*build) return NULL;
     snprintf(path, sizeof path, "%s/pepita", build);
-    return path;
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+char *ts_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *data = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        data = malloc((size_t)n + 1);
+    if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    if (!data) return NULL;
+    data[n] = '\0';
+    if (size) *size = (size_t)n;
+    return data;
 }
 
 static void read_into(const char *path, char *out, size_t size) {
-    out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(out, 1, size - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    size_t n = 0;
+    char *data = ts_read_file(path, &n);
+    if (n > size - 1) n = size - 1;
+    if (data) memcpy(out, data, n);
+    out[data ? n : 0] = '\0';
+    free(data);
+}
+
+/* In the child: gives the output files and a fresh HOME under dir to nobody
+ * (PoCL shows no device without a writable cache directory), then drops root. */
+static void become_nobody(const char *dir, int out, int err) {
+    if (fchown(out, NOBODY, NOBODY) || fchown(err, NOBODY, NOBODY)) _exit(121);
+    char home[4200];
+    snprintf(home, sizeof home, "%s/home", dir);
+    if (mkdir(home, 0755) || chown(home, NOBODY, NOBODY)) _exit(121);
+    setenv("HOME", home, 1);
+    setenv("XDG_CACHE_HOME", home, 1);
+    if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+        setresuid(NOBODY, NOBODY, NOBODY))
+        _exit(122);
 }
 
 void ts_run_cli(const char *const *args, ts_cli_result *result) {
+    ts_run_cli_with(args, NULL, result);
+}
+
+void ts_run_cli_with(const char *const *args, const ts_cli_options *options,
+                     ts_cli_result *result) {
+    const ts_cli_options none = {0};
+    if (!options) options = &none;
     char *dir = ts_make_temp_dir("cli");
+    /* nobody must reach its HOME in here */
+    if (options->as_nobody) chmod(dir, 0755);
     char out_path[4200], err_path[4200];
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
@@ -145,6 +190,9 @@ void ts_run_cli(const char *const *args, ts_cli_result *result) {
         if (out < 0 || err < 0) _exit(120);
         dup2(out, STDOUT_FILENO);
         dup2(err, STDERR_FILENO);
+        if (options->as_nobody) become_nobody(dir, out, err);
+        for (int i = 0; i < 4 && options->env[i]; i++)
+            putenv((char *)options->env[i]);
         execv(argv[0], (char *const *)argv);
         _exit(123);
     }

@@ -29,10 +29,23 @@ typedef struct ts_cli_result {
     char err[65536];
 } ts_cli_result;
 
-/* $PEPITA_BUILD_DIR/pepita, or NULL when the variable is unset. */
+/* $PEPITA_BUILD_DIR/pepita, or NULL when the variable is unset or the
+ * binary is not there (the caller skips). */
 const char *ts_cli_path(void);
 /* Runs `pepita args...` (NULL-terminated) with stdout and stderr captured. */
 void ts_run_cli(const char *const *args, ts_cli_result *result);
+
+/* What may differ in the child of one run. */
+typedef struct ts_cli_options {
+    const char *env[4]; /* "NAME=value" settings added to its environment, NULL-ended */
+    int as_nobody;      /* drop root to user nobody first, with a private HOME */
+} ts_cli_options;
+/* ts_run_cli with options (NULL: none). */
+void ts_run_cli_with(const char *const *args, const ts_cli_options *options, ts_cli_result *result);
+
+/* A whole file, malloc'd with a NUL after its size bytes (so text can be
+ * searched); NULL when it cannot be read. size may be NULL. */
+char *ts_read_file(const char *path, size_t *size);
 
 /* Fails the test when any result in list failed, after printing every
  * failure (the log should name them all, not only the first). */
