@@ -581,28 +581,7 @@ END_TEST
 
 /* ---- The angle and norms against the host --------------------------------- */
 
-enum { SIDE = 10, CLASSES = 4, N_TRAIN = 160, N_TEST = 40 };
-
-static void make_split(pp_dataset *d, size_t n, unsigned seed) {
-    d->n = n;
-    d->channels = 1;
-    d->height = d->width = SIDE;
-    d->classes = CLASSES;
-    d->pixels = malloc(n * SIDE * SIDE);
-    d->labels = malloc(n);
-    float *noise = malloc(n * SIDE * SIDE * sizeof(float));
-    ts_fill_uniform(noise, n * SIDE * SIDE, 0.0f, 90.0f, seed);
-    for (size_t i = 0; i < n; i++) {
-        int label = (int)((i * 7 + seed) % CLASSES);
-        d->labels[i] = (uint8_t)label;
-        for (int p = 0; p < SIDE * SIDE; p++) {
-            int quadrant = (p / SIDE >= SIDE / 2) * 2 + (p % SIDE >= SIDE / 2);
-            float v = noise[i * SIDE * SIDE + (size_t)p] + (quadrant == label ? 150.0f : 0.0f);
-            d->pixels[i * SIDE * SIDE + (size_t)p] = (uint8_t)(v > 255 ? 255 : v);
-        }
-    }
-    free(noise);
-}
+enum { N_TRAIN = 160, N_TEST = 40 };
 
 /* Norms of the trainer's current weights and (with_f: PEPITA's F) the
  * angle between W_L...W_1 and F^T, in double on the host. */
@@ -664,8 +643,8 @@ START_TEST(analysis_angle_and_norms_match_the_host)
         pp_context *context = NULL;
         ck_assert_int_eq(pp_context_create(NULL, &context), PP_OK);
         pp_dataset train = {0}, test = {0};
-        make_split(&train, N_TRAIN, 1);
-        make_split(&test, N_TEST, 2);
+        ts_quadrant_split(&train, N_TRAIN, 1);
+        ts_quadrant_split(&test, N_TEST, 2);
         static const pp_rule_kind rules[] = {PP_RULE_PEPITA, PP_RULE_BP};
         for (int depth = 1; depth <= 2; depth++)
             for (int k = 0; k < 2; k++) {

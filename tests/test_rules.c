@@ -428,25 +428,6 @@ START_TEST(every_rule_trains_the_conv_model)
     }
 END_TEST
 
-/* max |a-b| over every layer's weights of two trainers. */
-static double weights_difference(pp_trainer *a, pp_trainer *b) {
-    int layers = 0;
-    double worst = 0;
-    ck_assert_int_eq(pp_trainer_layer_count(a, &layers), PP_OK);
-    for (int l = 0; l < layers; l++) {
-        float *wa, *wb;
-        size_t na, nb;
-        ck_assert_int_eq(pp_trainer_read_weights(a, l, &wa, &na), PP_OK);
-        ck_assert_int_eq(pp_trainer_read_weights(b, l, &wb, &nb), PP_OK);
-        ck_assert_uint_eq(na, nb);
-        for (size_t i = 0; i < na; i++)
-            worst = fmax(worst, fabs((double)wa[i] - wb[i]));
-        free(wa);
-        free(wb);
-    }
-    return worst;
-}
-
 /* Two epochs straight, or one, a checkpoint, a fresh trainer and the second:
  * the same weights (the feedback matrices, momentum and dropout keys all
  * come back). */
@@ -472,7 +453,7 @@ START_TEST(every_rule_resumes_from_a_checkpoint)
             pp_status st = pp_trainer_load(resumed, path);
             ck_assert_msg(st == PP_OK, "load: %s", pp_last_error());
             toy_epoch(resumed, &s);
-            double diff = weights_difference(straight, resumed);
+            double diff = ts_weights_difference(straight, resumed, 0);
             ck_assert_msg(diff == 0.0, "%s: the resumed run differs by %g", pp_rule_name(kinds[k]),
                           diff);
             pp_trainer_destroy(straight);

@@ -8,41 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SIDE = 10, CLASSES = 4, N_TRAIN = 240, N_TEST = 80 };
+enum { N_TRAIN = 240, N_TEST = 80 };
 
 static pp_context *context;
-
-/* A learnable toy set: each class lights one quadrant, plus noise. */
-static void make_split(pp_dataset *d, size_t n, unsigned seed) {
-    d->n = n;
-    d->channels = 1;
-    d->height = d->width = SIDE;
-    d->classes = CLASSES;
-    d->pixels = malloc(n * SIDE * SIDE);
-    d->labels = malloc(n);
-    float *noise = malloc(n * SIDE * SIDE * sizeof(float));
-    ts_fill_uniform(noise, n * SIDE * SIDE, 0.0f, 90.0f, seed);
-    for (size_t i = 0; i < n; i++) {
-        int label = (int)((i * 7 + seed) % CLASSES);
-        d->labels[i] = (uint8_t)label;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                int quadrant = (y >= SIDE / 2) * 2 + (x >= SIDE / 2);
-                float v = noise[i * SIDE * SIDE + (size_t)y * SIDE + x] +
-                          (quadrant == label ? 150.0f : 0.0f);
-                d->pixels[i * SIDE * SIDE + (size_t)y * SIDE + x] = (uint8_t)(v > 255 ? 255 : v);
-            }
-    }
-    free(noise);
-}
 
 static pp_dataset train_set, test_set;
 
 static void setup(void) {
     if (!context) ck_assert_int_eq(pp_context_create(NULL, &context), PP_OK);
     if (!train_set.n) {
-        make_split(&train_set, N_TRAIN, 1);
-        make_split(&test_set, N_TEST, 2);
+        ts_quadrant_split(&train_set, N_TRAIN, 1);
+        ts_quadrant_split(&test_set, N_TEST, 2);
     }
 }
 
@@ -78,27 +54,6 @@ static void run_epochs(pp_trainer *t, int epochs) {
     }
 }
 
-/* max |a-b| / (1 + |b|) over every layer's weights. */
-static double weights_difference(pp_trainer *a, pp_trainer *b) {
-    int layers = 0;
-    double worst = 0;
-    ck_assert_int_eq(pp_trainer_layer_count(a, &layers), PP_OK);
-    for (int l = 0; l < layers; l++) {
-        float *wa, *wb;
-        size_t na, nb;
-        ck_assert_int_eq(pp_trainer_read_weights(a, l, &wa, &na), PP_OK);
-        ck_assert_int_eq(pp_trainer_read_weights(b, l, &wb, &nb), PP_OK);
-        ck_assert_uint_eq(na, nb);
-        for (size_t i = 0; i < na; i++) {
-            double d = fabs((double)wa[i] - wb[i]) / (1.0 + fabs((double)wb[i]));
-            if (d > worst) worst = d;
-        }
-        free(wa);
-        free(wb);
-    }
-    return worst;
-}
-
 /* Dense: W1 (x + e F^T) = W1 x + e (W1 F)^T; conv: conv(x + e F^T) =
  * conv(x) + e conv(F^T). */
 START_TEST(exact_shortcut_matches_the_naive_modulated_pass)
@@ -112,7 +67,7 @@ START_TEST(exact_shortcut_matches_the_naive_modulated_pass)
             pp_trainer *naive = make_trainer(&c);
             run_epochs(fast, 2);
             run_epochs(naive, 2);
-            double diff = weights_difference(fast, naive);
+            double diff = ts_weights_difference(fast, naive, 1);
             ck_assert_msg(diff < 1e-4, "%s: shortcut and naive pass differ by %g",
                           pp_model_name(models[i]), diff);
             pp_trainer_destroy(fast);
@@ -197,7 +152,7 @@ START_TEST(checkpoint_round_trip_and_resume_equivalence)
         pp_trainer *restored = make_trainer(&c);
         ck_assert_int_eq(pp_trainer_load(restored, path), PP_OK);
         ck_assert_int_eq(pp_trainer_epoch(restored), 1);
-        ck_assert(weights_difference(first, restored) == 0.0);
+        ck_assert(ts_weights_difference(first, restored, 1) == 0.0);
         double acc_a, acc_b;
         ck_assert_int_eq(pp_trainer_evaluate(first, NULL, &acc_a), PP_OK);
         ck_assert_int_eq(pp_trainer_evaluate(restored, NULL, &acc_b), PP_OK);
@@ -212,7 +167,7 @@ START_TEST(checkpoint_round_trip_and_resume_equivalence)
         ck_assert_uint_eq(saved.seed, 42);
 
         run_epochs(restored, 2);
-        double diff = weights_difference(straight, restored);
+        double diff = ts_weights_difference(straight, restored, 1);
         ck_assert_msg(diff < 1e-5, "resumed run differs by %g", diff);
         pp_trainer_destroy(straight);
         pp_trainer_destroy(restored);
@@ -253,7 +208,7 @@ START_TEST(interrupted_epoch_resumes_exactly)
         ck_assert_int_eq(pp_trainer_load(resumed, path), PP_OK);
         run_epochs(resumed, 1);
         ck_assert_int_eq(pp_trainer_epoch(resumed), 2);
-        double diff = weights_difference(straight, resumed);
+        double diff = ts_weights_difference(straight, resumed, 1);
         ck_assert_msg(diff < 1e-5, "interrupted and resumed run differs by %g", diff);
         pp_trainer_destroy(straight);
         pp_trainer_destroy(resumed);
@@ -323,7 +278,7 @@ START_TEST(bad_checkpoints_are_rejected_clearly)
 
         /* the trainer still holds its own initial weights: nothing was half-loaded */
         ck_assert_int_eq(pp_trainer_epoch(fresh), 0);
-        ck_assert(weights_difference(fresh, t) > 0);
+        ck_assert(ts_weights_difference(fresh, t, 1) > 0);
 
         pp_config other = c;
         other.hidden[1] = 13;

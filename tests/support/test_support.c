@@ -3,6 +3,7 @@
 
 #include <ftw.h>
 #include <grp.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,48 @@ void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
         state ^= state << 17;
         values[i] = lo + (hi - lo) * (float)((state >> 40) * (1.0 / 16777216.0));
     }
+}
+
+void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed) {
+    enum { SIDE = 10, CLASSES = 4 };
+    d->n = n;
+    d->channels = 1;
+    d->height = d->width = SIDE;
+    d->classes = CLASSES;
+    d->pixels = malloc(n * SIDE * SIDE);
+    d->labels = malloc(n);
+    float *noise = malloc(n * SIDE * SIDE * sizeof(float));
+    ts_fill_uniform(noise, n * SIDE * SIDE, 0.0f, 90.0f, seed);
+    for (size_t i = 0; i < n; i++) {
+        int label = (int)((i * 7 + seed) % CLASSES);
+        d->labels[i] = (uint8_t)label;
+        for (int p = 0; p < SIDE * SIDE; p++) {
+            int quadrant = (p / SIDE >= SIDE / 2) * 2 + (p % SIDE >= SIDE / 2);
+            float v = noise[i * SIDE * SIDE + (size_t)p] + (quadrant == label ? 150.0f : 0.0f);
+            d->pixels[i * SIDE * SIDE + (size_t)p] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
+    free(noise);
+}
+
+double ts_weights_difference(pp_trainer *a, pp_trainer *b, int relative) {
+    int layers = 0;
+    double worst = 0;
+    ck_assert_int_eq(pp_trainer_layer_count(a, &layers), PP_OK);
+    for (int l = 0; l < layers; l++) {
+        float *wa, *wb;
+        size_t na, nb;
+        ck_assert_int_eq(pp_trainer_read_weights(a, l, &wa, &na), PP_OK);
+        ck_assert_int_eq(pp_trainer_read_weights(b, l, &wb, &nb), PP_OK);
+        ck_assert_uint_eq(na, nb);
+        for (size_t i = 0; i < na; i++) {
+            double d = fabs((double)wa[i] - wb[i]);
+            worst = fmax(worst, relative ? d / (1.0 + fabs((double)wb[i])) : d);
+        }
+        free(wa);
+        free(wb);
+    }
+    return worst;
 }
 
 void ts_assert_all_pass(const ref_check_list *list, const char *area) {

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "pepita/pepita.h"
 #include "reference.h"
 
 /* Runs a suite without fork (OpenCL contexts live in-process), prints its
@@ -59,5 +60,12 @@ size_t ts_run_area_checks(rt_context *ctx, int quick,
 
 /* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
 void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed);
+
+/* A learnable toy split of n 10x10 one-channel images in 4 classes: each
+ * class lights one quadrant over uniform noise (labels cycle with seed). */
+void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed);
+/* The largest weight difference between two trainers over every layer:
+ * |a-b|, or with relative |a-b| / (1 + |b|). */
+double ts_weights_difference(pp_trainer *a, pp_trainer *b, int relative);
 
 #endif
