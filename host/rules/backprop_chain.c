@@ -1,6 +1,8 @@
 /* Layer updates from a signal at the layer's output, and the BP/FA chain. */
 #include "rules/backprop_chain.h"
 
+#include <stdlib.h>
+
 const rt_buf *chain_layer_input(const network *net, int layer) {
     return layer == 0 ? &net->x : &net->layers[layer - 1].std.h;
 }
@@ -53,6 +55,54 @@ pp_status backprop_chain(rule *r, const rule_step_args *a,
                                    &below->delta_h));
         PP_TRY(chain_hidden_update(r, i - 1, a));
         delta = &below->delta;
+    }
+    return PP_OK;
+}
+
+typedef struct direct_state {
+    int from_target;
+    const rt_buf *feedback[NET_MAX_LAYERS]; /* hidden layers only */
+} direct_state;
+
+static pp_status direct_step(rule *r, const rule_step_args *a) {
+    direct_state *s = r->state;
+    network *net = r->net;
+    size_t batch = a->batch;
+    PP_TRY(net_forward(net, batch, &net->x, 0, 1, a->step, a->seed));
+    PP_TRY(net_output_error(net, batch, 0));
+    PP_TRY(chain_output_update(r, batch, &net->err));
+    const rt_buf *signal = &net->err;
+    if (s->from_target) {
+        PP_TRY(op_onehot(net->ctx, batch, net->classes, &net->labels, 1.0f, &net->onehot));
+        signal = &net->onehot;
+    }
+    for (int i = 0; i < net->n_layers - 1; i++) {
+        net_layer *l = &net->layers[i];
+        /* delta_h (batch x out) = s (batch x classes) B_l (classes x out) */
+        PP_TRY(op_dense_input_grad(net->ctx, batch, l->out, net->classes, signal, s->feedback[i],
+                                   &l->delta_h));
+        PP_TRY(chain_hidden_update(r, i, a));
+    }
+    return PP_OK;
+}
+
+static void direct_destroy(rule *r) {
+    free(r->state);
+}
+
+pp_status direct_feedback_init(rule *r, int from_target, const float bounds[NET_MAX_LAYERS],
+                               uint32_t stream) {
+    network *net = r->net;
+    direct_state *s = calloc(1, sizeof *s);
+    if (!s) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for %s", r->name);
+    s->from_target = from_target;
+    r->state = s;
+    r->step = direct_step;
+    r->destroy = direct_destroy;
+    for (int i = 0; i < net->n_layers - 1; i++) {
+        PP_TRY(rule_fixed_uniform(r, net->classes * net->layers[i].out, bounds[i],
+                                  stream + (uint32_t)i));
+        s->feedback[i] = &r->fixed.buf[r->fixed.count - 1];
     }
     return PP_OK;
 }
