@@ -11,15 +11,8 @@
 #include <zlib.h>
 
 #include "fake_trainer.h"
+#include "fuzz_check.h"
 #include "train/checkpoint_parse.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "invariant failed: %s\n", #cond);                                      \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void try_checkpoint(const uint8_t *data, size_t size) {
     pp_config config;

@@ -16,14 +16,7 @@
 
 #include "data/gz_reader.h"
 #include "data/idx.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "invariant failed: %s\n", #cond);                                      \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static volatile unsigned sink;
 
