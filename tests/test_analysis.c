@@ -695,17 +695,13 @@ END_TEST
 
 /* ---- A short CLI run: histograms, and a report that survives --resume ------ */
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* A learnable MNIST-format split: class k lights rows 2k+4 and 2k+5. */
 static void write_idx_split(const char *dir, const char *prefix, uint32_t n) {
     size_t size = 16 + (size_t)n * 784;
     uint8_t *img = calloc(size, 1), *lab = malloc(8 + (size_t)n);
-    put_be32(img, 0x803), put_be32(img + 4, n), put_be32(img + 8, 28), put_be32(img + 12, 28);
-    put_be32(lab, 0x801), put_be32(lab + 4, n);
+    ts_put_be32(img, 0x803), ts_put_be32(img + 4, n);
+    ts_put_be32(img + 8, 28), ts_put_be32(img + 12, 28);
+    ts_put_be32(lab, 0x801), ts_put_be32(lab + 4, n);
     for (uint32_t i = 0; i < n; i++) {
         int label = (int)(i * 7 % 10);
         lab[8 + i] = (uint8_t)label;

@@ -15,20 +15,15 @@
 
 static char *data_dir;
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* An MNIST-shaped IDX pair: class c lights rows 2c..2c+2, plus noise. */
 static void write_idx(const char *dir, const char *prefix, size_t n, unsigned seed) {
     size_t pixels = 28 * 28;
     uint8_t *images = calloc(16 + n * pixels, 1), *labels = calloc(8 + n, 1);
     float *noise = malloc(n * pixels * sizeof(float));
     ts_fill_uniform(noise, n * pixels, 0.0f, 60.0f, seed);
-    put_be32(images, 0x803), put_be32(images + 4, (uint32_t)n);
-    put_be32(images + 8, 28), put_be32(images + 12, 28);
-    put_be32(labels, 0x801), put_be32(labels + 4, (uint32_t)n);
+    ts_put_be32(images, 0x803), ts_put_be32(images + 4, (uint32_t)n);
+    ts_put_be32(images + 8, 28), ts_put_be32(images + 12, 28);
+    ts_put_be32(labels, 0x801), ts_put_be32(labels + 4, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         int c = (int)((i * 3 + seed) % 10);
         labels[8 + i] = (uint8_t)c;

@@ -22,17 +22,6 @@ static void teardown(void) {
     rt_context_destroy(ctx);
 }
 
-static rt_buf upload(const void *data, size_t bytes) {
-    rt_buf b = {0};
-    ck_assert_int_eq(rt_buf_create(ctx, bytes, &b), PP_OK);
-    if (data) ck_assert_int_eq(rt_buf_write(ctx, &b, 0, bytes, data), PP_OK);
-    return b;
-}
-
-static void download(const rt_buf *b, void *dst, size_t bytes) {
-    ck_assert_int_eq(rt_buf_read(ctx, b, 0, bytes, dst), PP_OK);
-}
-
 static void run_checks(int quick) {
     ck_assert_uint_ge(ts_run_area_checks(ctx, quick, ref_checks_conv, "conv"), quick ? 60 : 110);
 }
@@ -55,7 +44,8 @@ START_TEST(test_conv_known_values)
             x[i] = 1.0f;
         for (int i = 0; i < 18; i++)
             w[i] = i < 9 ? 1.0f : 0.5f;
-        rt_buf bx = upload(x, sizeof x), bw = upload(w, sizeof w), by = upload(NULL, 18 * 4);
+        rt_buf bx = ts_upload(ctx, x, sizeof x), bw = ts_upload(ctx, w, sizeof w),
+               by = ts_upload(ctx, NULL, 18 * 4);
         op_conv_shape s = {.batch = 1,
                            .in_c = 1,
                            .in_h = 3,
@@ -67,7 +57,7 @@ START_TEST(test_conv_known_values)
         ck_assert_int_eq(op_conv_out_h(&s), 3);
         ck_assert_int_eq(op_conv_forward(ctx, &s, &bx, &bw, &by), PP_OK);
         float y[18];
-        download(&by, y, sizeof y);
+        ts_download(ctx, &by, y, sizeof y);
         const float want[9] = {4, 6, 4, 6, 9, 6, 4, 6, 4};
         for (int i = 0; i < 9; i++) {
             ck_assert_float_eq(y[i], want[i]);
@@ -76,7 +66,7 @@ START_TEST(test_conv_known_values)
         s.stride = 2;
         ck_assert_int_eq(op_conv_out_w(&s), 2);
         ck_assert_int_eq(op_conv_forward(ctx, &s, &bx, &bw, &by), PP_OK);
-        download(&by, y, 8 * sizeof(float));
+        ts_download(ctx, &by, y, 8 * sizeof(float));
         for (int i = 0; i < 4; i++)
             ck_assert_float_eq(y[i], 4.0f);
 
@@ -84,10 +74,11 @@ START_TEST(test_conv_known_values)
         float x2[2 * 5 * 3], w2[2] = {2.0f, -1.0f}, y2[15];
         for (int i = 0; i < 30; i++)
             x2[i] = (float)i;
-        rt_buf bx2 = upload(x2, sizeof x2), bw2 = upload(w2, sizeof w2), by2 = upload(NULL, 60);
+        rt_buf bx2 = ts_upload(ctx, x2, sizeof x2), bw2 = ts_upload(ctx, w2, sizeof w2),
+               by2 = ts_upload(ctx, NULL, 60);
         const op_conv_shape s2 = {1, 2, 5, 3, 1, 1, 1, 0};
         ck_assert_int_eq(op_conv_forward(ctx, &s2, &bx2, &bw2, &by2), PP_OK);
-        download(&by2, y2, sizeof y2);
+        ts_download(ctx, &by2, y2, sizeof y2);
         for (int i = 0; i < 15; i++)
             ck_assert_float_eq(y2[i], 2.0f * x2[i] - x2[15 + i]);
         rt_buf_release(ctx, &bx);
@@ -118,14 +109,15 @@ START_TEST(test_weight_grad_scales)
         float *ones = malloc(n_ones * sizeof(float)), *dw = malloc(nw * sizeof(float));
         for (size_t i = 0; i < n_ones; i++)
             ones[i] = 1.0f;
-        rt_buf bx = upload(ones, nx * 4), bdy = upload(ones, ny * 4), bdw = upload(NULL, nw * 4);
+        rt_buf bx = ts_upload(ctx, ones, nx * 4), bdy = ts_upload(ctx, ones, ny * 4),
+               bdw = ts_upload(ctx, NULL, nw * 4);
         ck_assert_int_eq(op_conv_weight_grad(ctx, &s, 1.0f / (3.0f * oh * ow), &bdy, &bx, &bdw),
                          PP_OK);
-        download(&bdw, dw, nw * 4);
+        ts_download(ctx, &bdw, dw, nw * 4);
         for (size_t i = 0; i < nw; i++)
             ck_assert_float_eq_tol(dw[i], 1.0f, 1e-6f);
         ck_assert_int_eq(op_conv_weight_grad(ctx, &s, 1.0f / 3.0f, &bdy, &bx, &bdw), PP_OK);
-        download(&bdw, dw, nw * 4);
+        ts_download(ctx, &bdw, dw, nw * 4);
         for (size_t i = 0; i < nw; i++)
             ck_assert_float_eq_tol(dw[i], (float)(oh * ow), 1e-6f * oh * ow);
         free(ones);
@@ -161,15 +153,16 @@ START_TEST(test_conv_adjoint_identities)
             ts_fill_uniform(x, nx, -1.0f, 1.0f, 11 + t);
             ts_fill_uniform(w, nw, -1.0f, 1.0f, 12 + t);
             ts_fill_uniform(dy, ny, -1.0f, 1.0f, 13 + t);
-            rt_buf bx = upload(x, nx * 4), bw = upload(w, nw * 4), bdy = upload(dy, ny * 4);
-            rt_buf by = upload(NULL, ny * 4), bdx = upload(NULL, nx * 4),
-                   bdw = upload(NULL, nw * 4);
+            rt_buf bx = ts_upload(ctx, x, nx * 4), bw = ts_upload(ctx, w, nw * 4),
+                   bdy = ts_upload(ctx, dy, ny * 4);
+            rt_buf by = ts_upload(ctx, NULL, ny * 4), bdx = ts_upload(ctx, NULL, nx * 4),
+                   bdw = ts_upload(ctx, NULL, nw * 4);
             ck_assert_int_eq(op_conv_forward(ctx, s, &bx, &bw, &by), PP_OK);
             ck_assert_int_eq(op_conv_input_grad(ctx, s, &bdy, &bw, &bdx), PP_OK);
             ck_assert_int_eq(op_conv_weight_grad(ctx, s, 1.0f, &bdy, &bx, &bdw), PP_OK);
-            download(&by, y, ny * 4);
-            download(&bdx, dx, nx * 4);
-            download(&bdw, dw, nw * 4);
+            ts_download(ctx, &by, y, ny * 4);
+            ts_download(ctx, &bdx, dx, nx * 4);
+            ts_download(ctx, &bdw, dw, nw * 4);
             const double a = dot(y, dy, ny), b = dot(x, dx, nx), c = dot(w, dw, nw);
             const double tol = 1e-4 * (1.0 + sqrt((double)ny * s->in_c * s->kernel * s->kernel));
             ck_assert_msg(fabs(a - b) <= tol && fabs(a - c) <= tol,
@@ -196,12 +189,13 @@ START_TEST(test_maxpool_ties)
             0, 1, 5, 5, 99, /* window (1,0): bottom-left 2 ties bottom-right 2 -> index 15 */
             2, 2, 5, 5, 99, /* window (1,1): four 5s -> index 12 */
         };
-        rt_buf bx = upload(x, sizeof x), by = upload(NULL, 4 * 4), bam = upload(NULL, 4 * 4);
+        rt_buf bx = ts_upload(ctx, x, sizeof x), by = ts_upload(ctx, NULL, 4 * 4),
+               bam = ts_upload(ctx, NULL, 4 * 4);
         ck_assert_int_eq(op_maxpool2_forward(ctx, 1, 4, 5, &bx, &by, &bam), PP_OK);
         float y[4];
         int32_t am[4];
-        download(&by, y, sizeof y);
-        download(&bam, am, sizeof am);
+        ts_download(ctx, &by, y, sizeof y);
+        ts_download(ctx, &bam, am, sizeof am);
         const float want_y[4] = {3, 7, 2, 5};
         const int32_t want_am[4] = {0, 3, 15, 12};
         for (int i = 0; i < 4; i++) {
@@ -214,9 +208,9 @@ START_TEST(test_maxpool_ties)
         float dx[20];
         for (int i = 0; i < 20; i++)
             dx[i] = NAN;
-        rt_buf bdy = upload(dy, sizeof dy), bdx = upload(dx, sizeof dx);
+        rt_buf bdy = ts_upload(ctx, dy, sizeof dy), bdx = ts_upload(ctx, dx, sizeof dx);
         ck_assert_int_eq(op_maxpool2_backward(ctx, 1, 4, 5, &bdy, &bam, &bdx), PP_OK);
-        download(&bdx, dx, sizeof dx);
+        ts_download(ctx, &bdx, dx, sizeof dx);
         for (int i = 0; i < 20; i++) {
             const float want = i == 0 ? 1 : i == 3 ? 2 : i == 15 ? 3 : i == 12 ? 4 : 0;
             ck_assert_float_eq(dx[i], want);
@@ -234,12 +228,13 @@ END_TEST
 START_TEST(test_maxpool_planes_and_nan)
     {
         float x[3 * 2 * 2] = {NAN, 1, 2, 3, -4, -3, -2, -1, 0, 0, 0, 0};
-        rt_buf bx = upload(x, sizeof x), by = upload(NULL, 12), bam = upload(NULL, 12);
+        rt_buf bx = ts_upload(ctx, x, sizeof x), by = ts_upload(ctx, NULL, 12),
+               bam = ts_upload(ctx, NULL, 12);
         ck_assert_int_eq(op_maxpool2_forward(ctx, 3, 2, 2, &bx, &by, &bam), PP_OK);
         float y[3];
         int32_t am[3];
-        download(&by, y, sizeof y);
-        download(&bam, am, sizeof am);
+        ts_download(ctx, &by, y, sizeof y);
+        ts_download(ctx, &bam, am, sizeof am);
         ck_assert(isnan(y[0]));
         ck_assert_int_eq(am[0], 0);
         ck_assert_float_eq(y[1], -1.0f);
@@ -255,8 +250,9 @@ END_TEST
 START_TEST(test_bad_arguments)
     {
         /* Distinct buffers: the kernels' arguments are restrict. */
-        rt_buf b = upload(NULL, 4096 * 4), b2 = upload(NULL, 4096 * 4), b3 = upload(NULL, 4096 * 4);
-        rt_buf small = upload(NULL, 8);
+        rt_buf b = ts_upload(ctx, NULL, 4096 * 4), b2 = ts_upload(ctx, NULL, 4096 * 4),
+               b3 = ts_upload(ctx, NULL, 4096 * 4);
+        rt_buf small = ts_upload(ctx, NULL, 8);
         const op_conv_shape good = {2, 1, 8, 8, 2, 3, 1, 0};
         ck_assert_int_eq(op_conv_forward(ctx, &good, &b, &b2, &b3), PP_OK);
         ck_assert_int_eq(op_conv_forward(ctx, NULL, &b, &b, &b), PP_ERR_ARGUMENT);

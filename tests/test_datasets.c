@@ -38,11 +38,6 @@ static uint8_t next_byte(uint32_t *state) {
     return (uint8_t)(*state >> 24);
 }
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* A growable byte buffer holding one file's content. */
 typedef struct bytes {
     uint8_t *data;
@@ -51,10 +46,10 @@ typedef struct bytes {
 
 static bytes idx_images_file(uint32_t n, uint32_t rows, uint32_t cols, uint32_t seed) {
     bytes b = {malloc(16 + (size_t)n * rows * cols), 16 + (size_t)n * rows * cols};
-    put_be32(b.data, IDX_IMAGES_MAGIC);
-    put_be32(b.data + 4, n);
-    put_be32(b.data + 8, rows);
-    put_be32(b.data + 12, cols);
+    ts_put_be32(b.data, IDX_IMAGES_MAGIC);
+    ts_put_be32(b.data + 4, n);
+    ts_put_be32(b.data + 8, rows);
+    ts_put_be32(b.data + 12, cols);
     for (size_t i = 16; i < b.size; i++)
         b.data[i] = next_byte(&seed);
     return b;
@@ -62,8 +57,8 @@ static bytes idx_images_file(uint32_t n, uint32_t rows, uint32_t cols, uint32_t 
 
 static bytes idx_labels_file(uint32_t n, int classes, uint32_t seed) {
     bytes b = {malloc(8 + (size_t)n), 8 + (size_t)n};
-    put_be32(b.data, IDX_LABELS_MAGIC);
-    put_be32(b.data + 4, n);
+    ts_put_be32(b.data, IDX_LABELS_MAGIC);
+    ts_put_be32(b.data + 4, n);
     for (size_t i = 8; i < b.size; i++)
         b.data[i] = (uint8_t)(next_byte(&seed) % classes);
     return b;
@@ -535,7 +530,7 @@ static void write_set_with(const char *name, bytes replacement, int gz) {
 START_TEST(test_idx_bad_magic)
     {
         bytes b = idx_images_file(7, 28, 28, 1);
-        put_be32(b.data, IDX_LABELS_MAGIC);
+        ts_put_be32(b.data, IDX_LABELS_MAGIC);
         write_set_with("train-images-idx3-ubyte", b, 0);
         check_load_fails(
             PP_DATASET_MNIST, 0, PP_ERR_FORMAT,
@@ -549,7 +544,7 @@ END_TEST
 START_TEST(test_idx_bad_label_magic)
     {
         bytes b = idx_labels_file(3, 10, 1);
-        put_be32(b.data, 0xdeadbeefu);
+        ts_put_be32(b.data, 0xdeadbeefu);
         write_set_with("t10k-labels-idx1-ubyte", b, 1);
         check_load_fails(PP_DATASET_MNIST, 0, PP_ERR_FORMAT,
                          expect("t10k-labels-idx1-ubyte.gz",
@@ -845,15 +840,15 @@ END_TEST
 START_TEST(test_idx_parse_overflow)
     {
         uint8_t header[16];
-        put_be32(header, IDX_IMAGES_MAGIC);
-        put_be32(header + 4, 0xFFFFFFFFu);
-        put_be32(header + 8, 0xFFFFFFFFu);
-        put_be32(header + 12, 0xFFFFFFFFu);
+        ts_put_be32(header, IDX_IMAGES_MAGIC);
+        ts_put_be32(header + 4, 0xFFFFFFFFu);
+        ts_put_be32(header + 8, 0xFFFFFFFFu);
+        ts_put_be32(header + 12, 0xFFFFFFFFu);
         idx_images images;
         check_failure(idx_parse_images(header, sizeof header, "mem", 0, 0, &images), PP_ERR_FORMAT,
                       "mem: truncated: header says 4294967295 items of 18446744065119617025 bytes, "
                       "file holds 0 bytes of pixels");
-        put_be32(header + 8, 0);
+        ts_put_be32(header + 8, 0);
         check_failure(idx_parse_images(header, sizeof header, "mem", 0, 0, &images), PP_ERR_FORMAT,
                       "mem: images are 0x4294967295 pixels");
         idx_labels labels;

@@ -20,17 +20,6 @@ static void teardown(void) {
     rt_context_destroy(ctx);
 }
 
-static rt_buf upload(const void *data, size_t bytes) {
-    rt_buf b = {0};
-    ck_assert_int_eq(rt_buf_create(ctx, bytes, &b), PP_OK);
-    if (data) ck_assert_int_eq(rt_buf_write(ctx, &b, 0, bytes, data), PP_OK);
-    return b;
-}
-
-static void download(const rt_buf *b, void *dst, size_t bytes) {
-    ck_assert_int_eq(rt_buf_read(ctx, b, 0, bytes, dst), PP_OK);
-}
-
 static void run_checks(int quick) {
     ck_assert_uint_gt(ts_run_area_checks(ctx, quick, ref_checks_elementwise, "element-wise"),
                       quick ? 100 : 200);
@@ -49,13 +38,14 @@ START_TEST(test_extreme_logits)
     {
         const float z[3][3] = {{1000, -1000, 0}, {1000, -1000, 0}, {-1000, -1000, -1000}};
         const int32_t labels[3] = {0, 1, 2};
-        rt_buf bz = upload(z, sizeof z), bl = upload(labels, sizeof labels);
-        rt_buf be = upload(NULL, sizeof z), bloss = upload(NULL, 12), bc = upload(NULL, 12);
+        rt_buf bz = ts_upload(ctx, z, sizeof z), bl = ts_upload(ctx, labels, sizeof labels);
+        rt_buf be = ts_upload(ctx, NULL, sizeof z), bloss = ts_upload(ctx, NULL, 12),
+               bc = ts_upload(ctx, NULL, 12);
         float err[3][3], loss[3], correct[3];
         ck_assert_int_eq(op_softmax_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc), PP_OK);
-        download(&be, err, sizeof err);
-        download(&bloss, loss, sizeof loss);
-        download(&bc, correct, sizeof correct);
+        ts_download(ctx, &be, err, sizeof err);
+        ts_download(ctx, &bloss, loss, sizeof loss);
+        ts_download(ctx, &bc, correct, sizeof correct);
         ck_assert_float_eq_tol(loss[0], 0.0f, 1e-6f);
         ck_assert_float_eq_tol(loss[1], 2000.0f, 1e-3f);
         ck_assert_float_eq_tol(loss[2], logf(3.0f), 1e-6f);
@@ -66,8 +56,8 @@ START_TEST(test_extreme_logits)
         ck_assert_float_eq_tol(err[1][1], -1.0f, 1e-6f);
         ck_assert_float_eq_tol(err[2][2], 1.0f / 3.0f - 1.0f, 1e-6f);
         ck_assert_int_eq(op_sigmoid_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc), PP_OK);
-        download(&be, err, sizeof err);
-        download(&bloss, loss, sizeof loss);
+        ts_download(ctx, &be, err, sizeof err);
+        ts_download(ctx, &bloss, loss, sizeof loss);
         /* BCE per class: max(z,0) - z t + log(1 + exp(-|z|)); z = 0 costs log 2. */
         ck_assert_float_eq_tol(loss[0], logf(2.0f), 1e-6f);
         ck_assert_float_eq_tol(loss[1], 2000.0f + logf(2.0f), 1e-3f);
@@ -90,9 +80,9 @@ START_TEST(test_epoch_totals)
         enum { BATCH = 64, CLASSES = 10, BATCHES = 5, LAST = 37 };
         float z[BATCH * CLASSES], loss[BATCH], correct[BATCH];
         int32_t labels[BATCH];
-        rt_buf bz = upload(NULL, sizeof z), bl = upload(NULL, sizeof labels);
-        rt_buf bloss = upload(NULL, sizeof loss), bc = upload(NULL, sizeof correct);
-        rt_buf acc = upload(NULL, 2 * sizeof(float));
+        rt_buf bz = ts_upload(ctx, NULL, sizeof z), bl = ts_upload(ctx, NULL, sizeof labels);
+        rt_buf bloss = ts_upload(ctx, NULL, sizeof loss), bc = ts_upload(ctx, NULL, sizeof correct);
+        rt_buf acc = ts_upload(ctx, NULL, 2 * sizeof(float));
         double total_loss = 0.0, total_correct = 0.0;
         for (int b = 0; b < BATCHES; b++) {
             const int batch = b == BATCHES - 1 ? LAST : BATCH;
@@ -109,7 +99,7 @@ START_TEST(test_epoch_totals)
             total_correct += ref_sum(batch, correct);
         }
         float got[2];
-        download(&acc, got, sizeof got);
+        ts_download(ctx, &acc, got, sizeof got);
         ck_assert_float_eq_tol(got[0], (float)total_loss, 1e-4f * (float)total_loss);
         ck_assert_float_eq(got[1], (float)total_correct);
         rt_buf_release(ctx, &bz);
@@ -124,13 +114,14 @@ START_TEST(test_gather_out_of_range_index)
     {
         const uint8_t data[3 * 2] = {10, 11, 20, 21, 30, 31}, labels[3] = {7, 8, 9};
         const int32_t idx[5] = {99, 2, -1, 3, 0}; /* offset 1: rows 2, -1, 3, 0 */
-        rt_buf bd = upload(data, sizeof data), bl = upload(labels, sizeof labels),
-               bi = upload(idx, sizeof idx), bx = upload(NULL, 8 * 4), by = upload(NULL, 4 * 4);
+        rt_buf bd = ts_upload(ctx, data, sizeof data), bl = ts_upload(ctx, labels, sizeof labels),
+               bi = ts_upload(ctx, idx, sizeof idx), bx = ts_upload(ctx, NULL, 8 * 4),
+               by = ts_upload(ctx, NULL, 4 * 4);
         ck_assert_int_eq(op_gather_batch(ctx, 4, 2, &bd, &bl, &bi, 1, 0.5f, &bx, &by), PP_OK);
         float x[8];
         int32_t y[4];
-        download(&bx, x, sizeof x);
-        download(&by, y, sizeof y);
+        ts_download(ctx, &bx, x, sizeof x);
+        ts_download(ctx, &by, y, sizeof y);
         const float expect_x[8] = {15.0f, 15.5f, 0, 0, 0, 0, 5.0f, 5.5f};
         const int32_t expect_y[4] = {9, -1, -1, 7};
         for (int i = 0; i < 8; i++)
@@ -148,15 +139,15 @@ END_TEST
 START_TEST(test_histogram_clamps_and_skips_nan)
     {
         const float x[8] = {-5.0f, 0.0f, 0.49f, 0.5f, 0.99f, 1.0f, 7.0f, NAN};
-        rt_buf bx = upload(x, sizeof x), bc = upload(NULL, 2 * 4);
+        rt_buf bx = ts_upload(ctx, x, sizeof x), bc = ts_upload(ctx, NULL, 2 * 4);
         ck_assert_int_eq(op_histogram(ctx, 8, &bx, 0.0f, 1.0f, 2, &bc), PP_OK);
         uint32_t counts[2];
-        download(&bc, counts, sizeof counts);
+        ts_download(ctx, &bc, counts, sizeof counts);
         ck_assert_uint_eq(counts[0], 3); /* -5 (clamped), 0, 0.49 */
         ck_assert_uint_eq(counts[1], 4); /* 0.5, 0.99, 1 and 7 (clamped); NaN not counted */
         /* A second call overwrites rather than adds. */
         ck_assert_int_eq(op_histogram(ctx, 8, &bx, 0.0f, 1.0f, 2, &bc), PP_OK);
-        download(&bc, counts, sizeof counts);
+        ts_download(ctx, &bc, counts, sizeof counts);
         ck_assert_uint_eq(counts[0] + counts[1], 7);
         rt_buf_release(ctx, &bx);
         rt_buf_release(ctx, &bc);
@@ -165,7 +156,8 @@ END_TEST
 
 START_TEST(test_argument_errors)
     {
-        rt_buf small = upload(NULL, 16), big = upload(NULL, 4096), unallocated = {0};
+        rt_buf small = ts_upload(ctx, NULL, 16), big = ts_upload(ctx, NULL, 4096),
+               unallocated = {0};
         ck_assert_int_eq(op_sub(ctx, 5, &small, &big, &big), PP_ERR_ARGUMENT);
         ck_assert_int_eq(op_sub(ctx, 4, &small, &big, &unallocated), PP_ERR_ARGUMENT);
         ck_assert_int_eq(op_axpby(ctx, 5, 1.0f, &big, 1.0f, &small), PP_ERR_ARGUMENT);

@@ -342,20 +342,15 @@ END_TEST
 
 /* ---- Through the CLI --------------------------------------------------- */
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* The in-memory dataset as MNIST IDX files in dir. */
 static void write_idx(const pp_dataset *d, const char *images, const char *labels) {
     size_t bytes = d->n * SIDE * SIDE;
     uint8_t *b = malloc(16 + bytes);
-    put_be32(b, 0x803), put_be32(b + 4, (uint32_t)d->n), put_be32(b + 8, SIDE);
-    put_be32(b + 12, SIDE);
+    ts_put_be32(b, 0x803), ts_put_be32(b + 4, (uint32_t)d->n), ts_put_be32(b + 8, SIDE);
+    ts_put_be32(b + 12, SIDE);
     memcpy(b + 16, d->pixels, bytes);
     free(ts_write_file(dir, images, b, 16 + bytes));
-    put_be32(b, 0x801), put_be32(b + 4, (uint32_t)d->n);
+    ts_put_be32(b, 0x801), ts_put_be32(b + 4, (uint32_t)d->n);
     memcpy(b + 8, d->labels, d->n);
     free(ts_write_file(dir, labels, b, 8 + d->n));
     free(b);

@@ -40,11 +40,6 @@ static char *path_in(const char *name) {
     return path;
 }
 
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void write_bytes(const char *name, const void *data, size_t size) {
     char *path = ts_write_file(dir, name, data, size);
     ck_assert_ptr_nonnull(path);
@@ -61,7 +56,8 @@ static uint8_t *read_bytes(const char *name, size_t *size) {
 static void write_images(const char *name, uint32_t n, uint32_t rows, uint32_t cols, size_t cut) {
     size_t size = 16 + (size_t)n * rows * cols;
     uint8_t *b = malloc(size);
-    put_be32(b, 0x803), put_be32(b + 4, n), put_be32(b + 8, rows), put_be32(b + 12, cols);
+    ts_put_be32(b, 0x803), ts_put_be32(b + 4, n);
+    ts_put_be32(b + 8, rows), ts_put_be32(b + 12, cols);
     for (size_t i = 16; i < size; i++)
         b[i] = (uint8_t)(i * 131 >> 3);
     write_bytes(name, b, size - cut);
@@ -71,7 +67,7 @@ static void write_images(const char *name, uint32_t n, uint32_t rows, uint32_t c
 /* An IDX label file declaring `declared` labels and holding n. */
 static void write_labels(const char *name, uint32_t declared, uint32_t n) {
     uint8_t *b = malloc(8 + (size_t)n);
-    put_be32(b, 0x801), put_be32(b + 4, declared);
+    ts_put_be32(b, 0x801), ts_put_be32(b + 4, declared);
     for (uint32_t i = 0; i < n; i++)
         b[8 + i] = (uint8_t)(i * 7 % 10);
     write_bytes(name, b, 8 + (size_t)n);

@@ -83,6 +83,22 @@ void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed)
     }
 }
 
+void ts_put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+rt_buf ts_upload(rt_context *ctx, const void *data, size_t bytes) {
+    rt_buf b = {0};
+    ck_assert_int_eq(rt_buf_create(ctx, bytes, &b), PP_OK);
+    if (data) ck_assert_int_eq(rt_buf_write(ctx, &b, 0, bytes, data), PP_OK);
+    return b;
+}
+
+void ts_download(rt_context *ctx, const rt_buf *b, void *dst, size_t bytes) {
+    ck_assert_int_eq(rt_buf_read(ctx, b, 0, bytes, dst), PP_OK);
+}
+
 void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed) {
     enum { SIDE = 10, CLASSES = 4 };
     d->n = n;

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pepita/pepita.h"
 #include "reference.h"
@@ -60,6 +61,14 @@ size_t ts_run_area_checks(rt_context *ctx, int quick,
 
 /* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
 void ts_fill_uniform(float *values, size_t n, float lo, float hi, unsigned seed);
+
+/* v as 4 big-endian bytes at p (the IDX header fields). */
+void ts_put_be32(uint8_t *p, uint32_t v);
+
+/* A device buffer of bytes, filled from data unless data is NULL; and the
+ * way back. Both fail the test on any error. */
+rt_buf ts_upload(rt_context *ctx, const void *data, size_t bytes);
+void ts_download(rt_context *ctx, const rt_buf *b, void *dst, size_t bytes);
 
 /* A learnable toy split of n 10x10 one-channel images in 4 classes: each
  * class lights one quadrant over uniform noise (labels cycle with seed). */
