@@ -57,109 +57,100 @@ static size_t count_not_equal(const float *a, float value) {
     return d;
 }
 
-START_TEST(test_mask_equals_host_reference)
-    {
-        const op_dropout drop = {
-            .p = 0.1f, .seed = 0xDEADBEEF12345678ull, .step = 1234, .layer = 2};
-        device_mask(&drop, &out_a, host_a);
-        const uint32_t threshold = philox_dropout_threshold(drop.p);
-        const float scale = philox_dropout_scale(drop.p);
-        for (uint32_t i = 0; i < N; i++)
-            host_b[i] =
-                philox_dropout_keep(drop.seed, drop.step, drop.layer, i, threshold) ? scale : 0.0f;
-        ck_assert_uint_eq(count_differences(host_a, host_b), 0);
-    }
+START_TEST(test_mask_equals_host_reference) {
+    const op_dropout drop = {.p = 0.1f, .seed = 0xDEADBEEF12345678ull, .step = 1234, .layer = 2};
+    device_mask(&drop, &out_a, host_a);
+    const uint32_t threshold = philox_dropout_threshold(drop.p);
+    const float scale = philox_dropout_scale(drop.p);
+    for (uint32_t i = 0; i < N; i++)
+        host_b[i] =
+            philox_dropout_keep(drop.seed, drop.step, drop.layer, i, threshold) ? scale : 0.0f;
+    ck_assert_uint_eq(count_differences(host_a, host_b), 0);
+}
 END_TEST
 
-START_TEST(test_same_key_same_mask_different_key_different_mask)
-    {
-        op_dropout drop = {.p = 0.1f, .seed = 99, .step = 10, .layer = 1};
-        device_mask(&drop, &out_a, host_a);
-        device_mask(&drop, &out_b, host_b);
-        ck_assert_uint_eq(count_differences(host_a, host_b), 0);
-        /* Another step, layer or seed: about 2 p (1 - p) N = 0.18 N elements differ. */
-        const size_t expect = (size_t)(0.18 * N), slack = (size_t)(0.01 * N);
-        for (int which = 0; which < 3; which++) {
-            op_dropout other = drop;
-            if (which == 0) other.step++;
-            if (which == 1) other.layer++;
-            if (which == 2) other.seed++;
-            device_mask(&other, &out_b, host_b);
-            const size_t d = count_differences(host_a, host_b);
-            ck_assert_msg(d > expect - slack && d < expect + slack, "change %d: %zu differ", which,
-                          d);
-        }
+START_TEST(test_same_key_same_mask_different_key_different_mask) {
+    op_dropout drop = {.p = 0.1f, .seed = 99, .step = 10, .layer = 1};
+    device_mask(&drop, &out_a, host_a);
+    device_mask(&drop, &out_b, host_b);
+    ck_assert_uint_eq(count_differences(host_a, host_b), 0);
+    /* Another step, layer or seed: about 2 p (1 - p) N = 0.18 N elements differ. */
+    const size_t expect = (size_t)(0.18 * N), slack = (size_t)(0.01 * N);
+    for (int which = 0; which < 3; which++) {
+        op_dropout other = drop;
+        if (which == 0) other.step++;
+        if (which == 1) other.layer++;
+        if (which == 2) other.seed++;
+        device_mask(&other, &out_b, host_b);
+        const size_t d = count_differences(host_a, host_b);
+        ck_assert_msg(d > expect - slack && d < expect + slack, "change %d: %zu differ", which, d);
     }
+}
 END_TEST
 
 /* All passes regenerate one mask: forward, PEPITA's modulated op, BP backward. */
-START_TEST(test_passes_share_the_mask)
-    {
-        const op_dropout drop = {.p = 0.25f, .seed = 5, .step = 77, .layer = 3};
+START_TEST(test_passes_share_the_mask) {
+    const op_dropout drop = {.p = 0.25f, .seed = 5, .step = 77, .layer = 3};
+    device_mask(&drop, &out_a, host_a);
+    /* y_mod of ones = the mask; diff = y - y_mod with y = out_a gives zero. */
+    ck_assert_int_eq(op_act_forward_diff(ctx, OP_ACT_RELU, N, &ones, &out_a, &out_b, &out_c, &drop),
+                     PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, N * sizeof(float), host_c), PP_OK);
+    ck_assert_uint_eq(count_differences(host_a, host_b), 0);
+    ck_assert_uint_eq(count_not_equal(host_c, 0.0f), 0);
+    /* Backward of identity with dy = ones gives the mask too, here in place. */
+    ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_b), PP_OK);
+    ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, N, &ones, &out_b, &out_b, &drop), PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
+    ck_assert_uint_eq(count_differences(host_a, host_b), 0);
+}
+END_TEST
+
+START_TEST(test_kept_fraction) {
+    static const float ps[] = {0.1f, 0.5f, 0.9f};
+    for (int t = 0; t < 3; t++) {
+        const op_dropout drop = {.p = ps[t], .seed = 2024, .step = 3, .layer = 0};
         device_mask(&drop, &out_a, host_a);
-        /* y_mod of ones = the mask; diff = y - y_mod with y = out_a gives zero. */
-        ck_assert_int_eq(
-            op_act_forward_diff(ctx, OP_ACT_RELU, N, &ones, &out_a, &out_b, &out_c, &drop), PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, N * sizeof(float), host_c), PP_OK);
-        ck_assert_uint_eq(count_differences(host_a, host_b), 0);
-        ck_assert_uint_eq(count_not_equal(host_c, 0.0f), 0);
-        /* Backward of identity with dy = ones gives the mask too, here in place. */
-        ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_b), PP_OK);
-        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, N, &ones, &out_b, &out_b, &drop),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
-        ck_assert_uint_eq(count_differences(host_a, host_b), 0);
+        size_t kept = 0;
+        for (size_t i = 0; i < N; i++)
+            kept += host_a[i] != 0.0f;
+        /* Binomial(N, 1 - p): within 5 standard deviations. */
+        const double mean = (1.0 - ps[t]) * N, sd = sqrt(N * ps[t] * (1.0 - ps[t]));
+        ck_assert_msg(fabs((double)kept - mean) < 5.0 * sd, "p=%g: kept %zu, expected %.0f",
+                      (double)ps[t], kept, mean);
+        /* Inverted scaling: kept units carry 1/(1-p), so the mean stays about 1. */
+        const float scale = philox_dropout_scale(ps[t]);
+        ck_assert_uint_eq(count_not_equal(host_a, 0.0f), N - count_not_equal(host_a, scale));
     }
+}
 END_TEST
 
-START_TEST(test_kept_fraction)
-    {
-        static const float ps[] = {0.1f, 0.5f, 0.9f};
-        for (int t = 0; t < 3; t++) {
-            const op_dropout drop = {.p = ps[t], .seed = 2024, .step = 3, .layer = 0};
-            device_mask(&drop, &out_a, host_a);
-            size_t kept = 0;
-            for (size_t i = 0; i < N; i++)
-                kept += host_a[i] != 0.0f;
-            /* Binomial(N, 1 - p): within 5 standard deviations. */
-            const double mean = (1.0 - ps[t]) * N, sd = sqrt(N * ps[t] * (1.0 - ps[t]));
-            ck_assert_msg(fabs((double)kept - mean) < 5.0 * sd, "p=%g: kept %zu, expected %.0f",
-                          (double)ps[t], kept, mean);
-            /* Inverted scaling: kept units carry 1/(1-p), so the mean stays about 1. */
-            const float scale = philox_dropout_scale(ps[t]);
-            ck_assert_uint_eq(count_not_equal(host_a, 0.0f), N - count_not_equal(host_a, scale));
-        }
-    }
+START_TEST(test_no_mask_when_p_is_zero) {
+    const op_dropout drop = {.p = 0.0f, .seed = 1, .step = 2, .layer = 3};
+    device_mask(&drop, &out_a, host_a);
+    ck_assert_uint_eq(count_not_equal(host_a, 1.0f), 0);
+    device_mask(NULL, &out_a, host_a);
+    ck_assert_uint_eq(count_not_equal(host_a, 1.0f), 0);
+    /* In place: relu(x) with x == y. */
+    ck_assert_int_eq(op_fill(ctx, N, -2.0f, &out_b), PP_OK);
+    ck_assert_int_eq(op_act_forward(ctx, OP_ACT_RELU, N, &out_b, &out_b, NULL), PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
+    ck_assert_uint_eq(count_not_equal(host_b, 0.0f), 0);
+}
 END_TEST
 
-START_TEST(test_no_mask_when_p_is_zero)
-    {
-        const op_dropout drop = {.p = 0.0f, .seed = 1, .step = 2, .layer = 3};
-        device_mask(&drop, &out_a, host_a);
-        ck_assert_uint_eq(count_not_equal(host_a, 1.0f), 0);
-        device_mask(NULL, &out_a, host_a);
-        ck_assert_uint_eq(count_not_equal(host_a, 1.0f), 0);
-        /* In place: relu(x) with x == y. */
-        ck_assert_int_eq(op_fill(ctx, N, -2.0f, &out_b), PP_OK);
-        ck_assert_int_eq(op_act_forward(ctx, OP_ACT_RELU, N, &out_b, &out_b, NULL), PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, N * sizeof(float), host_b), PP_OK);
-        ck_assert_uint_eq(count_not_equal(host_b, 0.0f), 0);
+START_TEST(test_bad_probability) {
+    static const float bad[] = {1.0f, -0.1f, 1.5f, NAN};
+    for (int t = 0; t < 4; t++) {
+        const op_dropout drop = {.p = bad[t]};
+        ck_assert_int_eq(op_act_forward(ctx, OP_ACT_RELU, N, &ones, &out_a, &drop),
+                         PP_ERR_ARGUMENT);
+        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_RELU, N, &ones, &ones, &out_a, &drop),
+                         PP_ERR_ARGUMENT);
     }
-END_TEST
-
-START_TEST(test_bad_probability)
-    {
-        static const float bad[] = {1.0f, -0.1f, 1.5f, NAN};
-        for (int t = 0; t < 4; t++) {
-            const op_dropout drop = {.p = bad[t]};
-            ck_assert_int_eq(op_act_forward(ctx, OP_ACT_RELU, N, &ones, &out_a, &drop),
-                             PP_ERR_ARGUMENT);
-            ck_assert_int_eq(op_act_backward(ctx, OP_ACT_RELU, N, &ones, &ones, &out_a, &drop),
-                             PP_ERR_ARGUMENT);
-        }
-        ck_assert_int_eq(op_act_forward(ctx, (op_act)9, N, &ones, &out_a, NULL), PP_ERR_ARGUMENT);
-    }
+    ck_assert_int_eq(op_act_forward(ctx, (op_act)9, N, &ones, &out_a, NULL), PP_ERR_ARGUMENT);
+}
 END_TEST
 
 int main(void) {

@@ -249,95 +249,90 @@ static char self[4096];
 
 /* SIGKILL at random moments of a loop of saves: the checkpoint is always a
  * complete one of the two states, and loads. */
-START_TEST(test_sigkill_while_saving)
-    {
-        /* until three kills land inside a write (about one in four does) */
-        enum { MAX_KILLS = 60, WANTED = 3 };
-        int interrupted_writes = 0, k = 0;
-        srand((unsigned)time(NULL));
-        for (; k < MAX_KILLS && interrupted_writes < WANTED; k++) {
-            char *argv[] = {self, "save-loop", dir, NULL};
-            child c = start(argv, NULL);
-            char line[256] = "";
-            ck_assert_msg(fgets(line, sizeof line, c.out) && !strcmp(line, "ready\n"),
-                          "the saving child did not start: %s", line);
-            struct timespec pause = {0, (long)(rand() % 60) * 1000000L};
-            nanosleep(&pause, NULL);
-            kill(c.pid, SIGKILL);
-            ck_assert_int_eq(finish(&c, NULL, 0), -SIGKILL);
-            /* a temporary file left behind means the kill landed inside a write */
-            interrupted_writes += remove_temporaries() > 0;
-            ck_assert_msg(same_file(path_in("ck"), path_in("a.ref")) ||
-                              same_file(path_in("ck"), path_in("b.ref")),
-                          "kill %d: the checkpoint is neither complete state", k);
-            pp_config config;
-            ck_assert_msg(pp_checkpoint_read_config(path_in("ck"), &config, NULL) == PP_OK, "%s",
-                          pp_last_error());
-        }
-        printf("test_sigkill_while_saving: %d of %d kills interrupted a write\n",
-               interrupted_writes, k);
-        ck_assert_msg(interrupted_writes > 0,
-                      "no kill landed inside a write; the test proved nothing");
-        check_loadable(path_in("ck"));
+START_TEST(test_sigkill_while_saving) {
+    /* until three kills land inside a write (about one in four does) */
+    enum { MAX_KILLS = 60, WANTED = 3 };
+    int interrupted_writes = 0, k = 0;
+    srand((unsigned)time(NULL));
+    for (; k < MAX_KILLS && interrupted_writes < WANTED; k++) {
+        char *argv[] = {self, "save-loop", dir, NULL};
+        child c = start(argv, NULL);
+        char line[256] = "";
+        ck_assert_msg(fgets(line, sizeof line, c.out) && !strcmp(line, "ready\n"),
+                      "the saving child did not start: %s", line);
+        struct timespec pause = {0, (long)(rand() % 60) * 1000000L};
+        nanosleep(&pause, NULL);
+        kill(c.pid, SIGKILL);
+        ck_assert_int_eq(finish(&c, NULL, 0), -SIGKILL);
+        /* a temporary file left behind means the kill landed inside a write */
+        interrupted_writes += remove_temporaries() > 0;
+        ck_assert_msg(same_file(path_in("ck"), path_in("a.ref")) ||
+                          same_file(path_in("ck"), path_in("b.ref")),
+                      "kill %d: the checkpoint is neither complete state", k);
+        pp_config config;
+        ck_assert_msg(pp_checkpoint_read_config(path_in("ck"), &config, NULL) == PP_OK, "%s",
+                      pp_last_error());
     }
+    printf("test_sigkill_while_saving: %d of %d kills interrupted a write\n", interrupted_writes,
+           k);
+    ck_assert_msg(interrupted_writes > 0, "no kill landed inside a write; the test proved nothing");
+    check_loadable(path_in("ck"));
+}
 END_TEST
 
 /* A file-size limit below the checkpoint's size: a clear PP_ERR_IO, the
  * previous checkpoint untouched, no temporary file left. */
-START_TEST(test_file_size_limit)
-    {
-        char *argv[] = {self, "fsize", dir, "65536", NULL};
-        child c = start(argv, NULL);
-        char out[4096];
-        ck_assert_int_eq(finish(&c, out, sizeof out), 0);
-        char *newline = strchr(out, '\n');
-        ck_assert_msg(newline && !strncmp(out, "PP_ERR_IO\n", 10), "the child said: %s", out);
-        size_t size = 0;
-        uint8_t *saved = (uint8_t *)ts_read_file(path_in("ck"), &size);
-        ck_assert_ptr_nonnull(saved);
-        char want[8192];
-        snprintf(
-            want, sizeof want,
-            "%s: writing failed after 65536 of %zu bytes: File too large; the previous file is "
-            "untouched\n",
-            path_in("ck"), size);
-        ck_assert_str_eq(newline + 1, want);
-        ck_assert_int_eq(count_prefixed("ck.tmp."), 0);
-        /* still trainer A's checkpoint (seed 1), complete */
-        pp_config config;
-        ck_assert_msg(pp_checkpoint_read_config(path_in("ck"), &config, NULL) == PP_OK, "%s",
-                      pp_last_error());
-        ck_assert_uint_eq(config.seed, 1);
-        free(saved);
-        check_loadable(path_in("ck"));
-    }
+START_TEST(test_file_size_limit) {
+    char *argv[] = {self, "fsize", dir, "65536", NULL};
+    child c = start(argv, NULL);
+    char out[4096];
+    ck_assert_int_eq(finish(&c, out, sizeof out), 0);
+    char *newline = strchr(out, '\n');
+    ck_assert_msg(newline && !strncmp(out, "PP_ERR_IO\n", 10), "the child said: %s", out);
+    size_t size = 0;
+    uint8_t *saved = (uint8_t *)ts_read_file(path_in("ck"), &size);
+    ck_assert_ptr_nonnull(saved);
+    char want[8192];
+    snprintf(want, sizeof want,
+             "%s: writing failed after 65536 of %zu bytes: File too large; the previous file is "
+             "untouched\n",
+             path_in("ck"), size);
+    ck_assert_str_eq(newline + 1, want);
+    ck_assert_int_eq(count_prefixed("ck.tmp."), 0);
+    /* still trainer A's checkpoint (seed 1), complete */
+    pp_config config;
+    ck_assert_msg(pp_checkpoint_read_config(path_in("ck"), &config, NULL) == PP_OK, "%s",
+                  pp_last_error());
+    ck_assert_uint_eq(config.seed, 1);
+    free(saved);
+    check_loadable(path_in("ck"));
+}
 END_TEST
 
 /* --hidden 1048576,1048576: the first layer alone is 3.2 GB. */
-START_TEST(test_model_too_large_api)
-    {
-        pp_context *context = NULL;
-        ck_assert_msg(pp_context_create(NULL, &context) == PP_OK, "%s", pp_last_error());
-        pp_config c;
-        tiny_config(&c, 1 << 20, 1);
-        c.hidden[1] = 1 << 20;
-        c.n_hidden = 2;
-        pp_dataset train, test;
-        make_dataset(&train, TRAIN_N, 1);
-        make_dataset(&test, TEST_N, 2);
-        pp_trainer *t = NULL;
-        pp_status st = pp_trainer_create(context, &c, &train, &test, &t);
-        const char *message = pp_last_error();
-        ck_assert_msg(st == PP_ERR_OUT_OF_MEMORY, "got %s: %s", pp_status_name(st), message);
-        ck_assert_ptr_null(t);
-        /* the size of the buffer that did not fit: layer 1 (784 x 2^20 floats)
-         * on most devices, layer 2 (2^40 floats) on very large ones */
-        ck_assert_msg(strstr(message, "3288334336 bytes") || strstr(message, "4398046511104 bytes"),
-                      "the message names no size: %s", message);
-        pp_dataset_free(&train);
-        pp_dataset_free(&test);
-        pp_context_destroy(context);
-    }
+START_TEST(test_model_too_large_api) {
+    pp_context *context = NULL;
+    ck_assert_msg(pp_context_create(NULL, &context) == PP_OK, "%s", pp_last_error());
+    pp_config c;
+    tiny_config(&c, 1 << 20, 1);
+    c.hidden[1] = 1 << 20;
+    c.n_hidden = 2;
+    pp_dataset train, test;
+    make_dataset(&train, TRAIN_N, 1);
+    make_dataset(&test, TEST_N, 2);
+    pp_trainer *t = NULL;
+    pp_status st = pp_trainer_create(context, &c, &train, &test, &t);
+    const char *message = pp_last_error();
+    ck_assert_msg(st == PP_ERR_OUT_OF_MEMORY, "got %s: %s", pp_status_name(st), message);
+    ck_assert_ptr_null(t);
+    /* the size of the buffer that did not fit: layer 1 (784 x 2^20 floats)
+     * on most devices, layer 2 (2^40 floats) on very large ones */
+    ck_assert_msg(strstr(message, "3288334336 bytes") || strstr(message, "4398046511104 bytes"),
+                  "the message names no size: %s", message);
+    pp_dataset_free(&train);
+    pp_dataset_free(&test);
+    pp_context_destroy(context);
+}
 END_TEST
 
 /* ---- Through the CLI --------------------------------------------------- */
@@ -371,89 +366,85 @@ static void run_cli(ts_cli_result *r, const char *env, const char *const *args) 
     ts_run_cli_with(args, &(ts_cli_options){.env = {env}}, r);
 }
 
-START_TEST(test_model_too_large_cli)
-    {
-        if (!ts_cli_path()) {
-            ts_skip("test_model_too_large_cli", "no pepita binary in $PEPITA_BUILD_DIR");
-            return;
-        }
-        write_tiny_mnist();
-        ts_cli_result r;
-        run_cli(&r, NULL,
-                (const char *const[]){"train", "--dataset", "mnist", "--data", dir, "--hidden",
-                                      "1048576,1048576", "--quiet", NULL});
-        ck_assert_msg(r.exit_code == pp_status_exit_code(PP_ERR_OUT_OF_MEMORY),
-                      "exit %d, stderr: %s", r.exit_code, r.err);
-        ck_assert_msg(
-            !strncmp(r.err, "error: creating the pepita fc trainer on ", 41) &&
-                (strstr(r.err, "3288334336 bytes") || strstr(r.err, "4398046511104 bytes")),
-            "stderr: %s", r.err);
+START_TEST(test_model_too_large_cli) {
+    if (!ts_cli_path()) {
+        ts_skip("test_model_too_large_cli", "no pepita binary in $PEPITA_BUILD_DIR");
+        return;
     }
+    write_tiny_mnist();
+    ts_cli_result r;
+    run_cli(&r, NULL,
+            (const char *const[]){"train", "--dataset", "mnist", "--data", dir, "--hidden",
+                                  "1048576,1048576", "--quiet", NULL});
+    ck_assert_msg(r.exit_code == pp_status_exit_code(PP_ERR_OUT_OF_MEMORY), "exit %d, stderr: %s",
+                  r.exit_code, r.err);
+    ck_assert_msg(!strncmp(r.err, "error: creating the pepita fc trainer on ", 41) &&
+                      (strstr(r.err, "3288334336 bytes") || strstr(r.err, "4398046511104 bytes")),
+                  "stderr: %s", r.err);
+}
 END_TEST
 
 /* The N-th kernel launch of the second epoch fails (the runtime's
  * PEPITA_FAULT_AFTER_LAUNCHES hook): the run stops with the OpenCL error's
  * name, and the checkpoint of epoch 1 is untouched and evaluates. */
-START_TEST(test_opencl_error_mid_epoch)
-    {
-        if (!ts_cli_path()) {
-            ts_skip("test_opencl_error_mid_epoch", "no pepita binary in $PEPITA_BUILD_DIR");
-            return;
-        }
-        write_tiny_mnist();
-        char *ck = strdup(path_in("run.ckpt")), *copy = strdup(path_in("epoch1.copy"));
-        const char *common[] = {"--dataset", "mnist",   "--data", dir,      "--hidden",
-                                "16",        "--batch", "50",     "--save", ck};
-        ts_cli_result r;
-        run_cli(&r, NULL,
-                (const char *const[]){"train", common[0], common[1], common[2], common[3],
-                                      common[4], common[5], common[6], common[7], common[8],
-                                      common[9], "--epochs", "1", "--quiet", NULL});
-        ck_assert_msg(r.exit_code == 0, "epoch 1 failed (%d): %s", r.exit_code, r.err);
-        size_t size = 0;
-        uint8_t *epoch1 = (uint8_t *)ts_read_file(ck, &size);
-        ck_assert_ptr_nonnull(epoch1);
-        free(ts_write_file(dir, "epoch1.copy", epoch1, size));
-        free(epoch1);
-
-        /* the largest power of two of launches that still fails inside epoch 2:
-         * after the resumed trainer is set up (stdout's "training ..." line),
-         * before the epoch completes; each try starts from the epoch-1 file */
-        const char *const resume[] = {"train",   common[0],  common[1], common[2],
-                                      common[3], common[4],  common[5], common[6],
-                                      common[7], common[8],  common[9], "--resume",
-                                      ck,        "--epochs", "2",       NULL};
-        static char env[64];
-        unsigned long last = 0;
-        for (unsigned long n = 4; n <= 1ul << 20; n *= 2) {
-            restore(ck, copy);
-            snprintf(env, sizeof env, "PEPITA_FAULT_AFTER_LAUNCHES=%lu", n);
-            run_cli(&r, env, resume);
-            if (r.exit_code == 0) break; /* past the end of the run */
-            if (strstr(r.out, "training ")) last = n;
-        }
-        ck_assert_msg(last > 0, "no fault landed inside epoch 2");
-        restore(ck, copy);
-        snprintf(env, sizeof env, "PEPITA_FAULT_AFTER_LAUNCHES=%lu", last);
-        run_cli(&r, env, resume);
-        ck_assert_msg(strstr(r.out, "epoch 2/2") == NULL, "epoch 2 completed: %s", r.out);
-        ck_assert_int_eq(r.exit_code, pp_status_exit_code(PP_ERR_OPENCL));
-        char *newline = strchr(r.err, '\n');
-        const char *name = "(CL_OUT_OF_RESOURCES)";
-        ck_assert_msg(newline && !strncmp(r.err, "error: ", 7) &&
-                          newline - r.err >= (ptrdiff_t)strlen(name) &&
-                          !strncmp(newline - strlen(name), name, strlen(name)),
-                      "stderr: %s", r.err);
-        printf("test_opencl_error_mid_epoch: launch %lu failed: %.*s\n", last,
-               (int)(newline - r.err), r.err);
-
-        ck_assert_msg(same_file(ck, copy), "the epoch-1 checkpoint changed");
-        run_cli(&r, NULL, (const char *const[]){"eval", "--checkpoint", ck, "--data", dir, NULL});
-        ck_assert_msg(r.exit_code == 0, "eval failed (%d): %s", r.exit_code, r.err);
-        ck_assert_msg(strstr(r.out, "after 1 epochs: test accuracy "), "eval said: %s", r.out);
-        free(ck);
-        free(copy);
+START_TEST(test_opencl_error_mid_epoch) {
+    if (!ts_cli_path()) {
+        ts_skip("test_opencl_error_mid_epoch", "no pepita binary in $PEPITA_BUILD_DIR");
+        return;
     }
+    write_tiny_mnist();
+    char *ck = strdup(path_in("run.ckpt")), *copy = strdup(path_in("epoch1.copy"));
+    const char *common[] = {"--dataset", "mnist",   "--data", dir,      "--hidden",
+                            "16",        "--batch", "50",     "--save", ck};
+    ts_cli_result r;
+    run_cli(&r, NULL,
+            (const char *const[]){"train", common[0], common[1], common[2], common[3], common[4],
+                                  common[5], common[6], common[7], common[8], common[9], "--epochs",
+                                  "1", "--quiet", NULL});
+    ck_assert_msg(r.exit_code == 0, "epoch 1 failed (%d): %s", r.exit_code, r.err);
+    size_t size = 0;
+    uint8_t *epoch1 = (uint8_t *)ts_read_file(ck, &size);
+    ck_assert_ptr_nonnull(epoch1);
+    free(ts_write_file(dir, "epoch1.copy", epoch1, size));
+    free(epoch1);
+
+    /* the largest power of two of launches that still fails inside epoch 2:
+     * after the resumed trainer is set up (stdout's "training ..." line),
+     * before the epoch completes; each try starts from the epoch-1 file */
+    const char *const resume[] = {
+        "train",   common[0], common[1], common[2],  common[3], common[4],  common[5], common[6],
+        common[7], common[8], common[9], "--resume", ck,        "--epochs", "2",       NULL};
+    static char env[64];
+    unsigned long last = 0;
+    for (unsigned long n = 4; n <= 1ul << 20; n *= 2) {
+        restore(ck, copy);
+        snprintf(env, sizeof env, "PEPITA_FAULT_AFTER_LAUNCHES=%lu", n);
+        run_cli(&r, env, resume);
+        if (r.exit_code == 0) break; /* past the end of the run */
+        if (strstr(r.out, "training ")) last = n;
+    }
+    ck_assert_msg(last > 0, "no fault landed inside epoch 2");
+    restore(ck, copy);
+    snprintf(env, sizeof env, "PEPITA_FAULT_AFTER_LAUNCHES=%lu", last);
+    run_cli(&r, env, resume);
+    ck_assert_msg(strstr(r.out, "epoch 2/2") == NULL, "epoch 2 completed: %s", r.out);
+    ck_assert_int_eq(r.exit_code, pp_status_exit_code(PP_ERR_OPENCL));
+    char *newline = strchr(r.err, '\n');
+    const char *name = "(CL_OUT_OF_RESOURCES)";
+    ck_assert_msg(newline && !strncmp(r.err, "error: ", 7) &&
+                      newline - r.err >= (ptrdiff_t)strlen(name) &&
+                      !strncmp(newline - strlen(name), name, strlen(name)),
+                  "stderr: %s", r.err);
+    printf("test_opencl_error_mid_epoch: launch %lu failed: %.*s\n", last, (int)(newline - r.err),
+           r.err);
+
+    ck_assert_msg(same_file(ck, copy), "the epoch-1 checkpoint changed");
+    run_cli(&r, NULL, (const char *const[]){"eval", "--checkpoint", ck, "--data", dir, NULL});
+    ck_assert_msg(r.exit_code == 0, "eval failed (%d): %s", r.exit_code, r.err);
+    ck_assert_msg(strstr(r.out, "after 1 epochs: test accuracy "), "eval said: %s", r.out);
+    free(ck);
+    free(copy);
+}
 END_TEST
 
 static Suite *faults_suite(void) {

@@ -58,12 +58,14 @@ static void check_awkward(op_gemm_path path) {
     check_cases(path, cases, count);
 }
 
-START_TEST(test_native_awkward)
-    { check_awkward(OP_GEMM_NATIVE); }
+START_TEST(test_native_awkward) {
+    check_awkward(OP_GEMM_NATIVE);
+}
 END_TEST
 
-START_TEST(test_clblast_awkward)
-    { check_awkward(OP_GEMM_CLBLAST); }
+START_TEST(test_clblast_awkward) {
+    check_awkward(OP_GEMM_CLBLAST);
+}
 END_TEST
 
 /* The real training shapes, at least one per transpose combination. */
@@ -90,181 +92,177 @@ static void check_real(op_gemm_path path) {
     check_cases(path, cases, sizeof cases / sizeof cases[0]);
 }
 
-START_TEST(test_native_real_shapes)
-    { check_real(OP_GEMM_NATIVE); }
+START_TEST(test_native_real_shapes) {
+    check_real(OP_GEMM_NATIVE);
+}
 END_TEST
 
-START_TEST(test_clblast_real_shapes)
-    { check_real(OP_GEMM_CLBLAST); }
+START_TEST(test_clblast_real_shapes) {
+    check_real(OP_GEMM_CLBLAST);
+}
 END_TEST
 
 /* The dense wrappers through each forced path. */
-START_TEST(test_dense)
-    {
-        const char *paths[] = {"native", "clblast"};
-        for (int i = 0; i < 2; i++) {
-            setenv("PEPITA_GEMM", paths[i], 1);
-            rt_context *ctx = new_context(0);
-            ref_check_list list = {0};
-            static const size_t shapes[][3] = {{5, 13, 7}, {64, 784, 1024}, {64, 1024, 10}};
-            for (size_t s = 0; s < 3; s++) {
-                size_t batch = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-                size_t nx = batch * in, nw = out * in, ny = batch * out;
-                float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
-                float *dw = malloc(nw * 4), *got = malloc((nx > nw ? nx : nw) * 4);
-                float *expect = malloc((nx > nw ? nx : nw) * 4);
-                ts_fill_uniform(x, nx, 0.0f, 1.0f, 1);
-                ts_fill_uniform(w, nw, -0.1f, 0.1f, 2);
-                ts_fill_uniform(dy, ny, -1.0f, 1.0f, 3);
-                ts_fill_uniform(dw, nw, -1.0f, 1.0f, 4);
-                rt_buf bx, bw, bdy, bdw, by, bdx;
-                ck_assert_int_eq(rt_buf_create(ctx, nx * 4, &bx), PP_OK);
-                ck_assert_int_eq(rt_buf_create(ctx, nw * 4, &bw), PP_OK);
-                ck_assert_int_eq(rt_buf_create(ctx, ny * 4, &bdy), PP_OK);
-                ck_assert_int_eq(rt_buf_create(ctx, nw * 4, &bdw), PP_OK);
-                ck_assert_int_eq(rt_buf_create(ctx, ny * 4, &by), PP_OK);
-                ck_assert_int_eq(rt_buf_create(ctx, nx * 4, &bdx), PP_OK);
-                ck_assert_int_eq(rt_buf_write(ctx, &bx, 0, nx * 4, x), PP_OK);
-                ck_assert_int_eq(rt_buf_write(ctx, &bw, 0, nw * 4, w), PP_OK);
-                ck_assert_int_eq(rt_buf_write(ctx, &bdy, 0, ny * 4, dy), PP_OK);
-                ck_assert_int_eq(rt_buf_write(ctx, &bdw, 0, nw * 4, dw), PP_OK);
+START_TEST(test_dense) {
+    const char *paths[] = {"native", "clblast"};
+    for (int i = 0; i < 2; i++) {
+        setenv("PEPITA_GEMM", paths[i], 1);
+        rt_context *ctx = new_context(0);
+        ref_check_list list = {0};
+        static const size_t shapes[][3] = {{5, 13, 7}, {64, 784, 1024}, {64, 1024, 10}};
+        for (size_t s = 0; s < 3; s++) {
+            size_t batch = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+            size_t nx = batch * in, nw = out * in, ny = batch * out;
+            float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
+            float *dw = malloc(nw * 4), *got = malloc((nx > nw ? nx : nw) * 4);
+            float *expect = malloc((nx > nw ? nx : nw) * 4);
+            ts_fill_uniform(x, nx, 0.0f, 1.0f, 1);
+            ts_fill_uniform(w, nw, -0.1f, 0.1f, 2);
+            ts_fill_uniform(dy, ny, -1.0f, 1.0f, 3);
+            ts_fill_uniform(dw, nw, -1.0f, 1.0f, 4);
+            rt_buf bx, bw, bdy, bdw, by, bdx;
+            ck_assert_int_eq(rt_buf_create(ctx, nx * 4, &bx), PP_OK);
+            ck_assert_int_eq(rt_buf_create(ctx, nw * 4, &bw), PP_OK);
+            ck_assert_int_eq(rt_buf_create(ctx, ny * 4, &bdy), PP_OK);
+            ck_assert_int_eq(rt_buf_create(ctx, nw * 4, &bdw), PP_OK);
+            ck_assert_int_eq(rt_buf_create(ctx, ny * 4, &by), PP_OK);
+            ck_assert_int_eq(rt_buf_create(ctx, nx * 4, &bdx), PP_OK);
+            ck_assert_int_eq(rt_buf_write(ctx, &bx, 0, nx * 4, x), PP_OK);
+            ck_assert_int_eq(rt_buf_write(ctx, &bw, 0, nw * 4, w), PP_OK);
+            ck_assert_int_eq(rt_buf_write(ctx, &bdy, 0, ny * 4, dy), PP_OK);
+            ck_assert_int_eq(rt_buf_write(ctx, &bdw, 0, nw * 4, dw), PP_OK);
 
-                ck_assert_int_eq(op_dense_forward(ctx, batch, in, out, &bx, &bw, &by), PP_OK);
-                ck_assert_int_eq(rt_buf_read(ctx, &by, 0, ny * 4, got), PP_OK);
-                ref_gemm(OP_NO_TRANS, OP_TRANS, batch, out, in, 1.0f, x, in, w, in, 0.0f, expect,
-                         out);
-                ref_compare(got, expect, ny, 1e-4,
-                            ref_check_list_add(&list, "dense_forward", "%s %zu", paths[i], s));
+            ck_assert_int_eq(op_dense_forward(ctx, batch, in, out, &bx, &bw, &by), PP_OK);
+            ck_assert_int_eq(rt_buf_read(ctx, &by, 0, ny * 4, got), PP_OK);
+            ref_gemm(OP_NO_TRANS, OP_TRANS, batch, out, in, 1.0f, x, in, w, in, 0.0f, expect, out);
+            ref_compare(got, expect, ny, 1e-4,
+                        ref_check_list_add(&list, "dense_forward", "%s %zu", paths[i], s));
 
-                float scale = 1.0f / (float)batch;
-                ck_assert_int_eq(
-                    op_dense_weight_update(ctx, batch, in, out, scale, &bdy, &bx, 0.9f, &bdw),
-                    PP_OK);
-                ck_assert_int_eq(rt_buf_read(ctx, &bdw, 0, nw * 4, got), PP_OK);
-                memcpy(expect, dw, nw * 4);
-                ref_gemm(OP_TRANS, OP_NO_TRANS, out, in, batch, scale, dy, out, x, in, 0.9f, expect,
-                         in);
-                ref_compare(
-                    got, expect, nw, 1e-4,
-                    ref_check_list_add(&list, "dense_weight_update", "%s %zu", paths[i], s));
+            float scale = 1.0f / (float)batch;
+            ck_assert_int_eq(
+                op_dense_weight_update(ctx, batch, in, out, scale, &bdy, &bx, 0.9f, &bdw), PP_OK);
+            ck_assert_int_eq(rt_buf_read(ctx, &bdw, 0, nw * 4, got), PP_OK);
+            memcpy(expect, dw, nw * 4);
+            ref_gemm(OP_TRANS, OP_NO_TRANS, out, in, batch, scale, dy, out, x, in, 0.9f, expect,
+                     in);
+            ref_compare(got, expect, nw, 1e-4,
+                        ref_check_list_add(&list, "dense_weight_update", "%s %zu", paths[i], s));
 
-                ck_assert_int_eq(op_dense_input_grad(ctx, batch, in, out, &bdy, &bw, &bdx), PP_OK);
-                ck_assert_int_eq(rt_buf_read(ctx, &bdx, 0, nx * 4, got), PP_OK);
-                ref_gemm(OP_NO_TRANS, OP_NO_TRANS, batch, in, out, 1.0f, dy, out, w, in, 0.0f,
-                         expect, in);
-                ref_compare(got, expect, nx, 1e-4,
-                            ref_check_list_add(&list, "dense_input_grad", "%s %zu", paths[i], s));
+            ck_assert_int_eq(op_dense_input_grad(ctx, batch, in, out, &bdy, &bw, &bdx), PP_OK);
+            ck_assert_int_eq(rt_buf_read(ctx, &bdx, 0, nx * 4, got), PP_OK);
+            ref_gemm(OP_NO_TRANS, OP_NO_TRANS, batch, in, out, 1.0f, dy, out, w, in, 0.0f, expect,
+                     in);
+            ref_compare(got, expect, nx, 1e-4,
+                        ref_check_list_add(&list, "dense_input_grad", "%s %zu", paths[i], s));
 
-                rt_buf_release(ctx, &bx), rt_buf_release(ctx, &bw), rt_buf_release(ctx, &bdy);
-                rt_buf_release(ctx, &bdw), rt_buf_release(ctx, &by), rt_buf_release(ctx, &bdx);
-                free(x), free(w), free(dy), free(dw), free(got), free(expect);
-            }
-            ts_assert_all_pass(&list, "GEMM");
-            ref_check_list_free(&list);
-            rt_context_destroy(ctx);
+            rt_buf_release(ctx, &bx), rt_buf_release(ctx, &bw), rt_buf_release(ctx, &bdy);
+            rt_buf_release(ctx, &bdw), rt_buf_release(ctx, &by), rt_buf_release(ctx, &bdx);
+            free(x), free(w), free(dy), free(dw), free(got), free(expect);
         }
-        unsetenv("PEPITA_GEMM");
+        ts_assert_all_pass(&list, "GEMM");
+        ref_check_list_free(&list);
+        rt_context_destroy(ctx);
     }
+    unsetenv("PEPITA_GEMM");
+}
 END_TEST
 
 /* beta == 0 must not read C, alpha == 0 must not read A or B (BLAS
  * semantics: they may hold NaN); k == 0 scales C by beta. */
-START_TEST(test_native_special_scalars)
-    {
-        rt_context *ctx = new_context(0);
-        const size_t m = 9, n = 21, k = 11;
-        float a[9 * 11], b[11 * 21], c[9 * 21], out[9 * 21], expect[9 * 21];
-        ts_fill_uniform(a, m * k, -1.0f, 1.0f, 5);
-        ts_fill_uniform(b, k * n, -1.0f, 1.0f, 6);
-        rt_buf ba, bb, bc;
-        ck_assert_int_eq(rt_buf_create(ctx, sizeof a, &ba), PP_OK);
-        ck_assert_int_eq(rt_buf_create(ctx, sizeof b, &bb), PP_OK);
-        ck_assert_int_eq(rt_buf_create(ctx, sizeof c, &bc), PP_OK);
-        ck_assert_int_eq(rt_buf_write(ctx, &ba, 0, sizeof a, a), PP_OK);
-        ck_assert_int_eq(rt_buf_write(ctx, &bb, 0, sizeof b, b), PP_OK);
+START_TEST(test_native_special_scalars) {
+    rt_context *ctx = new_context(0);
+    const size_t m = 9, n = 21, k = 11;
+    float a[9 * 11], b[11 * 21], c[9 * 21], out[9 * 21], expect[9 * 21];
+    ts_fill_uniform(a, m * k, -1.0f, 1.0f, 5);
+    ts_fill_uniform(b, k * n, -1.0f, 1.0f, 6);
+    rt_buf ba, bb, bc;
+    ck_assert_int_eq(rt_buf_create(ctx, sizeof a, &ba), PP_OK);
+    ck_assert_int_eq(rt_buf_create(ctx, sizeof b, &bb), PP_OK);
+    ck_assert_int_eq(rt_buf_create(ctx, sizeof c, &bc), PP_OK);
+    ck_assert_int_eq(rt_buf_write(ctx, &ba, 0, sizeof a, a), PP_OK);
+    ck_assert_int_eq(rt_buf_write(ctx, &bb, 0, sizeof b, b), PP_OK);
 
-        for (size_t i = 0; i < m * n; i++)
-            c[i] = NAN;
-        ck_assert_int_eq(rt_buf_write(ctx, &bc, 0, sizeof c, c), PP_OK);
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, m, n, k, 1.0f,
-                                      &ba, 0, k, &bb, 0, n, 0.0f, &bc, 0, n),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
-        ref_gemm(OP_NO_TRANS, OP_NO_TRANS, m, n, k, 1.0f, a, k, b, n, 0.0f, expect, n);
-        for (size_t i = 0; i < m * n; i++)
-            ck_assert_msg(fabsf(out[i] - expect[i]) <= 1e-4f * (1.0f + fabsf(expect[i])),
-                          "beta=0 read C at %zu: %g", i, (double)out[i]);
+    for (size_t i = 0; i < m * n; i++)
+        c[i] = NAN;
+    ck_assert_int_eq(rt_buf_write(ctx, &bc, 0, sizeof c, c), PP_OK);
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, m, n, k, 1.0f, &ba,
+                                  0, k, &bb, 0, n, 0.0f, &bc, 0, n),
+                     PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
+    ref_gemm(OP_NO_TRANS, OP_NO_TRANS, m, n, k, 1.0f, a, k, b, n, 0.0f, expect, n);
+    for (size_t i = 0; i < m * n; i++)
+        ck_assert_msg(fabsf(out[i] - expect[i]) <= 1e-4f * (1.0f + fabsf(expect[i])),
+                      "beta=0 read C at %zu: %g", i, (double)out[i]);
 
-        float nan_a[9 * 11];
-        for (size_t i = 0; i < m * k; i++)
-            nan_a[i] = NAN;
-        ck_assert_int_eq(rt_buf_write(ctx, &ba, 0, sizeof nan_a, nan_a), PP_OK);
-        ts_fill_uniform(c, m * n, -1.0f, 1.0f, 7);
-        ck_assert_int_eq(rt_buf_write(ctx, &bc, 0, sizeof c, c), PP_OK);
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_TRANS, m, n, k, 0.0f,
-                                      &ba, 0, k, &bb, 0, k, 2.0f, &bc, 0, n),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
-        for (size_t i = 0; i < m * n; i++)
-            ck_assert_msg(out[i] == 2.0f * c[i], "alpha=0: %g at %zu", (double)out[i], i);
+    float nan_a[9 * 11];
+    for (size_t i = 0; i < m * k; i++)
+        nan_a[i] = NAN;
+    ck_assert_int_eq(rt_buf_write(ctx, &ba, 0, sizeof nan_a, nan_a), PP_OK);
+    ts_fill_uniform(c, m * n, -1.0f, 1.0f, 7);
+    ck_assert_int_eq(rt_buf_write(ctx, &bc, 0, sizeof c, c), PP_OK);
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_TRANS, m, n, k, 0.0f, &ba, 0,
+                                  k, &bb, 0, k, 2.0f, &bc, 0, n),
+                     PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
+    for (size_t i = 0; i < m * n; i++)
+        ck_assert_msg(out[i] == 2.0f * c[i], "alpha=0: %g at %zu", (double)out[i], i);
 
-        /* k == 0 through the dispatch (either path request) */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_CLBLAST, OP_NO_TRANS, OP_NO_TRANS, m, n, 0, 1.0f,
-                                      &ba, 0, 1, &bb, 0, n, -1.0f, &bc, 0, n),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
-        for (size_t i = 0; i < m * n; i++)
-            ck_assert_msg(out[i] == -2.0f * c[i], "k=0: %g at %zu", (double)out[i], i);
+    /* k == 0 through the dispatch (either path request) */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_CLBLAST, OP_NO_TRANS, OP_NO_TRANS, m, n, 0, 1.0f,
+                                  &ba, 0, 1, &bb, 0, n, -1.0f, &bc, 0, n),
+                     PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &bc, 0, sizeof out, out), PP_OK);
+    for (size_t i = 0; i < m * n; i++)
+        ck_assert_msg(out[i] == -2.0f * c[i], "k=0: %g at %zu", (double)out[i], i);
 
-        /* m == 0 or n == 0: nothing to do */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 0, n, k, 1.0f,
-                                      &ba, 0, k, &bb, 0, n, 0.0f, &bc, 0, n),
-                         PP_OK);
-        rt_buf_release(ctx, &ba), rt_buf_release(ctx, &bb), rt_buf_release(ctx, &bc);
-        rt_context_destroy(ctx);
-    }
+    /* m == 0 or n == 0: nothing to do */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 0, n, k, 1.0f, &ba,
+                                  0, k, &bb, 0, n, 0.0f, &bc, 0, n),
+                     PP_OK);
+    rt_buf_release(ctx, &ba), rt_buf_release(ctx, &bb), rt_buf_release(ctx, &bc);
+    rt_context_destroy(ctx);
+}
 END_TEST
 
-START_TEST(test_invalid_arguments)
-    {
-        rt_context *ctx = new_context(0);
-        rt_buf a, b, c, none = {0};
-        ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &a), PP_OK);
-        ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &b), PP_OK);
-        ck_assert_int_eq(rt_buf_create(ctx, 9 * 4, &c), PP_OK);
-        /* 3x4 . 4x3 fits exactly */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &a, 0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_OK);
-        /* lda below the column count */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &a, 0, 3, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_ERR_ARGUMENT);
-        ck_assert_ptr_nonnull(strstr(pp_last_error(), "ldA"));
-        /* an offset that runs past the buffer */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_CLBLAST, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &a, 1, 4, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_ERR_ARGUMENT);
-        /* C too small for ldc */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &a, 0, 4, &b, 0, 3, 0.0f, &c, 0, 4),
-                         PP_ERR_ARGUMENT);
-        /* transposed B: 3x4 stored, needs ldb >= 4 */
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_TRANS, 3, 3, 4, 1.0f, &a,
-                                      0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_ERR_ARGUMENT);
-        ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &none, 0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_ERR_ARGUMENT);
-        ck_assert_int_eq(op_gemm_with(ctx, (op_gemm_path)7, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
-                                      &a, 0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
-                         PP_ERR_ARGUMENT);
-        ck_assert_str_eq(op_gemm_path_name(OP_GEMM_NATIVE), "native");
-        ck_assert_str_eq(op_gemm_path_name(OP_GEMM_CLBLAST), "clblast");
-        ck_assert_str_eq(op_gemm_path_name(OP_GEMM_AUTO), "auto");
-        rt_buf_release(ctx, &a), rt_buf_release(ctx, &b), rt_buf_release(ctx, &c);
-        rt_context_destroy(ctx);
-    }
+START_TEST(test_invalid_arguments) {
+    rt_context *ctx = new_context(0);
+    rt_buf a, b, c, none = {0};
+    ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &a), PP_OK);
+    ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &b), PP_OK);
+    ck_assert_int_eq(rt_buf_create(ctx, 9 * 4, &c), PP_OK);
+    /* 3x4 . 4x3 fits exactly */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a,
+                                  0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_OK);
+    /* lda below the column count */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a,
+                                  0, 3, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_ERR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(pp_last_error(), "ldA"));
+    /* an offset that runs past the buffer */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_CLBLAST, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a,
+                                  1, 4, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_ERR_ARGUMENT);
+    /* C too small for ldc */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a,
+                                  0, 4, &b, 0, 3, 0.0f, &c, 0, 4),
+                     PP_ERR_ARGUMENT);
+    /* transposed B: 3x4 stored, needs ldb >= 4 */
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_TRANS, 3, 3, 4, 1.0f, &a, 0,
+                                  4, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_ERR_ARGUMENT);
+    ck_assert_int_eq(op_gemm_with(ctx, OP_GEMM_NATIVE, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f,
+                                  &none, 0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_ERR_ARGUMENT);
+    ck_assert_int_eq(op_gemm_with(ctx, (op_gemm_path)7, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a,
+                                  0, 4, &b, 0, 3, 0.0f, &c, 0, 3),
+                     PP_ERR_ARGUMENT);
+    ck_assert_str_eq(op_gemm_path_name(OP_GEMM_NATIVE), "native");
+    ck_assert_str_eq(op_gemm_path_name(OP_GEMM_CLBLAST), "clblast");
+    ck_assert_str_eq(op_gemm_path_name(OP_GEMM_AUTO), "auto");
+    rt_buf_release(ctx, &a), rt_buf_release(ctx, &b), rt_buf_release(ctx, &c);
+    rt_context_destroy(ctx);
+}
 END_TEST
 
 /* ---- Dispatch ----------------------------------------------------------- */
@@ -324,182 +322,177 @@ static const char *small_shape_class(void) {
 
 /* The first call of a shape class measures both paths and writes the cache;
  * the next call in the process and a fresh context reading the file don't. */
-START_TEST(test_dispatch_cache_write_read)
-    {
-        unsetenv("PEPITA_GEMM");
-        setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
-        char *dir = ts_make_temp_dir("gemm-cache");
-        char sub[4200], file[4300];
-        snprintf(sub, sizeof sub, "%s/not/yet/there", dir);
-        setenv("PEPITA_CACHE_DIR", sub, 1);
-        snprintf(file, sizeof file, "%s/gemm-dispatch.txt", sub);
+START_TEST(test_dispatch_cache_write_read) {
+    unsetenv("PEPITA_GEMM");
+    setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
+    char *dir = ts_make_temp_dir("gemm-cache");
+    char sub[4200], file[4300];
+    snprintf(sub, sizeof sub, "%s/not/yet/there", dir);
+    setenv("PEPITA_CACHE_DIR", sub, 1);
+    snprintf(file, sizeof file, "%s/gemm-dispatch.txt", sub);
 
-        rt_context *ctx = new_context(1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        launches l = count_launches(ctx);
-        ck_assert_msg(l.native >= 2 && l.clblast >= 2, "measured %zu native, %zu clblast launches",
-                      l.native, l.clblast);
-        char *text = ts_read_file(file, NULL);
-        ck_assert_msg(text != NULL, "no cache file at %s", file);
-        ck_assert_ptr_nonnull(strstr(text, ctx->info.name));
-        ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
-        free(text);
+    rt_context *ctx = new_context(1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    launches l = count_launches(ctx);
+    ck_assert_msg(l.native >= 2 && l.clblast >= 2, "measured %zu native, %zu clblast launches",
+                  l.native, l.clblast);
+    char *text = ts_read_file(file, NULL);
+    ck_assert_msg(text != NULL, "no cache file at %s", file);
+    ck_assert_ptr_nonnull(strstr(text, ctx->info.name));
+    ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
+    free(text);
 
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    l = count_launches(ctx);
+    ck_assert_uint_eq(l.native + l.clblast, 1);
+    rt_context_destroy(ctx);
+
+    /* A fresh context takes the path from the file: force each in turn. */
+    const char *paths[] = {"native", "clblast"};
+    for (int i = 0; i < 2; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, "# comment\n%s\t%s\t%s\t%s\n", "other device", "1.0",
+                 small_shape_class(), paths[1 - i]);
+        ctx = new_context(1);
+        FILE *f = fopen(file, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%s%s\t%s\t%s\t%s\tnative_us=1\tclblast_us=2\n", line, ctx->info.name,
+                ctx->info.driver_version, small_shape_class(), paths[i]);
+        fclose(f);
         ck_assert_int_eq(small_gemm(ctx), PP_OK);
         l = count_launches(ctx);
-        ck_assert_uint_eq(l.native + l.clblast, 1);
+        ck_assert_uint_eq(l.native, i == 0 ? 1 : 0);
+        ck_assert_uint_eq(l.clblast, i == 1 ? 1 : 0);
         rt_context_destroy(ctx);
-
-        /* A fresh context takes the path from the file: force each in turn. */
-        const char *paths[] = {"native", "clblast"};
-        for (int i = 0; i < 2; i++) {
-            char line[1024];
-            snprintf(line, sizeof line, "# comment\n%s\t%s\t%s\t%s\n", "other device", "1.0",
-                     small_shape_class(), paths[1 - i]);
-            ctx = new_context(1);
-            FILE *f = fopen(file, "w");
-            ck_assert_ptr_nonnull(f);
-            fprintf(f, "%s%s\t%s\t%s\t%s\tnative_us=1\tclblast_us=2\n", line, ctx->info.name,
-                    ctx->info.driver_version, small_shape_class(), paths[i]);
-            fclose(f);
-            ck_assert_int_eq(small_gemm(ctx), PP_OK);
-            l = count_launches(ctx);
-            ck_assert_uint_eq(l.native, i == 0 ? 1 : 0);
-            ck_assert_uint_eq(l.clblast, i == 1 ? 1 : 0);
-            rt_context_destroy(ctx);
-        }
-        unsetenv("PEPITA_GEMM_MEASURE");
-        unsetenv("PEPITA_CACHE_DIR");
-        ts_remove_tree(dir);
-        free(dir);
     }
+    unsetenv("PEPITA_GEMM_MEASURE");
+    unsetenv("PEPITA_CACHE_DIR");
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 /* A corrupt file is ignored (measured again, rewritten valid); an unwritable
  * location only costs the caching. */
-START_TEST(test_dispatch_cache_survives_bad_files)
-    {
-        unsetenv("PEPITA_GEMM");
-        setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
-        char *dir = ts_make_temp_dir("gemm-corrupt");
-        char garbage[3000];
-        for (size_t i = 0; i < sizeof garbage; i++)
-            garbage[i] = (char)((i * 37 + 11) % 256);
-        memcpy(garbage, "x\tonly\tthree\nmissing tabs\n\t\t\t\n", 31);
-        char *file = ts_write_file(dir, "gemm-dispatch.txt", garbage, sizeof garbage);
-        ck_assert_ptr_nonnull(file);
-        setenv("PEPITA_CACHE_DIR", dir, 1);
-        rt_context *ctx = new_context(1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        launches l = count_launches(ctx);
-        ck_assert_msg(l.native >= 2 && l.clblast >= 2, "corrupt file: expected a measurement");
-        char *text = ts_read_file(file, NULL);
-        ck_assert_ptr_nonnull(text);
-        ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
-        free(text);
-        rt_context_destroy(ctx);
+START_TEST(test_dispatch_cache_survives_bad_files) {
+    unsetenv("PEPITA_GEMM");
+    setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
+    char *dir = ts_make_temp_dir("gemm-corrupt");
+    char garbage[3000];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (char)((i * 37 + 11) % 256);
+    memcpy(garbage, "x\tonly\tthree\nmissing tabs\n\t\t\t\n", 31);
+    char *file = ts_write_file(dir, "gemm-dispatch.txt", garbage, sizeof garbage);
+    ck_assert_ptr_nonnull(file);
+    setenv("PEPITA_CACHE_DIR", dir, 1);
+    rt_context *ctx = new_context(1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    launches l = count_launches(ctx);
+    ck_assert_msg(l.native >= 2 && l.clblast >= 2, "corrupt file: expected a measurement");
+    char *text = ts_read_file(file, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, small_shape_class()));
+    free(text);
+    rt_context_destroy(ctx);
 
-        /* a cache "directory" below a regular file can be neither made nor written */
-        char bad[4400];
-        snprintf(bad, sizeof bad, "%s/sub", file);
-        setenv("PEPITA_CACHE_DIR", bad, 1);
-        ctx = new_context(1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        l = count_launches(ctx);
-        ck_assert(l.native >= 2 && l.clblast >= 2);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK); /* remembered in memory */
-        l = count_launches(ctx);
-        ck_assert_uint_eq(l.native + l.clblast, 1);
-        rt_context_destroy(ctx);
+    /* a cache "directory" below a regular file can be neither made nor written */
+    char bad[4400];
+    snprintf(bad, sizeof bad, "%s/sub", file);
+    setenv("PEPITA_CACHE_DIR", bad, 1);
+    ctx = new_context(1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    l = count_launches(ctx);
+    ck_assert(l.native >= 2 && l.clblast >= 2);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK); /* remembered in memory */
+    l = count_launches(ctx);
+    ck_assert_uint_eq(l.native + l.clblast, 1);
+    rt_context_destroy(ctx);
 
-        unsetenv("PEPITA_GEMM_MEASURE");
-        unsetenv("PEPITA_CACHE_DIR");
-        free(file);
-        ts_remove_tree(dir);
-        free(dir);
-    }
+    unsetenv("PEPITA_GEMM_MEASURE");
+    unsetenv("PEPITA_CACHE_DIR");
+    free(file);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 /* $PEPITA_GEMM forces a path without measuring; a bad value is refused. */
-START_TEST(test_dispatch_forced)
-    {
-        char *dir = ts_make_temp_dir("gemm-forced");
-        setenv("PEPITA_CACHE_DIR", dir, 1);
-        rt_context *ctx = new_context(1);
-        setenv("PEPITA_GEMM", "native", 1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        launches l = count_launches(ctx);
-        ck_assert_uint_eq(l.native, 1);
-        ck_assert_uint_eq(l.clblast, 0);
-        setenv("PEPITA_GEMM", "clblast", 1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        l = count_launches(ctx);
-        ck_assert_uint_eq(l.native, 0);
-        ck_assert_uint_eq(l.clblast, 1);
-        setenv("PEPITA_GEMM", "fastest", 1);
-        ck_assert_int_eq(small_gemm(ctx), PP_ERR_ARGUMENT);
-        ck_assert_ptr_nonnull(strstr(pp_last_error(), "PEPITA_GEMM"));
-        /* the refused call launched nothing: only the next one shows up */
-        setenv("PEPITA_GEMM", "native", 1);
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        l = count_launches(ctx);
-        ck_assert_uint_eq(l.native, 1);
-        ck_assert_uint_eq(l.clblast, 0);
-        /* forcing writes no cache */
-        char file[4200];
-        snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
-        FILE *f = fopen(file, "r");
-        ck_assert_ptr_null(f);
-        unsetenv("PEPITA_GEMM");
-        unsetenv("PEPITA_CACHE_DIR");
-        rt_context_destroy(ctx);
-        ts_remove_tree(dir);
-        free(dir);
-    }
+START_TEST(test_dispatch_forced) {
+    char *dir = ts_make_temp_dir("gemm-forced");
+    setenv("PEPITA_CACHE_DIR", dir, 1);
+    rt_context *ctx = new_context(1);
+    setenv("PEPITA_GEMM", "native", 1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    launches l = count_launches(ctx);
+    ck_assert_uint_eq(l.native, 1);
+    ck_assert_uint_eq(l.clblast, 0);
+    setenv("PEPITA_GEMM", "clblast", 1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    l = count_launches(ctx);
+    ck_assert_uint_eq(l.native, 0);
+    ck_assert_uint_eq(l.clblast, 1);
+    setenv("PEPITA_GEMM", "fastest", 1);
+    ck_assert_int_eq(small_gemm(ctx), PP_ERR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(pp_last_error(), "PEPITA_GEMM"));
+    /* the refused call launched nothing: only the next one shows up */
+    setenv("PEPITA_GEMM", "native", 1);
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    l = count_launches(ctx);
+    ck_assert_uint_eq(l.native, 1);
+    ck_assert_uint_eq(l.clblast, 0);
+    /* forcing writes no cache */
+    char file[4200];
+    snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
+    FILE *f = fopen(file, "r");
+    ck_assert_ptr_null(f);
+    unsetenv("PEPITA_GEMM");
+    unsetenv("PEPITA_CACHE_DIR");
+    rt_context_destroy(ctx);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 /* On PoCL's CPU device the dispatch takes the native path without measuring
  * CLBlast (and writes no cache); elsewhere the first call measures. */
-START_TEST(test_dispatch_pocl_cpu_skips_measuring)
-    {
-        unsetenv("PEPITA_GEMM");
-        unsetenv("PEPITA_GEMM_MEASURE");
-        char *dir = ts_make_temp_dir("gemm-pocl");
-        setenv("PEPITA_CACHE_DIR", dir, 1);
-        rt_context *ctx = new_context(1);
-        int pocl_cpu = ctx->is_cpu && strstr(ctx->info.platform, "Portable Computing Language");
-        ck_assert_int_eq(small_gemm(ctx), PP_OK);
-        launches l = count_launches(ctx);
-        if (pocl_cpu) {
-            ck_assert_uint_eq(l.native, 1);
-            ck_assert_uint_eq(l.clblast, 0);
-            char file[4200];
-            snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
-            FILE *f = fopen(file, "r");
-            ck_assert_ptr_null(f);
-        } else {
-            ck_assert_uint_ge(l.native + l.clblast, 3);
-        }
-        unsetenv("PEPITA_CACHE_DIR");
-        rt_context_destroy(ctx);
-        ts_remove_tree(dir);
-        free(dir);
+START_TEST(test_dispatch_pocl_cpu_skips_measuring) {
+    unsetenv("PEPITA_GEMM");
+    unsetenv("PEPITA_GEMM_MEASURE");
+    char *dir = ts_make_temp_dir("gemm-pocl");
+    setenv("PEPITA_CACHE_DIR", dir, 1);
+    rt_context *ctx = new_context(1);
+    int pocl_cpu = ctx->is_cpu && strstr(ctx->info.platform, "Portable Computing Language");
+    ck_assert_int_eq(small_gemm(ctx), PP_OK);
+    launches l = count_launches(ctx);
+    if (pocl_cpu) {
+        ck_assert_uint_eq(l.native, 1);
+        ck_assert_uint_eq(l.clblast, 0);
+        char file[4200];
+        snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
+        FILE *f = fopen(file, "r");
+        ck_assert_ptr_null(f);
+    } else {
+        ck_assert_uint_ge(l.native + l.clblast, 3);
     }
+    unsetenv("PEPITA_CACHE_DIR");
+    rt_context_destroy(ctx);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 /* The selftest's checks (quick set) pass. */
-START_TEST(test_selftest_checks)
-    {
-        setenv("PEPITA_GEMM", "native", 1);
-        rt_context *ctx = new_context(0);
-        ref_check_list list = {0};
-        ck_assert_int_eq(ref_checks_gemm(ctx, 1, &list), PP_OK);
-        ck_assert_uint_ge(list.count, 4 * 4 * 2 + 3);
-        ts_assert_all_pass(&list, "GEMM");
-        ref_check_list_free(&list);
-        rt_context_destroy(ctx);
-        unsetenv("PEPITA_GEMM");
-    }
+START_TEST(test_selftest_checks) {
+    setenv("PEPITA_GEMM", "native", 1);
+    rt_context *ctx = new_context(0);
+    ref_check_list list = {0};
+    ck_assert_int_eq(ref_checks_gemm(ctx, 1, &list), PP_OK);
+    ck_assert_uint_ge(list.count, 4 * 4 * 2 + 3);
+    ts_assert_all_pass(&list, "GEMM");
+    ref_check_list_free(&list);
+    rt_context_destroy(ctx);
+    unsetenv("PEPITA_GEMM");
+}
 END_TEST
 
 /* One case per group, so CK_RUN_CASE can pick one. */

@@ -474,66 +474,64 @@ static void teardown(void) {
     dir = NULL;
 }
 
-START_TEST(test_malformed_table)
-    {
-        const malformed_case *c = &cases[_i];
-        if (!ts_cli_path()) {
-            ts_skip(c->what, "no pepita binary in $PEPITA_BUILD_DIR");
-            return;
-        }
-        if (c->setup) c->setup();
-        if (c->api) check_api(c);
-        check_cli(c, 0);
+START_TEST(test_malformed_table) {
+    const malformed_case *c = &cases[_i];
+    if (!ts_cli_path()) {
+        ts_skip(c->what, "no pepita binary in $PEPITA_BUILD_DIR");
+        return;
     }
+    if (c->setup) c->setup();
+    if (c->api) check_api(c);
+    check_cli(c, 0);
+}
 END_TEST
 
 /* A file the user may not read: the library's message, and the CLI's. Root
  * reads a mode-000 file anyway, so as root both run as nobody in a child. */
-START_TEST(test_unreadable_file)
-    {
-        valid_set();
-        const char *name = "train-labels-idx1-ubyte";
-        ck_assert_int_eq(chmod(path_in(name), 0), 0);
-        if (access(path_in(name), R_OK) == 0 && geteuid() != 0) {
-            ts_skip("test_unreadable_file", "a mode-000 file is still readable by this user");
-            return;
-        }
-        malformed_case c = {
-            "unreadable file", NULL, TRAIN_ARGS,
-            PP_ERR_IO,         NULL, "$D/train-labels-idx1-ubyte: cannot open: Permission denied"};
-        if (geteuid() != 0) {
-            c.api = api_dataset;
-            check_api(&c);
-            check_cli(&c, 0);
-            return;
-        }
-        /* as root: let nobody into the directory, then read as nobody */
-        ck_assert_int_eq(chmod(dir, 0755), 0);
-        char want[4096];
-        expand(c.message, want, sizeof want);
-        fflush(stdout);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-                setresuid(NOBODY, NOBODY, NOBODY))
-                _exit(77);
-            pp_status st = api_dataset();
-            _exit(st == PP_ERR_IO && !strcmp(pp_last_error(), want) ? 0 : 1);
-        }
-        int status = 0;
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert(WIFEXITED(status));
-        if (WEXITSTATUS(status) == 77) {
-            ts_skip("test_unreadable_file", "cannot switch to user nobody");
-            return;
-        }
-        ck_assert_msg(WEXITSTATUS(status) == 0, "as nobody, the library did not report '%s'", want);
-        if (ts_cli_path())
-            check_cli(&c, 1);
-        else
-            ts_skip("test_unreadable_file (CLI)", "no pepita binary in $PEPITA_BUILD_DIR");
+START_TEST(test_unreadable_file) {
+    valid_set();
+    const char *name = "train-labels-idx1-ubyte";
+    ck_assert_int_eq(chmod(path_in(name), 0), 0);
+    if (access(path_in(name), R_OK) == 0 && geteuid() != 0) {
+        ts_skip("test_unreadable_file", "a mode-000 file is still readable by this user");
+        return;
     }
+    malformed_case c = {
+        "unreadable file", NULL, TRAIN_ARGS,
+        PP_ERR_IO,         NULL, "$D/train-labels-idx1-ubyte: cannot open: Permission denied"};
+    if (geteuid() != 0) {
+        c.api = api_dataset;
+        check_api(&c);
+        check_cli(&c, 0);
+        return;
+    }
+    /* as root: let nobody into the directory, then read as nobody */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char want[4096];
+    expand(c.message, want, sizeof want);
+    fflush(stdout);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+            setresuid(NOBODY, NOBODY, NOBODY))
+            _exit(77);
+        pp_status st = api_dataset();
+        _exit(st == PP_ERR_IO && !strcmp(pp_last_error(), want) ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        ts_skip("test_unreadable_file", "cannot switch to user nobody");
+        return;
+    }
+    ck_assert_msg(WEXITSTATUS(status) == 0, "as nobody, the library did not report '%s'", want);
+    if (ts_cli_path())
+        check_cli(&c, 1);
+    else
+        ts_skip("test_unreadable_file (CLI)", "no pepita binary in $PEPITA_BUILD_DIR");
+}
 END_TEST
 
 static Suite *malformed_suite(void) {

@@ -187,12 +187,14 @@ static void check_bp_gradients(pp_model_kind model) {
     tiny_destroy(&t);
 }
 
-START_TEST(bp_fc_matches_finite_differences)
-    { check_bp_gradients(PP_MODEL_FC); }
+START_TEST(bp_fc_matches_finite_differences) {
+    check_bp_gradients(PP_MODEL_FC);
+}
 END_TEST
 
-START_TEST(bp_conv_matches_finite_differences)
-    { check_bp_gradients(PP_MODEL_CONV); }
+START_TEST(bp_conv_matches_finite_differences) {
+    check_bp_gradients(PP_MODEL_CONV);
+}
 END_TEST
 
 /* ---- One step of every rule against the reference ----------------------- */
@@ -255,71 +257,67 @@ static void check_one_step(pp_model_kind model, pp_rule_kind kind, float dropout
     tiny_destroy(&t);
 }
 
-START_TEST(bp_with_dropout_matches_reference)
-    { check_one_step(PP_MODEL_FC, PP_RULE_BP, 0.3f); }
+START_TEST(bp_with_dropout_matches_reference) {
+    check_one_step(PP_MODEL_FC, PP_RULE_BP, 0.3f);
+}
 END_TEST
 
-START_TEST(fa_matches_reference)
-    {
-        check_one_step(PP_MODEL_FC, PP_RULE_FA, 0.0f);
-        check_one_step(PP_MODEL_FC, PP_RULE_FA, 0.3f);
-        check_one_step(PP_MODEL_CONV, PP_RULE_FA, 0.0f);
-    }
+START_TEST(fa_matches_reference) {
+    check_one_step(PP_MODEL_FC, PP_RULE_FA, 0.0f);
+    check_one_step(PP_MODEL_FC, PP_RULE_FA, 0.3f);
+    check_one_step(PP_MODEL_CONV, PP_RULE_FA, 0.0f);
+}
 END_TEST
 
-START_TEST(dfa_matches_reference)
-    {
-        check_one_step(PP_MODEL_FC, PP_RULE_DFA, 0.0f);
-        check_one_step(PP_MODEL_FC, PP_RULE_DFA, 0.3f);
-        check_one_step(PP_MODEL_CONV, PP_RULE_DFA, 0.0f);
-    }
+START_TEST(dfa_matches_reference) {
+    check_one_step(PP_MODEL_FC, PP_RULE_DFA, 0.0f);
+    check_one_step(PP_MODEL_FC, PP_RULE_DFA, 0.3f);
+    check_one_step(PP_MODEL_CONV, PP_RULE_DFA, 0.0f);
+}
 END_TEST
 
-START_TEST(drtp_matches_reference)
-    {
-        check_one_step(PP_MODEL_FC, PP_RULE_DRTP, 0.0f);
-        check_one_step(PP_MODEL_FC, PP_RULE_DRTP, 0.3f);
-        check_one_step(PP_MODEL_CONV, PP_RULE_DRTP, 0.0f);
-    }
+START_TEST(drtp_matches_reference) {
+    check_one_step(PP_MODEL_FC, PP_RULE_DRTP, 0.0f);
+    check_one_step(PP_MODEL_FC, PP_RULE_DRTP, 0.3f);
+    check_one_step(PP_MODEL_CONV, PP_RULE_DRTP, 0.0f);
+}
 END_TEST
 
 /* ---- Feedback matrices stay fixed while the weights learn --------------- */
 
-START_TEST(feedback_matrices_are_fixed)
-    {
-        const pp_rule_kind kinds[] = {PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            tiny t;
-            tiny_create(&t, PP_MODEL_FC, kinds[k], 0.1f);
-            rule *r = t.rule;
-            float *before[RULE_MAX_FIXED] = {0};
-            for (int i = 0; i < r->fixed.count; i++) {
-                before[i] = malloc(r->fixed.n[i] * sizeof(float));
-                read_floats(&r->fixed.buf[i], r->fixed.n[i], before[i]);
-            }
-            for (uint32_t s = 0; s < 5; s++) {
-                rule_step_args a = {.batch = BATCH, .step = s, .seed = t.config.seed};
-                ck_assert_int_eq(r->step(r, &a), PP_OK);
-                ck_assert_int_eq(net_apply_updates(t.net, 0.1f, 0.9f, 1e-3f), PP_OK);
-            }
-            for (int i = 0; i < r->fixed.count; i++) {
-                float *after = malloc(r->fixed.n[i] * sizeof(float));
-                read_floats(&r->fixed.buf[i], r->fixed.n[i], after);
-                ck_assert_msg(!memcmp(before[i], after, r->fixed.n[i] * sizeof(float)),
-                              "%s: feedback matrix %d changed during training", r->name, i);
-                free(after);
-                free(before[i]);
-            }
-            for (int l = 0; l < t.net->n_layers; l++) {
-                size_t n = t.net->layers[l].n_weights;
-                double *w = read_doubles(&t.net->layers[l].w, n);
-                ck_assert_msg(rel_error(w, t.w[l], n) > 0, "%s: layer %d did not learn", r->name,
-                              l);
-                free(w);
-            }
-            tiny_destroy(&t);
+START_TEST(feedback_matrices_are_fixed) {
+    const pp_rule_kind kinds[] = {PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        tiny t;
+        tiny_create(&t, PP_MODEL_FC, kinds[k], 0.1f);
+        rule *r = t.rule;
+        float *before[RULE_MAX_FIXED] = {0};
+        for (int i = 0; i < r->fixed.count; i++) {
+            before[i] = malloc(r->fixed.n[i] * sizeof(float));
+            read_floats(&r->fixed.buf[i], r->fixed.n[i], before[i]);
         }
+        for (uint32_t s = 0; s < 5; s++) {
+            rule_step_args a = {.batch = BATCH, .step = s, .seed = t.config.seed};
+            ck_assert_int_eq(r->step(r, &a), PP_OK);
+            ck_assert_int_eq(net_apply_updates(t.net, 0.1f, 0.9f, 1e-3f), PP_OK);
+        }
+        for (int i = 0; i < r->fixed.count; i++) {
+            float *after = malloc(r->fixed.n[i] * sizeof(float));
+            read_floats(&r->fixed.buf[i], r->fixed.n[i], after);
+            ck_assert_msg(!memcmp(before[i], after, r->fixed.n[i] * sizeof(float)),
+                          "%s: feedback matrix %d changed during training", r->name, i);
+            free(after);
+            free(before[i]);
+        }
+        for (int l = 0; l < t.net->n_layers; l++) {
+            size_t n = t.net->layers[l].n_weights;
+            double *w = read_doubles(&t.net->layers[l].w, n);
+            ck_assert_msg(rel_error(w, t.w[l], n) > 0, "%s: layer %d did not learn", r->name, l);
+            free(w);
+        }
+        tiny_destroy(&t);
     }
+}
 END_TEST
 
 /* ---- Learning small synthetic problems through the public API ----------- */
@@ -402,67 +400,64 @@ static void train_toy(pp_model_kind model, pp_rule_kind kind, int epochs, pp_epo
     toy_destroy(&t);
 }
 
-START_TEST(every_rule_learns_a_toy_problem)
-    {
-        const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            pp_epoch_stats first, last;
-            train_toy(PP_MODEL_FC, kinds[k], 3, &first, &last);
-            ck_assert_msg(last.test_accuracy > 0.8, "%s: test accuracy %.3f (chance 0.25)",
-                          pp_rule_name(kinds[k]), last.test_accuracy);
-        }
+START_TEST(every_rule_learns_a_toy_problem) {
+    const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        pp_epoch_stats first, last;
+        train_toy(PP_MODEL_FC, kinds[k], 3, &first, &last);
+        ck_assert_msg(last.test_accuracy > 0.8, "%s: test accuracy %.3f (chance 0.25)",
+                      pp_rule_name(kinds[k]), last.test_accuracy);
     }
+}
 END_TEST
 
-START_TEST(every_rule_trains_the_conv_model)
-    {
-        const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            pp_epoch_stats first, last;
-            train_toy(PP_MODEL_CONV, kinds[k], 3, &first, &last);
-            ck_assert_msg(last.train_loss < first.train_loss, "%s conv: loss %.4f -> %.4f",
-                          pp_rule_name(kinds[k]), first.train_loss, last.train_loss);
-            ck_assert_msg(last.test_accuracy > 0.5, "%s conv: test accuracy %.3f (chance 0.25)",
-                          pp_rule_name(kinds[k]), last.test_accuracy);
-        }
+START_TEST(every_rule_trains_the_conv_model) {
+    const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        pp_epoch_stats first, last;
+        train_toy(PP_MODEL_CONV, kinds[k], 3, &first, &last);
+        ck_assert_msg(last.train_loss < first.train_loss, "%s conv: loss %.4f -> %.4f",
+                      pp_rule_name(kinds[k]), first.train_loss, last.train_loss);
+        ck_assert_msg(last.test_accuracy > 0.5, "%s conv: test accuracy %.3f (chance 0.25)",
+                      pp_rule_name(kinds[k]), last.test_accuracy);
     }
+}
 END_TEST
 
 /* Two epochs straight, or one, a checkpoint, a fresh trainer and the second:
  * the same weights (the feedback matrices, momentum and dropout keys all
  * come back). */
-START_TEST(every_rule_resumes_from_a_checkpoint)
-    {
-        const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
-        char *dir = ts_make_temp_dir("rules");
-        char path[4096];
-        snprintf(path, sizeof path, "%s/run.ckpt", dir);
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            toy t;
-            pp_epoch_stats s;
-            toy_create(&t, PP_MODEL_FC, kinds[k], 2);
-            t.config.n_decay = 1;
-            t.config.decay_epochs[0] = 1; /* the resumed epoch runs at the decayed rate */
-            pp_trainer *straight = toy_trainer(&t), *first = toy_trainer(&t);
-            toy_epoch(straight, &s);
-            toy_epoch(straight, &s);
-            toy_epoch(first, &s);
-            ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
-            pp_trainer_destroy(first);
-            pp_trainer *resumed = toy_trainer(&t);
-            pp_status st = pp_trainer_load(resumed, path);
-            ck_assert_msg(st == PP_OK, "load: %s", pp_last_error());
-            toy_epoch(resumed, &s);
-            double diff = ts_weights_difference(straight, resumed, 0);
-            ck_assert_msg(diff == 0.0, "%s: the resumed run differs by %g", pp_rule_name(kinds[k]),
-                          diff);
-            pp_trainer_destroy(straight);
-            pp_trainer_destroy(resumed);
-            toy_destroy(&t);
-        }
-        ts_remove_tree(dir);
-        free(dir);
+START_TEST(every_rule_resumes_from_a_checkpoint) {
+    const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP};
+    char *dir = ts_make_temp_dir("rules");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        toy t;
+        pp_epoch_stats s;
+        toy_create(&t, PP_MODEL_FC, kinds[k], 2);
+        t.config.n_decay = 1;
+        t.config.decay_epochs[0] = 1; /* the resumed epoch runs at the decayed rate */
+        pp_trainer *straight = toy_trainer(&t), *first = toy_trainer(&t);
+        toy_epoch(straight, &s);
+        toy_epoch(straight, &s);
+        toy_epoch(first, &s);
+        ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
+        pp_trainer_destroy(first);
+        pp_trainer *resumed = toy_trainer(&t);
+        pp_status st = pp_trainer_load(resumed, path);
+        ck_assert_msg(st == PP_OK, "load: %s", pp_last_error());
+        toy_epoch(resumed, &s);
+        double diff = ts_weights_difference(straight, resumed, 0);
+        ck_assert_msg(diff == 0.0, "%s: the resumed run differs by %g", pp_rule_name(kinds[k]),
+                      diff);
+        pp_trainer_destroy(straight);
+        pp_trainer_destroy(resumed);
+        toy_destroy(&t);
     }
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 static Suite *rules_suite(void) {

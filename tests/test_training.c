@@ -56,124 +56,119 @@ static void run_epochs(pp_trainer *t, int epochs) {
 
 /* Dense: W1 (x + e F^T) = W1 x + e (W1 F)^T; conv: conv(x + e F^T) =
  * conv(x) + e conv(F^T). */
-START_TEST(exact_shortcut_matches_the_naive_modulated_pass)
-    {
-        setup();
-        const pp_model_kind models[] = {PP_MODEL_FC, PP_MODEL_CONV};
-        for (int i = 0; i < 2; i++) {
-            pp_config c = small_config(models[i]);
-            pp_trainer *fast = make_trainer(&c);
-            c.naive_modulated_pass = 1;
-            pp_trainer *naive = make_trainer(&c);
-            run_epochs(fast, 2);
-            run_epochs(naive, 2);
-            double diff = ts_weights_difference(fast, naive, 1);
-            ck_assert_msg(diff < 1e-4, "%s: shortcut and naive pass differ by %g",
-                          pp_model_name(models[i]), diff);
-            pp_trainer_destroy(fast);
-            pp_trainer_destroy(naive);
-        }
+START_TEST(exact_shortcut_matches_the_naive_modulated_pass) {
+    setup();
+    const pp_model_kind models[] = {PP_MODEL_FC, PP_MODEL_CONV};
+    for (int i = 0; i < 2; i++) {
+        pp_config c = small_config(models[i]);
+        pp_trainer *fast = make_trainer(&c);
+        c.naive_modulated_pass = 1;
+        pp_trainer *naive = make_trainer(&c);
+        run_epochs(fast, 2);
+        run_epochs(naive, 2);
+        double diff = ts_weights_difference(fast, naive, 1);
+        ck_assert_msg(diff < 1e-4, "%s: shortcut and naive pass differ by %g",
+                      pp_model_name(models[i]), diff);
+        pp_trainer_destroy(fast);
+        pp_trainer_destroy(naive);
     }
+}
 END_TEST
 
-START_TEST(pepita_learns_and_every_layer_moves)
-    {
-        setup();
-        pp_config c = small_config(PP_MODEL_FC);
-        c.batch = 16;
-        c.lr = 0.1f;
-        pp_trainer *t = make_trainer(&c);
-        float *before[3];
-        size_t n[3];
-        for (int l = 0; l < 3; l++)
-            ck_assert_int_eq(pp_trainer_read_weights(t, l, &before[l], &n[l]), PP_OK);
-        double acc_before = 0;
-        ck_assert_int_eq(pp_trainer_evaluate(t, NULL, &acc_before), PP_OK);
-        pp_epoch_stats stats = {0};
-        for (int e = 0; e < 15; e++) {
-            ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
-        }
-        ck_assert_msg(stats.test_accuracy > 0.9, "accuracy %.3f after 15 epochs (before: %.3f)",
-                      stats.test_accuracy, acc_before);
-        ck_assert(stats.train_loss > 0 && isfinite(stats.train_loss));
-        for (int l = 0; l < 3; l++) {
-            float *after;
-            size_t m;
-            ck_assert_int_eq(pp_trainer_read_weights(t, l, &after, &m), PP_OK);
-            double moved = 0;
-            for (size_t i = 0; i < m; i++)
-                moved += fabs((double)after[i] - before[l][i]);
-            ck_assert_msg(moved > 1e-3, "layer %d did not learn", l + 1);
-            free(after);
-            free(before[l]);
-        }
-        pp_trainer_destroy(t);
+START_TEST(pepita_learns_and_every_layer_moves) {
+    setup();
+    pp_config c = small_config(PP_MODEL_FC);
+    c.batch = 16;
+    c.lr = 0.1f;
+    pp_trainer *t = make_trainer(&c);
+    float *before[3];
+    size_t n[3];
+    for (int l = 0; l < 3; l++)
+        ck_assert_int_eq(pp_trainer_read_weights(t, l, &before[l], &n[l]), PP_OK);
+    double acc_before = 0;
+    ck_assert_int_eq(pp_trainer_evaluate(t, NULL, &acc_before), PP_OK);
+    pp_epoch_stats stats = {0};
+    for (int e = 0; e < 15; e++) {
+        ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
     }
+    ck_assert_msg(stats.test_accuracy > 0.9, "accuracy %.3f after 15 epochs (before: %.3f)",
+                  stats.test_accuracy, acc_before);
+    ck_assert(stats.train_loss > 0 && isfinite(stats.train_loss));
+    for (int l = 0; l < 3; l++) {
+        float *after;
+        size_t m;
+        ck_assert_int_eq(pp_trainer_read_weights(t, l, &after, &m), PP_OK);
+        double moved = 0;
+        for (size_t i = 0; i < m; i++)
+            moved += fabs((double)after[i] - before[l][i]);
+        ck_assert_msg(moved > 1e-3, "layer %d did not learn", l + 1);
+        free(after);
+        free(before[l]);
+    }
+    pp_trainer_destroy(t);
+}
 END_TEST
 
-START_TEST(zero_modulation_trains_only_the_last_layer)
-    {
-        setup();
-        pp_config c = small_config(PP_MODEL_FC);
-        c.modulation = PP_MODULATION_ZERO;
-        c.momentum = 0.0f;
-        pp_trainer *t = make_trainer(&c);
-        float *before[3], *after[3];
-        size_t n[3];
-        for (int l = 0; l < 3; l++)
-            ck_assert_int_eq(pp_trainer_read_weights(t, l, &before[l], &n[l]), PP_OK);
-        run_epochs(t, 1);
-        for (int l = 0; l < 3; l++) {
-            ck_assert_int_eq(pp_trainer_read_weights(t, l, &after[l], &n[l]), PP_OK);
-            int same = !memcmp(before[l], after[l], n[l] * sizeof(float));
-            ck_assert_msg(l < 2 ? same : !same, "layer %d %s", l + 1,
-                          same ? "did not move" : "moved");
-            free(before[l]);
-            free(after[l]);
-        }
-        pp_trainer_destroy(t);
+START_TEST(zero_modulation_trains_only_the_last_layer) {
+    setup();
+    pp_config c = small_config(PP_MODEL_FC);
+    c.modulation = PP_MODULATION_ZERO;
+    c.momentum = 0.0f;
+    pp_trainer *t = make_trainer(&c);
+    float *before[3], *after[3];
+    size_t n[3];
+    for (int l = 0; l < 3; l++)
+        ck_assert_int_eq(pp_trainer_read_weights(t, l, &before[l], &n[l]), PP_OK);
+    run_epochs(t, 1);
+    for (int l = 0; l < 3; l++) {
+        ck_assert_int_eq(pp_trainer_read_weights(t, l, &after[l], &n[l]), PP_OK);
+        int same = !memcmp(before[l], after[l], n[l] * sizeof(float));
+        ck_assert_msg(l < 2 ? same : !same, "layer %d %s", l + 1, same ? "did not move" : "moved");
+        free(before[l]);
+        free(after[l]);
     }
+    pp_trainer_destroy(t);
+}
 END_TEST
 
-START_TEST(checkpoint_round_trip_and_resume_equivalence)
-    {
-        setup();
-        char *dir = ts_make_temp_dir("ckpt");
-        char path[4096];
-        snprintf(path, sizeof path, "%s/run.ckpt", dir);
-        pp_config c = small_config(PP_MODEL_FC);
+START_TEST(checkpoint_round_trip_and_resume_equivalence) {
+    setup();
+    char *dir = ts_make_temp_dir("ckpt");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    pp_config c = small_config(PP_MODEL_FC);
 
-        pp_trainer *straight = make_trainer(&c);
-        run_epochs(straight, 3);
+    pp_trainer *straight = make_trainer(&c);
+    run_epochs(straight, 3);
 
-        pp_trainer *first = make_trainer(&c);
-        run_epochs(first, 1);
-        ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
-        pp_trainer *restored = make_trainer(&c);
-        ck_assert_int_eq(pp_trainer_load(restored, path), PP_OK);
-        ck_assert_int_eq(pp_trainer_epoch(restored), 1);
-        ck_assert(ts_weights_difference(first, restored, 1) == 0.0);
-        double acc_a, acc_b;
-        ck_assert_int_eq(pp_trainer_evaluate(first, NULL, &acc_a), PP_OK);
-        ck_assert_int_eq(pp_trainer_evaluate(restored, NULL, &acc_b), PP_OK);
-        ck_assert(acc_a == acc_b);
-        pp_trainer_destroy(first);
+    pp_trainer *first = make_trainer(&c);
+    run_epochs(first, 1);
+    ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
+    pp_trainer *restored = make_trainer(&c);
+    ck_assert_int_eq(pp_trainer_load(restored, path), PP_OK);
+    ck_assert_int_eq(pp_trainer_epoch(restored), 1);
+    ck_assert(ts_weights_difference(first, restored, 1) == 0.0);
+    double acc_a, acc_b;
+    ck_assert_int_eq(pp_trainer_evaluate(first, NULL, &acc_a), PP_OK);
+    ck_assert_int_eq(pp_trainer_evaluate(restored, NULL, &acc_b), PP_OK);
+    ck_assert(acc_a == acc_b);
+    pp_trainer_destroy(first);
 
-        pp_config saved;
-        int epoch = -1;
-        ck_assert_int_eq(pp_checkpoint_read_config(path, &saved, &epoch), PP_OK);
-        ck_assert_int_eq(epoch, 1);
-        ck_assert_int_eq(saved.n_hidden, 2);
-        ck_assert_uint_eq(saved.seed, 42);
+    pp_config saved;
+    int epoch = -1;
+    ck_assert_int_eq(pp_checkpoint_read_config(path, &saved, &epoch), PP_OK);
+    ck_assert_int_eq(epoch, 1);
+    ck_assert_int_eq(saved.n_hidden, 2);
+    ck_assert_uint_eq(saved.seed, 42);
 
-        run_epochs(restored, 2);
-        double diff = ts_weights_difference(straight, restored, 1);
-        ck_assert_msg(diff < 1e-5, "resumed run differs by %g", diff);
-        pp_trainer_destroy(straight);
-        pp_trainer_destroy(restored);
-        ts_remove_tree(dir);
-        free(dir);
-    }
+    run_epochs(restored, 2);
+    double diff = ts_weights_difference(straight, restored, 1);
+    ck_assert_msg(diff < 1e-5, "resumed run differs by %g", diff);
+    pp_trainer_destroy(straight);
+    pp_trainer_destroy(restored);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 static int stop_at_third_batch(void *user, size_t batch, size_t count, double loss, double acc,
@@ -184,37 +179,36 @@ static int stop_at_third_batch(void *user, size_t batch, size_t count, double lo
     return batch == 3;
 }
 
-START_TEST(interrupted_epoch_resumes_exactly)
-    {
-        setup();
-        char *dir = ts_make_temp_dir("interrupt");
-        char path[4096];
-        snprintf(path, sizeof path, "%s/run.ckpt", dir);
-        pp_config c = small_config(PP_MODEL_FC);
-        pp_trainer *straight = make_trainer(&c);
-        run_epochs(straight, 2);
+START_TEST(interrupted_epoch_resumes_exactly) {
+    setup();
+    char *dir = ts_make_temp_dir("interrupt");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    pp_config c = small_config(PP_MODEL_FC);
+    pp_trainer *straight = make_trainer(&c);
+    run_epochs(straight, 2);
 
-        pp_trainer *t = make_trainer(&c);
-        run_epochs(t, 1);
-        int calls = 0;
-        pp_epoch_stats stats;
-        ck_assert_int_eq(pp_trainer_run_epoch(t, stop_at_third_batch, &calls, &stats),
-                         PP_ERR_INTERRUPTED);
-        ck_assert_int_eq(pp_trainer_epoch(t), 1);
-        ck_assert_int_eq(pp_trainer_save(t, path), PP_OK);
-        pp_trainer_destroy(t);
+    pp_trainer *t = make_trainer(&c);
+    run_epochs(t, 1);
+    int calls = 0;
+    pp_epoch_stats stats;
+    ck_assert_int_eq(pp_trainer_run_epoch(t, stop_at_third_batch, &calls, &stats),
+                     PP_ERR_INTERRUPTED);
+    ck_assert_int_eq(pp_trainer_epoch(t), 1);
+    ck_assert_int_eq(pp_trainer_save(t, path), PP_OK);
+    pp_trainer_destroy(t);
 
-        pp_trainer *resumed = make_trainer(&c);
-        ck_assert_int_eq(pp_trainer_load(resumed, path), PP_OK);
-        run_epochs(resumed, 1);
-        ck_assert_int_eq(pp_trainer_epoch(resumed), 2);
-        double diff = ts_weights_difference(straight, resumed, 1);
-        ck_assert_msg(diff < 1e-5, "interrupted and resumed run differs by %g", diff);
-        pp_trainer_destroy(straight);
-        pp_trainer_destroy(resumed);
-        ts_remove_tree(dir);
-        free(dir);
-    }
+    pp_trainer *resumed = make_trainer(&c);
+    ck_assert_int_eq(pp_trainer_load(resumed, path), PP_OK);
+    run_epochs(resumed, 1);
+    ck_assert_int_eq(pp_trainer_epoch(resumed), 2);
+    double diff = ts_weights_difference(straight, resumed, 1);
+    ck_assert_msg(diff < 1e-5, "interrupted and resumed run differs by %g", diff);
+    pp_trainer_destroy(straight);
+    pp_trainer_destroy(resumed);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
 static unsigned char *slurp(const char *path, size_t *size) {
@@ -244,114 +238,109 @@ static void expect_rejected(pp_trainer *t, const char *path, pp_status status, c
     free(after);
 }
 
-START_TEST(bad_checkpoints_are_rejected_clearly)
-    {
-        setup();
-        char *dir = ts_make_temp_dir("badckpt");
-        char good[4096], bad[4096];
-        snprintf(good, sizeof good, "%s/good.ckpt", dir);
-        snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
-        pp_config c = small_config(PP_MODEL_FC);
-        pp_trainer *t = make_trainer(&c);
-        run_epochs(t, 1);
-        ck_assert_int_eq(pp_trainer_save(t, good), PP_OK);
-        size_t size;
-        unsigned char *data = slurp(good, &size);
-        pp_trainer *fresh = make_trainer(&c);
+START_TEST(bad_checkpoints_are_rejected_clearly) {
+    setup();
+    char *dir = ts_make_temp_dir("badckpt");
+    char good[4096], bad[4096];
+    snprintf(good, sizeof good, "%s/good.ckpt", dir);
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    pp_config c = small_config(PP_MODEL_FC);
+    pp_trainer *t = make_trainer(&c);
+    run_epochs(t, 1);
+    ck_assert_int_eq(pp_trainer_save(t, good), PP_OK);
+    size_t size;
+    unsigned char *data = slurp(good, &size);
+    pp_trainer *fresh = make_trainer(&c);
 
-        data[size / 2] ^= 0x40; /* a flipped bit */
-        spit(bad, data, size);
-        expect_rejected(fresh, bad, PP_ERR_FORMAT, "checksum");
-        data[size / 2] ^= 0x40;
+    data[size / 2] ^= 0x40; /* a flipped bit */
+    spit(bad, data, size);
+    expect_rejected(fresh, bad, PP_ERR_FORMAT, "checksum");
+    data[size / 2] ^= 0x40;
 
-        spit(bad, data, size - 100); /* truncated */
-        expect_rejected(fresh, bad, PP_ERR_FORMAT, "checksum");
-        spit(bad, data, 5);
-        expect_rejected(fresh, bad, PP_ERR_FORMAT, "not a pepita checkpoint");
-        spit(bad, data, 0);
-        expect_rejected(fresh, bad, PP_ERR_FORMAT, "empty");
+    spit(bad, data, size - 100); /* truncated */
+    expect_rejected(fresh, bad, PP_ERR_FORMAT, "checksum");
+    spit(bad, data, 5);
+    expect_rejected(fresh, bad, PP_ERR_FORMAT, "not a pepita checkpoint");
+    spit(bad, data, 0);
+    expect_rejected(fresh, bad, PP_ERR_FORMAT, "empty");
 
-        data[8] = 99; /* another format version */
-        spit(bad, data, size);
-        expect_rejected(fresh, bad, PP_ERR_MISMATCH, "version 99");
-        data[8] = 1;
+    data[8] = 99; /* another format version */
+    spit(bad, data, size);
+    expect_rejected(fresh, bad, PP_ERR_MISMATCH, "version 99");
+    data[8] = 1;
 
-        /* the trainer still holds its own initial weights: nothing was half-loaded */
-        ck_assert_int_eq(pp_trainer_epoch(fresh), 0);
-        ck_assert(ts_weights_difference(fresh, t, 1) > 0);
+    /* the trainer still holds its own initial weights: nothing was half-loaded */
+    ck_assert_int_eq(pp_trainer_epoch(fresh), 0);
+    ck_assert(ts_weights_difference(fresh, t, 1) > 0);
 
-        pp_config other = c;
-        other.hidden[1] = 13;
-        pp_trainer *different = make_trainer(&other);
-        expect_rejected(different, good, PP_ERR_MISMATCH, "--hidden");
-        ck_assert_int_eq(pp_trainer_load(fresh, "/nonexistent/x.ckpt"), PP_ERR_NOT_FOUND);
+    pp_config other = c;
+    other.hidden[1] = 13;
+    pp_trainer *different = make_trainer(&other);
+    expect_rejected(different, good, PP_ERR_MISMATCH, "--hidden");
+    ck_assert_int_eq(pp_trainer_load(fresh, "/nonexistent/x.ckpt"), PP_ERR_NOT_FOUND);
 
-        free(data);
-        pp_trainer_destroy(different);
-        pp_trainer_destroy(fresh);
-        pp_trainer_destroy(t);
-        ts_remove_tree(dir);
-        free(dir);
-    }
+    free(data);
+    pp_trainer_destroy(different);
+    pp_trainer_destroy(fresh);
+    pp_trainer_destroy(t);
+    ts_remove_tree(dir);
+    free(dir);
+}
 END_TEST
 
-START_TEST(diverging_run_stops_with_a_numeric_error)
-    {
-        setup();
-        pp_config c = small_config(PP_MODEL_FC);
-        /* weight decay of lr * wd = 1000 flips and grows every weight 999x per step */
-        c.lr = 10.0f;
-        c.weight_decay = 100.0f;
-        pp_trainer *t = make_trainer(&c);
-        pp_epoch_stats stats;
-        pp_status st = PP_OK;
-        for (int e = 0; e < 3 && st == PP_OK; e++)
-            st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
-        ck_assert_int_eq(st, PP_ERR_NUMERIC);
-        ck_assert_ptr_nonnull(strstr(pp_last_error(), "lower learning rate"));
-        ck_assert_ptr_nonnull(strstr(pp_last_error(), "epoch"));
-        pp_trainer_destroy(t);
-    }
+START_TEST(diverging_run_stops_with_a_numeric_error) {
+    setup();
+    pp_config c = small_config(PP_MODEL_FC);
+    /* weight decay of lr * wd = 1000 flips and grows every weight 999x per step */
+    c.lr = 10.0f;
+    c.weight_decay = 100.0f;
+    pp_trainer *t = make_trainer(&c);
+    pp_epoch_stats stats;
+    pp_status st = PP_OK;
+    for (int e = 0; e < 3 && st == PP_OK; e++)
+        st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
+    ck_assert_int_eq(st, PP_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(pp_last_error(), "lower learning rate"));
+    ck_assert_ptr_nonnull(strstr(pp_last_error(), "epoch"));
+    pp_trainer_destroy(t);
+}
 END_TEST
 
-START_TEST(conv_model_learns)
-    {
-        setup();
-        pp_config c = small_config(PP_MODEL_CONV);
-        c.lr = 0.1f;
-        pp_trainer *t = make_trainer(&c);
-        pp_epoch_stats stats = {0};
-        for (int e = 0; e < 5; e++)
-            ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
-        ck_assert_msg(stats.test_accuracy > 0.8, "conv accuracy %.3f", stats.test_accuracy);
-        pp_trainer_destroy(t);
-    }
-END_TEST
-
-START_TEST(mnist_one_epoch_reaches_the_paper_ballpark)
-    {
-        const char *dir = ts_shared_dataset_dir("mnist");
-        if (!dir) {
-            ts_skip("mnist_one_epoch", "../shared/datasets/mnist is absent");
-            return;
-        }
-        setup();
-        pp_dataset train = {0}, test = {0};
-        ck_assert_int_eq(pp_dataset_load(PP_DATASET_MNIST, dir, 0, &train, &test), PP_OK);
-        pp_config c;
-        ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA),
-                         PP_OK);
-        pp_trainer *t = NULL;
-        ck_assert_int_eq(pp_trainer_create(context, &c, &train, &test, &t), PP_OK);
-        pp_epoch_stats stats;
+START_TEST(conv_model_learns) {
+    setup();
+    pp_config c = small_config(PP_MODEL_CONV);
+    c.lr = 0.1f;
+    pp_trainer *t = make_trainer(&c);
+    pp_epoch_stats stats = {0};
+    for (int e = 0; e < 5; e++)
         ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
-        printf("mnist fc pepita, 1 epoch: test accuracy %.4f in %.1f s\n", stats.test_accuracy,
-               stats.seconds);
-        ck_assert_msg(stats.test_accuracy >= 0.92, "accuracy %.4f", stats.test_accuracy);
-        pp_trainer_destroy(t);
-        pp_dataset_free(&train);
-        pp_dataset_free(&test);
+    ck_assert_msg(stats.test_accuracy > 0.8, "conv accuracy %.3f", stats.test_accuracy);
+    pp_trainer_destroy(t);
+}
+END_TEST
+
+START_TEST(mnist_one_epoch_reaches_the_paper_ballpark) {
+    const char *dir = ts_shared_dataset_dir("mnist");
+    if (!dir) {
+        ts_skip("mnist_one_epoch", "../shared/datasets/mnist is absent");
+        return;
     }
+    setup();
+    pp_dataset train = {0}, test = {0};
+    ck_assert_int_eq(pp_dataset_load(PP_DATASET_MNIST, dir, 0, &train, &test), PP_OK);
+    pp_config c;
+    ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
+    pp_trainer *t = NULL;
+    ck_assert_int_eq(pp_trainer_create(context, &c, &train, &test, &t), PP_OK);
+    pp_epoch_stats stats;
+    ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
+    printf("mnist fc pepita, 1 epoch: test accuracy %.4f in %.1f s\n", stats.test_accuracy,
+           stats.seconds);
+    ck_assert_msg(stats.test_accuracy >= 0.92, "accuracy %.4f", stats.test_accuracy);
+    pp_trainer_destroy(t);
+    pp_dataset_free(&train);
+    pp_dataset_free(&test);
+}
 END_TEST
 
 int main(void) {
