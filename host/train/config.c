@@ -143,8 +143,12 @@ pp_status pp_config_validate(const pp_config *c) {
         if (c->hidden[i] < 1 || c->hidden[i] > 1 << 20)
             return pp_fail(PP_ERR_ARGUMENT, "--hidden: layer %d has %d units (expected 1 to %d)",
                            i + 1, c->hidden[i], 1 << 20);
-    if (c->model == PP_MODEL_CONV && (c->conv_filters < 1 || c->conv_kernel < 1))
-        return pp_fail(PP_ERR_ARGUMENT, "the conv model needs positive filters and kernel size");
+    if (c->model == PP_MODEL_CONV && (c->conv_filters < 1 || c->conv_filters > 4096 ||
+                                      c->conv_kernel < 1 || c->conv_kernel > 11))
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "the conv model needs 1 to 4096 filters and a kernel of 1 to 11, got %d "
+                       "filters of %dx%d",
+                       c->conv_filters, c->conv_kernel, c->conv_kernel);
     if (c->n_decay < 0 || c->n_decay > PP_MAX_DECAY)
         return pp_fail(PP_ERR_ARGUMENT, "--decay-epochs takes at most %d epochs", PP_MAX_DECAY);
     for (int i = 0; i < c->n_decay; i++)
