@@ -3,7 +3,7 @@
  * PoCL's CPU compiler does best with one work-item per work-group (local size
  * 1x1) whose tile of C lives in wide vector registers, so each kernel here
  * computes a whole TM x TN tile per work-item, in float16 vectors (one AVX-512
- * register each). Two register layouts:
+ * register each). Three register layouts:
  *
  * gemm_axpy  op(B) rows are contiguous (B not transposed): acc[r] += op(A)[i+r,k]
  *            * op(B)[k, j..j+TN). With SWAP_C the kernel computes C^T instead
@@ -12,16 +12,20 @@
  *            the rows of a transposed B, for short k.
  * gemm_dot   B transposed (rows of B run along k, as in x W^T): each output is a
  *            dot product, vectorised along k with 16 lanes and summed at the end.
+ * gemm_strip B transposed with k <= 16 (as in e F^T): a column strip's whole
+ *            op(B) panel stays in registers while the work-item runs down the
+ *            rows of C.
  *
  * Edge tiles clamp their row indices (so loads stay in bounds) and guard the
  * stores. Where a vector load of op(B) would run past the end of the buffer
  * (only the last rows of an edge tile), gemm_axpy gathers clamped scalars.
  *
- * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot
- * (else gemm_axpy is built); gemm_axpy: NV vectors of 16 per row (TN = 16 NV),
- * SWAP_C (0/1), TRANS_B (0/1); gemm_dot: TN columns. Global size:
- * (ceil(M / TM), ceil(N / TN)) with M, N of the computed product (swapped
- * for gemm_axpy's j_first). */
+ * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot,
+ * GEMM_STRIP gemm_strip (else gemm_axpy is built); gemm_axpy and gemm_strip:
+ * NV vectors of 16 per row (TN = 16 NV); gemm_axpy: SWAP_C (0/1), TRANS_B
+ * (0/1); gemm_dot: TN columns; gemm_strip: KK = k. Global size: (ceil(M / TM),
+ * ceil(N / TN)) with M, N of the computed product (swapped for gemm_axpy's
+ * j_first); gemm_strip (ceil(N / TN), ceil(M / rows)). */
 
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -35,7 +39,7 @@
 #ifndef SWAP_C
 #define SWAP_C 0
 #endif
-#ifndef GEMM_DOT
+#if !defined(GEMM_DOT)
 #undef TN
 #define TN (16 * NV)
 #elif !defined(TN)
@@ -65,7 +69,7 @@ static inline float gemm_scale(float alpha, float acc, float beta, __global cons
     return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
 }
 
-#ifndef GEMM_DOT
+#if !defined(GEMM_DOT) && !defined(GEMM_STRIP)
 __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *restrict A,
                         int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
                         int b_len, float beta, __global float *restrict C, int c_off, int ldc,
@@ -169,6 +173,87 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
             cp[l] = gemm_scale(alpha, t[r][l], beta, cp + l);
     }
 #endif
+}
+
+#elif defined(GEMM_STRIP)
+/* B transposed and k = KK <= 16, known when the kernel is built (A x F^T with
+ * a 10-wide F): each work-item gathers the KK x TN panel of op(B) for its
+ * columns once, keeps it in registers, and runs down ROWS rows of C with it,
+ * TM rows at a time. gemm_axpy would gather that panel again for every tile of
+ * TM rows, and gemm_dot would spend its time in horizontal sums. */
+#if TRANS_A
+#error "gemm_strip needs TRANS_A=0"
+#endif
+__kernel void gemm_strip(int M, int N, float alpha, __global const float *restrict A, int a_off,
+                         int lda, __global const float *restrict B, int b_off, int ldb, float beta,
+                         __global float *restrict C, int c_off, int ldc, int rows) {
+    const int j0 = (int)get_global_id(0) * TN;
+    const int i_begin = (int)get_global_id(1) * rows;
+    if (i_begin >= M || j0 >= N) return;
+    const int i_end = min(M, i_begin + rows);
+    A += a_off;
+    B += b_off;
+    C += c_off;
+
+    float16 bt[KK][NV];
+    {
+        float t[KK][TN];
+#pragma unroll
+        for (int l = 0; l < TN; l++) {
+            __global const float *bp = B + min(j0 + l, N - 1) * ldb;
+#pragma unroll
+            for (int k = 0; k < KK; k++)
+                t[k][l] = bp[k];
+        }
+#pragma unroll
+        for (int k = 0; k < KK; k++)
+#pragma unroll
+            for (int v = 0; v < NV; v++)
+                bt[k][v] = vload16(v, t[k]);
+    }
+    const int full_cols = j0 + TN <= N;
+
+    for (int i0 = i_begin; i0 < i_end; i0 += TM) {
+        float16 acc[TM][NV];
+#pragma unroll
+        for (int r = 0; r < TM; r++) {
+            __global const float *ap = A + min(i0 + r, M - 1) * lda;
+#pragma unroll
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = (float16)(ap[0]) * bt[0][v];
+#pragma unroll
+            for (int k = 1; k < KK; k++) {
+                const float16 a = (float16)(ap[k]);
+#pragma unroll
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = fma(a, bt[k][v], acc[r][v]);
+            }
+        }
+        if (full_cols && i0 + TM <= i_end) {
+#pragma unroll
+            for (int r = 0; r < TM; r++) {
+                __global float *cp = C + (i0 + r) * ldc + j0;
+#pragma unroll
+                for (int v = 0; v < NV; v++) {
+                    float16 out = alpha * acc[r][v];
+                    if (beta != 0.0f) out += beta * vload16(v, cp);
+                    vstore16(out, v, cp);
+                }
+            }
+            continue;
+        }
+        float t[TM][TN];
+#pragma unroll
+        for (int r = 0; r < TM; r++)
+#pragma unroll
+            for (int v = 0; v < NV; v++)
+                vstore16(acc[r][v], v, t[r]);
+        for (int r = 0; r < TM && i0 + r < i_end; r++) {
+            __global float *cp = C + (i0 + r) * ldc + j0;
+            for (int l = 0; l < TN && j0 + l < N; l++)
+                cp[l] = gemm_scale(alpha, t[r][l], beta, cp + l);
+        }
+    }
 }
 
 #else

@@ -78,6 +78,9 @@ static void check_real(op_gemm_path path) {
         {OP_TRANS, OP_NO_TRANS, 10, 1024, 64, 0.015625f, 0.9f, 0, 0},
         {OP_NO_TRANS, OP_NO_TRANS, 1024, 10, 784, 1.0f, 0.0f, 0, 0},
         {OP_NO_TRANS, OP_NO_TRANS, 64, 1024, 10, 1.0f, 0.0f, 0, 0},
+        /* PEPITA's modulation x + e F^T (k = 10: gemm_strip) */
+        {OP_NO_TRANS, OP_TRANS, 64, 784, 10, 1.0f, 1.0f, 0, 0},
+        {OP_NO_TRANS, OP_TRANS, 100, 3072, 10, 1.0f, 1.0f, 0, 0},
         /* CIFAR inputs */
         {OP_NO_TRANS, OP_TRANS, 64, 1024, 3072, 1.0f, 0.0f, 0, 0},
         {OP_TRANS, OP_NO_TRANS, 1024, 3072, 64, 1.0f, 0.0f, 0, 0},
