@@ -23,6 +23,17 @@ enum { VERSION = 1 };
 /* Checkpoints hold at most this much (a sanity bound for corrupt headers). */
 #define MAX_TENSOR_FLOATS ((uint64_t)1 << 32)
 
+/* CRC-32 of any size (zlib takes at most a uInt per call). */
+static uint32_t crc_of(const unsigned char *data, size_t size) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < size;) {
+        size_t chunk = size - off > (1u << 30) ? (1u << 30) : size - off;
+        crc = crc32(crc, data + off, (uInt)chunk);
+        off += chunk;
+    }
+    return (uint32_t)crc;
+}
+
 /* ---- A growing byte buffer for writing -------------------------------- */
 
 typedef struct writer {
@@ -198,13 +209,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     for (int i = 0; i < t->rule->fixed.count && st == PP_OK; i++)
         st = put_tensor(&w, t->ctx, &t->rule->fixed.buf[i], t->rule->fixed.n[i]);
     if (st == PP_OK && !w.failed) {
-        uint32_t crc = (uint32_t)crc32(0L, w.data, (uInt)0);
-        for (size_t off = 0; off < w.size;) {
-            size_t chunk = w.size - off > (1u << 30) ? (1u << 30) : w.size - off;
-            crc = (uint32_t)crc32(crc, w.data + off, (uInt)chunk);
-            off += chunk;
-        }
-        put_u32(&w, crc);
+        put_u32(&w, crc_of(w.data, w.size));
     }
     if (st == PP_OK && w.failed)
         st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory assembling the checkpoint");
@@ -255,14 +260,8 @@ static pp_status open_checkpoint(const char *path, const unsigned char *data, si
         return pp_fail(PP_ERR_MISMATCH,
                        "%s: checkpoint format version %u, this build reads version %d", path,
                        version, VERSION);
-    uint32_t stored, crc = (uint32_t)crc32(0L, data, (uInt)0);
+    uint32_t stored, crc = crc_of(data, size - sizeof stored);
     memcpy(&stored, data + size - sizeof stored, sizeof stored);
-    for (size_t off = 0; off < size - sizeof stored;) {
-        size_t chunk =
-            size - sizeof stored - off > (1u << 30) ? (1u << 30) : size - sizeof stored - off;
-        crc = (uint32_t)crc32(crc, data + off, (uInt)chunk);
-        off += chunk;
-    }
     if (crc != stored)
         return pp_fail(PP_ERR_FORMAT,
                        "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt "

@@ -70,13 +70,19 @@ pp_status pp_trainer_create(pp_context *context, const pp_config *config, const 
     PP_TRY_GOTO(st, rule_create(&t->config, t->net, &t->rule), fail);
     PP_TRY_GOTO(st, upload_split(t->ctx, train, &t->train), fail);
     PP_TRY_GOTO(st, upload_split(t->ctx, test, &t->test), fail);
-    size_t n_order = train->n > test->n ? train->n : test->n;
+    size_t n_order = train->n > test->n ? train->n : test->n; /* host scratch for both */
     t->host_order = malloc(n_order * sizeof *t->host_order);
     if (!t->host_order) {
         st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for the sample order");
         goto fail;
     }
-    PP_TRY_GOTO(st, rt_buf_create(t->ctx, n_order * sizeof(int32_t), &t->order), fail);
+    PP_TRY_GOTO(st, rt_buf_create(t->ctx, train->n * sizeof(int32_t), &t->order), fail);
+    for (size_t i = 0; i < test->n; i++)
+        t->host_order[i] = (int32_t)i;
+    PP_TRY_GOTO(st, rt_buf_create(t->ctx, test->n * sizeof(int32_t), &t->test_order), fail);
+    PP_TRY_GOTO(st,
+                rt_buf_write(t->ctx, &t->test_order, 0, test->n * sizeof(int32_t), t->host_order),
+                fail);
     PP_TRY_GOTO(st, rt_buf_create(t->ctx, N_TOTALS * sizeof(float), &t->totals), fail);
     if (config->analysis) PP_TRY_GOTO(st, trainer_analysis_create(t), fail);
     PP_TRY_GOTO(st, rt_finish(t->ctx), fail);
@@ -97,6 +103,7 @@ void pp_trainer_destroy(pp_trainer *t) {
     rt_buf_release(t->ctx, &t->test.pixels);
     rt_buf_release(t->ctx, &t->test.labels);
     rt_buf_release(t->ctx, &t->order);
+    rt_buf_release(t->ctx, &t->test_order);
     rt_buf_release(t->ctx, &t->totals);
     trainer_analysis_destroy(t);
     free(t->host_order);
@@ -111,35 +118,32 @@ int pp_trainer_epoch(const pp_trainer *t) {
     return t->epoch;
 }
 
-/* Gathers batch b of a split (in t->order) into the network's input. */
-static pp_status gather(pp_trainer *t, const device_split *split, size_t b, size_t count) {
+/* Gathers batch b of a split, in the given sample order, into the network's input. */
+static pp_status gather(pp_trainer *t, const device_split *split, const rt_buf *order, size_t b,
+                        size_t count) {
     network *net = t->net;
     size_t batch = (size_t)t->config.batch;
-    return op_gather_batch(t->ctx, count, net->input_size, &split->pixels, &split->labels,
-                           &t->order, b * batch, 1.0f / 255.0f, &net->x, &net->labels);
+    return op_gather_batch(t->ctx, count, net->input_size, &split->pixels, &split->labels, order,
+                           b * batch, 1.0f / 255.0f, &net->x, &net->labels);
 }
 
 static pp_status read_totals(pp_trainer *t, float totals[N_TOTALS]) {
     return rt_buf_read(t->ctx, &t->totals, 0, N_TOTALS * sizeof(float), totals);
 }
 
-static pp_status set_order(pp_trainer *t, size_t n, int shuffled) {
-    if (shuffled)
-        trainer_shuffle(t->host_order, n, t->config.seed, t->epoch + 1);
-    else
-        for (size_t i = 0; i < n; i++)
-            t->host_order[i] = (int32_t)i;
+/* The shuffled order of the coming epoch: the one upload per epoch. */
+static pp_status set_order(pp_trainer *t, size_t n) {
+    trainer_shuffle(t->host_order, n, t->config.seed, t->epoch + 1);
     return rt_buf_write(t->ctx, &t->order, 0, n * sizeof(int32_t), t->host_order);
 }
 
 pp_status pp_trainer_evaluate(pp_trainer *t, double *loss, double *accuracy) {
     network *net = t->net;
     size_t batch = (size_t)t->config.batch, n = t->test.n;
-    PP_TRY(set_order(t, n, 0));
     PP_TRY(rt_buf_zero(t->ctx, &t->totals, TOTAL_TEST * sizeof(float), 2 * sizeof(float)));
     for (size_t b = 0; b * batch < n; b++) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
-        PP_TRY(gather(t, &t->test, b, count));
+        PP_TRY(gather(t, &t->test, &t->test_order, b, count));
         PP_TRY(net_forward(net, count, &net->x, 0, 0, t->step, t->config.seed));
         PP_TRY(net_output_error(net, count, 0));
         PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TEST));
@@ -163,14 +167,14 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
     double start = now_seconds();
     float totals[N_TOTALS];
 
-    PP_TRY(set_order(t, n, 1));
+    PP_TRY(set_order(t, n));
     float partial[2] = {(float)t->partial_loss, (float)t->partial_correct};
     if (t->next_batch == 0) partial[0] = partial[1] = 0.0f;
     PP_TRY(rt_buf_write(t->ctx, &t->totals, TOTAL_TRAIN * sizeof(float), sizeof partial, partial));
 
     for (size_t b = t->next_batch; b < n_batches; b++) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
-        PP_TRY(gather(t, &t->train, b, count));
+        PP_TRY(gather(t, &t->train, &t->order, b, count));
         rule_step_args args = {.batch = count, .step = t->step, .seed = c->seed};
         PP_TRY(t->rule->step(t->rule, &args));
         PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));

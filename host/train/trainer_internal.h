@@ -16,7 +16,8 @@ struct pp_trainer {
     network *net;
     rule *rule;
     device_split train, test;
-    rt_buf order; /* int32 sample order of the current epoch */
+    rt_buf order;      /* int32 sample order of the current epoch */
+    rt_buf test_order; /* int32 0..n_test-1: uploaded once */
     int32_t *host_order;
     rt_buf totals;     /* running sums: train loss, train correct, test loss, test correct */
     int epoch;         /* epochs completed */
