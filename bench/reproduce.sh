@@ -215,11 +215,12 @@ run_one() {
     log "$name: done, $(grep -o '"final_test_accuracy": [0-9.]*' "$base.json" | head -n 1)"
 }
 
-# The commit of the source tree, for the summary (the binary is assumed built from it).
+# The commit of this script's tree, for the summary; each run's JSON records
+# the source commit of the binary that wrote it ("Source:" in the table).
 note() {
     local commit
     commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
-    echo "Made by bench/reproduce.sh from source at commit $commit."
+    echo "Summarised by bench/reproduce.sh at commit $commit."
 }
 
 # The runs of one cell's seeds: summarise CELL_PREFIX OUT_NAME

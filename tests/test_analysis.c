@@ -68,6 +68,7 @@ static char *write_run(const char *dir, const char *name, const fake_run *f) {
     fprintf(o, "{\n  \"dataset\": \"%s\",\n  \"model\": \"fc\",\n  \"rule\": \"%s\",\n", f->dataset,
             f->rule);
     fprintf(o, "  \"device\": \"test \\\"device\\\" \\u00e9\",\n  \"classes\": %d,\n", f->classes);
+    if (f->dataset[0] == 'm') fprintf(o, "  \"source_commit\": \"v0.1-2-gabc\",\n");
     fprintf(o, "  \"epochs\": %d,\n  \"epochs_planned\": %d,\n", f->epochs, f->epochs);
     fprintf(o, "  \"test_accuracy\": [");
     for (int e = 1; e <= f->epochs; e++) {
@@ -438,15 +439,17 @@ START_TEST(summary_tables_mean_and_std_per_group) {
     snprintf(want, sizeof want, "| PEPITA FC MNIST | 3 | 1, 2, 3 | 10/10 | %.2f ± %.2f |",
              100 * mean, 100 * sqrt(q / 2));
     ck_assert_msg(strstr(text, want), "no '%s' in:\n%s", want, text);
-    ck_assert_msg(strstr(text, "| PEPITA FC CIFAR-10 F=0 | 1 | 9 | 5/5 |") &&
-                      strstr(text, "| 44.60 |") && strstr(text, "| 98.01 |") &&
-                      strstr(text, "Device: test \"device\" \xc3\xa9. Note here."),
-                  "%s", text);
+    ck_assert_msg(
+        strstr(text, "| PEPITA FC CIFAR-10 F=0 | 1 | 9 | 5/5 |") && strstr(text, "| 44.60 |") &&
+            strstr(text, "| 98.01 |") &&
+            strstr(text, "Device: test \"device\" \xc3\xa9. Source: v0.1-2-gabc. Note here."),
+        "%s", text);
     free(text);
     text = ts_read_file(js, NULL);
     ck_assert_msg(text, "cannot read %s", js);
     ck_assert_msg(strstr(text, "\"label\": \"PEPITA FC CIFAR-10 F=0\"") &&
-                      strstr(text, "\"modulation\": \"zero\""),
+                      strstr(text, "\"modulation\": \"zero\"") &&
+                      strstr(text, "\"source_commits\": \"v0.1-2-gabc\""),
                   "%s", text);
     free(text);
     for (int k = 0; k < 4; k++)

@@ -97,6 +97,12 @@ START_TEST(train_writes_every_output_then_eval_and_resume) {
                           "\"angle_degrees\": ["};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(text, keys[i]), "JSON lacks %s:\n%s", keys[i], text);
+    /* the run names the code that made it */
+    char provenance[256];
+    snprintf(provenance, sizeof provenance,
+             "\"pepita_version\": \"%s\",\n  \"source_commit\": \"%s\"", pp_version(),
+             pp_source_commit());
+    ck_assert_msg(strstr(text, provenance), "JSON lacks %s:\n%s", provenance, text);
     ck_assert_int_eq(text[0], '{');
     free(text);
 
@@ -144,6 +150,11 @@ START_TEST(help_shows_the_preset_in_force) {
     ts_run_cli((const char *[]){"frobnicate", NULL}, &r);
     ck_assert_int_eq(r.exit_code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+    ts_run_cli((const char *[]){"--version", NULL}, &r);
+    ck_assert_int_eq(r.exit_code, 0);
+    char version[256];
+    snprintf(version, sizeof version, "pepita %s (source %s)\n", pp_version(), pp_source_commit());
+    ck_assert_str_eq(r.out, version);
 }
 END_TEST
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,17 +121,19 @@ static void usage(FILE *out) {
             "and the paper's Table 1 value. Without -o the table goes to stdout.\n");
 }
 
-/* The distinct devices of the runs, as "a; b". */
-static void devices(const run_data *runs, int n, char *out, size_t size) {
+/* The distinct values of one text member of the runs (device, source_commit),
+ * as "a; b"; FIELD is its offset in run_data. */
+static void distinct(const run_data *runs, int n, size_t field, char *out, size_t size) {
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
-        if (!runs[i].device[0]) continue;
+        const char *v = (const char *)&runs[i] + field;
+        if (!v[0]) continue;
         int seen = 0;
         for (int j = 0; j < i && !seen; j++)
-            seen = !strcmp(runs[i].device, runs[j].device);
+            seen = !strcmp(v, (const char *)&runs[j] + field);
         if (seen) continue;
         size_t used = strlen(out);
-        snprintf(out + used, size - used, "%s%s", used ? "; " : "", runs[i].device);
+        snprintf(out + used, size - used, "%s%s", used ? "; " : "", v);
     }
 }
 
@@ -239,17 +242,21 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
         fprintf(j, "]}%s\n", g + 1 < n_groups ? "," : "");
         free(final);
     }
-    char device_list[1024];
-    devices(runs, n_runs, device_list, sizeof device_list);
+    char device_list[1024], commit_list[1024];
+    distinct(runs, n_runs, offsetof(run_data, device), device_list, sizeof device_list);
+    distinct(runs, n_runs, offsetof(run_data, source_commit), commit_list, sizeof commit_list);
     fprintf(m,
             "\nMean ± sample standard deviation over the runs; final = the last epoch run so "
             "far; slowness fitted to epochs 1-%d (`pepita slowness`).",
             max_epochs);
     if (device_list[0]) fprintf(m, " Device: %s.", device_list);
+    if (commit_list[0]) fprintf(m, " Source: %s.", commit_list);
     if (note) fprintf(m, " %s", note);
     fprintf(m, "\n");
     fprintf(j, "  ],\n  \"devices\": ");
     json_string(j, device_list);
+    fprintf(j, ",\n  \"source_commits\": ");
+    json_string(j, commit_list);
     fprintf(j, ",\n  \"note\": ");
     if (note)
         json_string(j, note);

@@ -16,7 +16,8 @@ static void usage(FILE *out) {
                  "  slowness   the paper's convergence speed fitted to a run's learning curve\n"
                  "  summary    a table of runs: mean and std of the final test accuracy\n"
                  "\n"
-                 "`pepita <command> --help` describes each command's options.\n");
+                 "`pepita <command> --help` describes each command's options;\n"
+                 "`pepita --version` prints the version and the source commit.\n");
 }
 
 int cli_report(pp_status status) {
@@ -33,6 +34,10 @@ int main(int argc, char **argv) {
     const char *command = argv[1];
     if (!strcmp(command, "-h") || !strcmp(command, "--help") || !strcmp(command, "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(command, "--version") || !strcmp(command, "version")) {
+        printf("pepita %s (source %s)\n", pp_version(), pp_source_commit());
         return 0;
     }
     static const struct {

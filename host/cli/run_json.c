@@ -636,6 +636,26 @@ static int classes_of(const char *dataset) {
     return 0;
 }
 
+/* An optional free-text member (device, source_commit): a string that fits in
+ * SIZE bytes, with no control characters; "" when absent. */
+static pp_status optional_text(const extract *x, const jvalue *root, const char *key, char *out,
+                               size_t size) {
+    const jvalue *v;
+    PP_TRY(member(x, root, key, &v));
+    out[0] = '\0';
+    if (!v) return PP_OK;
+    if (v->type != J_STRING || strlen(v->string) >= size) {
+        char what[64];
+        snprintf(what, sizeof what, "must be a string of at most %zu bytes", size - 1);
+        return field_error(x, key, v, what);
+    }
+    for (const char *c = v->string; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            return field_error(x, key, v, "must hold no control characters");
+    memcpy(out, v->string, strlen(v->string) + 1);
+    return PP_OK;
+}
+
 static pp_status read_run(const extract *x, const jvalue *root, run_data *r) {
     if (root->type != J_OBJECT)
         return pp_fail(PP_ERR_FORMAT, "%s: a run JSON is an object, this is not", x->name);
@@ -646,15 +666,8 @@ static pp_status read_run(const extract *x, const jvalue *root, run_data *r) {
     PP_TRY(name_string(x, "model", v, r->model, sizeof r->model));
     PP_TRY(required(x, root, "rule", &v));
     PP_TRY(name_string(x, "rule", v, r->rule, sizeof r->rule));
-    PP_TRY(member(x, root, "device", &v));
-    if (v) {
-        if (v->type != J_STRING || strlen(v->string) >= sizeof r->device)
-            return field_error(x, "device", v, "must be a string of at most 127 bytes");
-        for (const char *c = v->string; *c; c++)
-            if ((unsigned char)*c < 0x20)
-                return field_error(x, "device", v, "must hold no control characters");
-        memcpy(r->device, v->string, strlen(v->string) + 1);
-    }
+    PP_TRY(optional_text(x, root, "device", r->device, sizeof r->device));
+    PP_TRY(optional_text(x, root, "source_commit", r->source_commit, sizeof r->source_commit));
     double d = 0;
     PP_TRY(member(x, root, "classes", &v));
     if (v) {

@@ -30,8 +30,9 @@ typedef struct run_histogram {
 
 typedef struct run_data {
     char dataset[32], model[16], rule[16], modulation[16];
-    char device[128]; /* "" when absent */
-    int classes;      /* from "classes", else from the dataset's name */
+    char device[128];       /* "" when absent */
+    char source_commit[64]; /* `git describe` of the writer; "" when absent */
+    int classes;            /* from "classes", else from the dataset's name */
     unsigned long long seed;
     int has_seed;
     /* per epoch, `epochs` values each; NAN where the file holds null or

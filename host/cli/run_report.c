@@ -303,6 +303,8 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     emit_string(&t, "model", pp_model_name(c->model));
     emit_string(&t, "rule", pp_rule_name(c->rule));
     emit_string(&t, "device", r->device);
+    emit_string(&t, "pepita_version", pp_version());
+    emit_string(&t, "source_commit", pp_source_commit());
     if (r->classes) emit(&t, "  \"classes\": %d,\n", r->classes);
     emit(&t, "  \"epochs\": %zu,\n", r->count);
     emit(&t, "  \"epochs_planned\": %d,\n", c->epochs);

@@ -31,6 +31,11 @@ typedef enum pp_status {
     PP_ERR_INTERNAL,      /* a bug: please report it */
 } pp_status;
 
+/* The library's version ("0.1.0") and the source commit it was built from
+ * (`git describe`, "-dirty" for uncommitted changes, or "unknown"). */
+const char *pp_version(void);
+const char *pp_source_commit(void);
+
 /* The status's name, e.g. "PP_ERR_FORMAT". */
 const char *pp_status_name(pp_status status);
 /* The detailed message of the last failure on this thread ("" if none). */
