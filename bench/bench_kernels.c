@@ -11,6 +11,8 @@
 #include <string.h>
 
 enum { HIDDEN = 1024, INPUT = 784, CLASSES = 10, BATCH = 64 };
+/* The conv model's pooled layer on MNIST: 100 samples x 32 planes of 24x24. */
+enum { POOL_PLANE = 24, POOL_PLANES = 100 * 32, POOL_IN = POOL_PLANES * POOL_PLANE * POOL_PLANE };
 
 typedef enum kernel_kind {
     K_RELU,
@@ -21,6 +23,8 @@ typedef enum kernel_kind {
     K_SGD,
     K_AXPBY,
     K_ACCUMULATE2,
+    K_MAXPOOL,
+    K_MAXPOOL_BACKWARD,
 } kernel_kind;
 
 typedef struct kernel_case {
@@ -39,6 +43,9 @@ static const kernel_case cases[] = {
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
     {"axpby (1024x784)", K_AXPBY, HIDDEN *INPUT, 12},
     {"accumulate2 loss/correct (64)", K_ACCUMULATE2, BATCH, 8},
+    /* per input element: read x, write a quarter of (y, argmax); backward the reverse */
+    {"maxpool 2x2 + argmax, conv MNIST (100x32x24x24)", K_MAXPOOL, POOL_IN, 6},
+    {"maxpool 2x2 backward, conv MNIST (100x32x24x24)", K_MAXPOOL_BACKWARD, POOL_IN, 6},
 };
 
 typedef struct kernel_bufs {
@@ -71,12 +78,18 @@ static pp_status run_case(void *arg) {
         return op_axpby(ctx, n, 0.5f, &k->a, 0.5f, &k->b);
     case K_ACCUMULATE2:
         return op_accumulate2(ctx, n, &k->a, &k->b, &k->totals, 0);
+    case K_MAXPOOL: /* n / 576 planes of 24x24 */
+        return op_maxpool2_forward(ctx, n / (POOL_PLANE * POOL_PLANE), POOL_PLANE, POOL_PLANE,
+                                   &k->a, &k->b, &k->c_);
+    case K_MAXPOOL_BACKWARD:
+        return op_maxpool2_backward(ctx, n / (POOL_PLANE * POOL_PLANE), POOL_PLANE, POOL_PLANE,
+                                    &k->b, &k->c_, &k->d);
     }
     return PP_OK;
 }
 
 static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
-    size_t big = (size_t)HIDDEN * INPUT * sizeof(float);
+    size_t big = (size_t)(POOL_IN > HIDDEN * INPUT ? POOL_IN : HIDDEN * INPUT) * sizeof(float);
     PP_TRY(rt_buf_create(ctx, big, &k->a));
     PP_TRY(rt_buf_create(ctx, big, &k->b));
     PP_TRY(rt_buf_create(ctx, big, &k->c_));
@@ -89,8 +102,11 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
     for (int i = 0; i < BATCH; i++)
         idx[i] = (i * 7) % BATCH;
     PP_TRY(rt_buf_write(ctx, &k->idx, 0, sizeof idx, idx));
-    PP_TRY(op_uniform(ctx, (size_t)HIDDEN * INPUT, -1.0f, 1.0f, 1, 1, &k->a));
-    return op_uniform(ctx, (size_t)HIDDEN * INPUT, -1.0f, 1.0f, 1, 2, &k->b);
+    size_t n = big / sizeof(float);
+    PP_TRY(op_uniform(ctx, n, -1.0f, 1.0f, 1, 1, &k->a));
+    PP_TRY(op_uniform(ctx, n, -1.0f, 1.0f, 1, 2, &k->b));
+    /* valid argmax for the pool backward case: a forward pass's */
+    return op_maxpool2_forward(ctx, POOL_PLANES, POOL_PLANE, POOL_PLANE, &k->a, &k->d, &k->c_);
 }
 
 static void free_bufs(rt_context *ctx, kernel_bufs *k) {

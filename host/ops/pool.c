@@ -13,11 +13,23 @@ static pp_status pool_check(const char *op, size_t planes, int h, int w, size_t 
     return PP_OK;
 }
 
-/* (1, 8, 1): 8 rows per work-group, valid on any device; kernels bounds-check. */
-static const size_t *pool_local(const rt_kernel *k, size_t local[3]) {
+/* One work-group per plane where the device allows (work-items of 4 windows,
+ * cl/pool.cl), else per row of windows, else single work-items. Measured on
+ * the conv MNIST layer (3200 planes of 24x24, PoCL CPU): forward 0.50-0.53 ms,
+ * backward 0.68-0.75 ms, against 1.1 ms each with single-work-item groups and
+ * 1.18 / 2.15 ms for the former one-window work-items in (1, 8, 1) groups. */
+static const size_t *pool_local(const rt_kernel *k, int h, int w, size_t local[3]) {
+    size_t across = ((size_t)(w / 2) + 3) / 4, rows = (size_t)(h / 2);
+    size_t max = k->max_work_group_size;
     local[0] = 1;
-    local[1] = k->max_work_group_size < 8 ? k->max_work_group_size : 8;
+    local[1] = 1;
     local[2] = 1;
+    if (across * rows <= max) {
+        local[0] = across;
+        local[1] = rows;
+    } else if (across <= max) {
+        local[0] = across;
+    }
     return local;
 }
 
@@ -33,9 +45,9 @@ pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, cons
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "pool", "maxpool2_forward", NULL, &k));
     size_t local[3];
-    const size_t global[3] = {(size_t)(w / 2), (size_t)(h / 2), planes};
-    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, local), RT_BUF(x), RT_BUF(y), RT_BUF(argmax),
-                     RT_INT(planes), RT_INT(h), RT_INT(w));
+    const size_t global[3] = {((size_t)(w / 2) + 3) / 4, (size_t)(h / 2), planes};
+    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, h, w, local), RT_BUF(x), RT_BUF(y),
+                     RT_BUF(argmax), RT_INT(planes), RT_INT(h), RT_INT(w));
 }
 
 pp_status op_maxpool2_backward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *dy,
@@ -51,7 +63,7 @@ pp_status op_maxpool2_backward(rt_context *ctx, size_t planes, int h, int w, con
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "pool", "maxpool2_backward", NULL, &k));
     size_t local[3];
-    const size_t global[3] = {(size_t)(w / 2), (size_t)(h / 2), planes};
-    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, local), RT_BUF(dy), RT_BUF(argmax),
+    const size_t global[3] = {((size_t)(w / 2) + 3) / 4, (size_t)(h / 2), planes};
+    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, h, w, local), RT_BUF(dy), RT_BUF(argmax),
                      RT_BUF(dx), RT_INT(planes), RT_INT(h), RT_INT(w));
 }

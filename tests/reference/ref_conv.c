@@ -335,17 +335,19 @@ pp_status ref_checks_conv(rt_context *ctx, int quick, ref_check_list *list) {
         }
     }
 
-    /* {planes, h, w, levels}: 1x1 planes (no window), odd sizes, ties from
-     * two levels and from a constant plane, then the real pooled shapes
+    /* {planes, h, w, levels}: 1x1 planes (no window), odd sizes, rows of
+     * windows that fill 4-wide vectors exactly, with a remainder and not at all,
+     * ties from two levels and from a constant plane, then the real pooled shapes
      * (100 x 32 planes of 24x24 and 28x28). */
     static const struct {
         size_t planes;
         int h, w, levels;
     } pools[] = {
-        {1, 2, 2, 0},   {3, 1, 5, 0}, {1, 7, 9, 0},      {5, 13, 13, 0},    {7, 8, 8, 2},
-        {5, 13, 11, 3}, {4, 6, 6, 1}, {3200, 24, 24, 0}, {3200, 28, 28, 0},
+        {1, 2, 2, 0},  {3, 1, 5, 0},   {1, 7, 9, 0},      {5, 13, 13, 0},
+        {7, 8, 8, 2},  {5, 13, 11, 3}, {4, 6, 6, 1},      {2, 11, 17, 2},
+        {3, 5, 31, 0}, {2, 3, 3, 0},   {3200, 24, 24, 0}, {3200, 28, 28, 0},
     };
-    const size_t np = quick ? 7 : sizeof pools / sizeof pools[0];
+    const size_t np = quick ? 10 : sizeof pools / sizeof pools[0];
     for (size_t i = 0; i < np; i++)
         PP_TRY(check_pool(ctx, list, pools[i].planes, pools[i].h, pools[i].w, pools[i].levels));
     return PP_OK;
