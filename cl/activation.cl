@@ -8,6 +8,11 @@
 #ifndef DROPOUT
 #define DROPOUT 1
 #endif
+/* act_forward_diff_lowrank: the rank of the update, a build constant so the
+ * loop over it unrolls. */
+#ifndef RANK
+#define RANK 1
+#endif
 
 ALWAYS_INLINE float act_apply(float z) {
     switch (ACT) {
@@ -77,4 +82,58 @@ kernel void act_forward_diff(int n, global const float *z_mod, global const floa
     const float yi = y[i];
     y_mod[i] = ym;
     diff[i] = yi - ym;
+}
+
+/* act_forward_diff with z' = z + m basis formed in registers: one pass over
+ * z instead of a copy, a rank-RANK GEMM into z' and a read of z'. Each
+ * work-item takes LR_VW consecutive columns of one row in explicit vectors
+ * (along a row m is uniform and basis contiguous; PoCL did not vectorise the
+ * one-element form, which ran 3x slower than the unfused passes); the last
+ * columns of a row that do not fill a vector go one by one.
+ * Global (ceil(cols / LR_VW), rows). */
+#define LR_VW 8
+kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
+                                     global const float *m, global const float *basis,
+                                     global const float *y, global float *y_mod,
+                                     global float *diff, uint threshold, float scale,
+                                     uint seed_lo, uint seed_hi, uint step, uint layer) {
+    const int col0 = (int)get_global_id(0) * LR_VW, row = (int)get_global_id(1);
+    if (col0 >= cols || row * cols >= n) return;
+    global const float *mr = m + row * RANK;
+    const int i0 = row * cols + col0;
+    const int lanes = min(LR_VW, cols - col0);
+    float zm[LR_VW];
+    if (lanes == LR_VW) {
+        float8 update = (float8)(0.0f);
+#if RANK <= 16
+#pragma unroll
+#endif
+        for (int k = 0; k < RANK; k++)
+            update = fma((float8)(mr[k]), vload8(0, basis + k * cols + col0), update);
+        const float8 zv = vload8(0, z + i0) + update;
+        if (ACT == 1 && !DROPOUT) { /* ReLU without dropout (the conv model): all in vectors */
+            const float8 ym = fmax(zv, (float8)(0.0f));
+            vstore8(ym, 0, y_mod + i0);
+            vstore8(vload8(0, y + i0) - ym, 0, diff + i0);
+            return;
+        }
+        vstore8(zv, 0, zm);
+    } else {
+        for (int l = 0; l < lanes; l++) {
+            float update = 0.0f;
+            for (int k = 0; k < RANK; k++)
+                update = fma(mr[k], basis[k * cols + col0 + l], update);
+            zm[l] = z[i0 + l] + update;
+        }
+    }
+#pragma unroll
+    for (int l = 0; l < LR_VW; l++) {
+        if (l >= lanes) break;
+        const int i = i0 + l;
+        const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
+        const float ym = f == 0.0f ? 0.0f : act_apply(zm[l]) * f;
+        const float yi = y[i];
+        y_mod[i] = ym;
+        diff[i] = yi - ym;
+    }
 }

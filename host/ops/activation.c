@@ -40,6 +40,15 @@ static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const
     return rt_kernel_get(ctx, "activation", name, defines, k);
 }
 
+/* act_forward_diff_lowrank is also built per rank. */
+static pp_status get_lowrank_kernel(rt_context *ctx, op_act act, const drop_args *d, size_t rank,
+                                    rt_kernel **k) {
+    char defines[64];
+    snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d -DRANK=%zu", (int)act,
+             d->threshold != 0, rank);
+    return rt_kernel_get(ctx, "activation", "act_forward_diff_lowrank", defines, k);
+}
+
 #define DROP_ARGS(d)                                                                               \
     RT_UINT((d).threshold), RT_FLOAT((d).scale), RT_UINT((d).seed_lo), RT_UINT((d).seed_hi),       \
         RT_UINT((d).step), RT_UINT((d).layer)
@@ -89,4 +98,34 @@ pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_bu
     PP_TRY(get_kernel(ctx, "act_forward_diff", act, &d, &k));
     return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z_mod), RT_BUF(y), RT_BUF(y_mod), RT_BUF(diff),
                         DROP_ARGS(d));
+}
+
+pp_status op_act_forward_diff_lowrank(rt_context *ctx, op_act act, size_t rows, size_t cols,
+                                      size_t rank, const rt_buf *z, const rt_buf *m,
+                                      const rt_buf *basis, const rt_buf *y, rt_buf *y_mod,
+                                      rt_buf *diff, const op_dropout *drop) {
+    static const char op[] = "op_act_forward_diff_lowrank";
+    drop_args d;
+    if (rank < 1 || rank > 4096)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: rank %zu is outside 1..4096", op, rank);
+    if (cols && rows > (size_t)INT_MAX / cols)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: %zu x %zu elements exceed INT_MAX", op, rows, cols);
+    if (cols && rank > (size_t)INT_MAX / cols)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: basis of %zu x %zu exceeds INT_MAX", op, rank, cols);
+    const size_t n = rows * cols;
+    PP_TRY(check_act(op, act, n));
+    PP_TRY(get_drop_args(op, drop, &d));
+    PP_TRY(op_need_buf(op, "z", z, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "m", m, rows * rank, sizeof(float)));
+    PP_TRY(op_need_buf(op, "basis", basis, rank * cols, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y", y, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "y_mod", y_mod, n, sizeof(float)));
+    PP_TRY(op_need_buf(op, "diff", diff, n, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(get_lowrank_kernel(ctx, act, &d, rank, &k));
+    /* 8 columns per work-item (cl/activation.cl) */
+    size_t global[2] = {(cols + 7) / 8, rows}, local[2] = {op_pow2_local(k, 64), 1};
+    return RT_LAUNCH(ctx, k, 2, global, local, RT_INT(n), RT_INT(cols), RT_BUF(z), RT_BUF(m),
+                     RT_BUF(basis), RT_BUF(y), RT_BUF(y_mod), RT_BUF(diff), DROP_ARGS(d));
 }

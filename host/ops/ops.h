@@ -106,6 +106,14 @@ pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z
  * and diff = y - y' (y the standard pass's output). */
 pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_buf *z_mod,
                               const rt_buf *y, rt_buf *y_mod, rt_buf *diff, const op_dropout *drop);
+/* The same with the modulated pre-activation formed on the fly from a
+ * low-rank update of the standard one: z' = z + m basis (z: rows x cols,
+ * m: rows x rank, basis: rank x cols, row-major). PEPITA's first conv layer:
+ * conv(x + m F^T) = conv(x) + m conv(F^T), without writing z' or a copy of z. */
+pp_status op_act_forward_diff_lowrank(rt_context *ctx, op_act act, size_t rows, size_t cols,
+                                      size_t rank, const rt_buf *z, const rt_buf *m,
+                                      const rt_buf *basis, const rt_buf *y, rt_buf *y_mod,
+                                      rt_buf *diff, const op_dropout *drop);
 
 /* ---- Output layer: error, loss, accuracy ------------------------------ */
 

@@ -56,7 +56,8 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
                    &l->mod.z, 0, u);
 }
 
-/* The first conv layer's modulated pre-activation. A convolution is linear:
+/* The first conv layer's modulated pass up to a' and diff = a - a' (the
+ * pooling follows in hidden_modulated). A convolution is linear:
  * conv(x + m F^T) = conv(x) + m conv(F^T), where conv(F^T) convolves F's
  * columns as `classes` images, so instead of a second convolution of the
  * batch (2 B F oh ow C k k FLOPs) this costs one of `classes` images and a
@@ -71,9 +72,11 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
                    &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->ft, 0, d));
     op_conv_shape shape = net_conv_shape(l, c);
     PP_TRY(op_conv_forward(net->ctx, &shape, &s->ft, &l->w, &s->conv_f));
-    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &l->mod.z, 0, batch * u * sizeof(float)));
-    return op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, batch, u, c, 1.0f, m, 0, c, &s->conv_f, 0, u,
-                   1.0f, &l->mod.z, 0, u);
+    /* z' = z + m conv(F^T) is formed inside the activation: no copy of z and
+     * no pass writing z' (measured, PEPITA conv MNIST epoch: 2.46-2.55 s ->
+     * 2.12-2.23 s per 20000 samples against copy + rank-10 GEMM + activation). */
+    return op_act_forward_diff_lowrank(net->ctx, net->hidden_act, batch, u, c, &l->std.z, m,
+                                       &s->conv_f, &l->std.a, &l->mod.a, &l->diff, NULL);
 }
 
 /* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'.
@@ -84,10 +87,11 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
     net_layer *l = &net->layers[i];
     if (l->kind == NET_CONV) {
         op_conv_shape s = net_conv_shape(l, batch);
-        if (i > 0 || r->config->naive_modulated_pass)
+        if (i > 0 || r->config->naive_modulated_pass) {
             PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &l->mod.z));
-        PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &l->mod.z,
-                                   &l->std.a, &l->mod.a, &l->diff, NULL));
+            PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &l->mod.z,
+                                       &l->std.a, &l->mod.a, &l->diff, NULL));
+        }
         return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
                                    op_conv_out_w(&s), &l->mod.a, &l->mod.h, &l->mod.argmax);
     }

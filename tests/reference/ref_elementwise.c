@@ -81,6 +81,23 @@ void ref_act_forward_diff(op_act act, size_t n, const float *z_mod, const float 
         diff[i] = y[i] - y_mod[i];
 }
 
+void ref_act_forward_diff_lowrank(op_act act, size_t rows, size_t cols, size_t rank, const float *z,
+                                  const float *m, const float *basis, const float *y, float *y_mod,
+                                  float *diff, const op_dropout *drop) {
+    const size_t n = rows * cols;
+    float *z_mod = malloc((n ? n : 1) * sizeof *z_mod);
+    if (!z_mod) return;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) {
+            double update = 0.0;
+            for (size_t k = 0; k < rank; k++)
+                update += (double)m[r * rank + k] * basis[k * cols + c];
+            z_mod[r * cols + c] = (float)(z[r * cols + c] + update);
+        }
+    ref_act_forward_diff(act, n, z_mod, y, y_mod, diff, drop);
+    free(z_mod);
+}
+
 static size_t row_argmax(const float *z, size_t classes) {
     size_t best = 0;
     for (size_t j = 1; j < classes; j++)
@@ -323,6 +340,43 @@ static pp_status check_act(rt_context *ctx, ref_check_list *list, int mode, op_a
     const double tol = act == OP_ACT_TANH || act == OP_ACT_SIGMOID ? 1e-5 : 0.0;
     ref_compare(out1, ref1, n, tol, r);
     if (mode == ACT_FORWARD_DIFF) compare_more(out2, ref2, n, r);
+    return sc_end(&s);
+}
+
+/* The fused low-rank modulated pass against z + m basis formed in double. */
+static pp_status check_act_lowrank(rt_context *ctx, ref_check_list *list, op_act act, size_t rows,
+                                   size_t cols, size_t rank, float p) {
+    ref_check_result *r =
+        ref_check_list_add(list, "act_forward_diff_lowrank", "%s %zux%zu rank %zu p=%.2f",
+                           act_name(act), rows, cols, rank, (double)p);
+    if (!r) return PP_ERR_OUT_OF_MEMORY;
+    const op_dropout drop = {.p = p, .seed = 0x0123456789ABCDEFull, .step = 9, .layer = 0};
+    const size_t n = rows * cols, bytes = n * sizeof(float);
+    scratch s = {.ctx = ctx};
+    float *z = sc_host(&s, bytes), *m = sc_host(&s, rows * rank * sizeof(float)),
+          *basis = sc_host(&s, rank * cols * sizeof(float)), *y = sc_host(&s, bytes),
+          *out1 = sc_host(&s, bytes), *out2 = sc_host(&s, bytes), *ref1 = sc_host(&s, bytes),
+          *ref2 = sc_host(&s, bytes);
+    if (s.status != PP_OK) return sc_end(&s);
+    fill_uniform(z, n, -2.0f, 2.0f, 11);
+    fill_uniform(m, rows * rank, -1.0f, 1.0f, 12);
+    fill_uniform(basis, rank * cols, -1.0f, 1.0f, 13);
+    fill_uniform(y, n, -1.0f, 1.0f, 14);
+    rt_buf *bz = sc_dev(&s, bytes, z), *bm = sc_dev(&s, rows * rank * sizeof(float), m),
+           *bb = sc_dev(&s, rank * cols * sizeof(float), basis), *by = sc_dev(&s, bytes, y),
+           *b1 = sc_dev(&s, bytes, NULL), *b2 = sc_dev(&s, bytes, NULL);
+    if (s.status != PP_OK) return sc_end(&s);
+    pp_status op = op_act_forward_diff_lowrank(ctx, act, rows, cols, rank, bz, bm, bb, by, b1, b2,
+                                               p > 0.0f ? &drop : NULL);
+    ref_act_forward_diff_lowrank(act, rows, cols, rank, z, m, basis, y, ref1, ref2,
+                                 p > 0.0f ? &drop : NULL);
+    if (op_failed(&s, r, op)) return sc_end(&s);
+    sc_read(&s, b1, out1, bytes);
+    sc_read(&s, b2, out2, bytes);
+    if (s.status != PP_OK) return sc_end(&s);
+    /* a float sum of rank products against one rounding of the double sum */
+    ref_compare(out1, ref1, n, 1e-6 * (double)(rank + 4), r);
+    compare_more(out2, ref2, n, r);
     return sc_end(&s);
 }
 
@@ -599,6 +653,17 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
         }
     PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, OP_ACT_RELU, 997, 0.0f));
     PP_TRY(check_act(ctx, list, ACT_FORWARD, OP_ACT_RELU, 997, 0.5f));
+    /* rows x cols, rank: one element, primes, a rank of 1 and CIFAR-100's 100, then the
+     * conv MNIST layer's real shape (100 samples x 32 planes of 24x24, 10 classes). */
+    static const size_t lowrank[][3] = {
+        {1, 1, 1}, {3, 37, 10}, {7, 101, 1}, {5, 77, 100}, {100, 18432, 10}};
+    const size_t n_lowrank = quick ? 4 : 5;
+    for (size_t i = 0; i < n_lowrank; i++) {
+        PP_TRY(check_act_lowrank(ctx, list, OP_ACT_RELU, lowrank[i][0], lowrank[i][1],
+                                 lowrank[i][2], 0.0f));
+        PP_TRY(check_act_lowrank(ctx, list, OP_ACT_TANH, lowrank[i][0], lowrank[i][1],
+                                 lowrank[i][2], 0.1f));
+    }
 
     /* batch x classes: single sample/class, a last partial batch (37 of 64), real batches. */
     static const size_t shapes[][2] = {{1, 1}, {1, 10}, {7, 10}, {37, 100}, {64, 10}, {100, 100}};

@@ -16,6 +16,10 @@ void ref_act_backward(op_act act, size_t n, const float *z, const float *dy, flo
                       const op_dropout *drop);
 void ref_act_forward_diff(op_act act, size_t n, const float *z_mod, const float *y, float *y_mod,
                           float *diff, const op_dropout *drop);
+/* z' = z + m basis (rows x cols, rank), then ref_act_forward_diff. */
+void ref_act_forward_diff_lowrank(op_act act, size_t rows, size_t cols, size_t rank, const float *z,
+                                  const float *m, const float *basis, const float *y, float *y_mod,
+                                  float *diff, const op_dropout *drop);
 
 /* In double; any output may be NULL. */
 void ref_softmax_error(size_t batch, size_t classes, const float *logits, const int32_t *labels,
