@@ -121,7 +121,9 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
         printf("training %s on %s (%s model, %s) on %s: %d epochs from epoch %d, batch %d, lr "
                "%g\n",
                pp_rule_name(c->rule), pp_dataset_name(c->dataset), pp_model_name(c->model),
-               c->model == PP_MODEL_FC ? "fully connected" : "conv 5x5-ReLU-maxpool-FC",
+               c->model == PP_MODEL_FC   ? "fully connected"
+               : c->rule == PP_RULE_DRTP ? "conv 5x5-tanh-maxpool-FC"
+                                         : "conv 5x5-ReLU-maxpool-FC",
                report.device, c->epochs, pp_trainer_epoch(trainer) + 1, c->batch, (double)c->lr);
 
     signal(SIGINT, on_sigint);
