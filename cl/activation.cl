@@ -111,13 +111,14 @@ kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
         for (int k = 0; k < RANK; k++)
             update = fma((float8)(mr[k]), vload8(0, basis + k * cols + col0), update);
         const float8 zv = vload8(0, z + i0) + update;
-        if (ACT == 1 && !DROPOUT) { /* ReLU without dropout (the conv model): all in vectors */
-            const float8 ym = fmax(zv, (float8)(0.0f));
-            vstore8(ym, 0, y_mod + i0);
-            vstore8(vload8(0, y + i0) - ym, 0, diff + i0);
-            return;
-        }
+#if ACT == 1 && !DROPOUT /* ReLU without dropout (the conv model): all in vectors */
+        const float8 ym = fmax(zv, (float8)(0.0f));
+        vstore8(ym, 0, y_mod + i0);
+        vstore8(vload8(0, y + i0) - ym, 0, diff + i0);
+        return;
+#else
         vstore8(zv, 0, zm);
+#endif
     } else {
         for (int l = 0; l < lanes; l++) {
             float update = 0.0f;
@@ -126,9 +127,7 @@ kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
             zm[l] = z[i0 + l] + update;
         }
     }
-#pragma unroll
-    for (int l = 0; l < LR_VW; l++) {
-        if (l >= lanes) break;
+    for (int l = 0; l < lanes; l++) {
         const int i = i0 + l;
         const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
         const float ym = f == 0.0f ? 0.0f : act_apply(zm[l]) * f;

@@ -59,8 +59,10 @@ const char *rt_embedded_source(const char *name) {
  * change nothing in training. */
 static void build_options(const rt_context *ctx, const char *defines, char *out, size_t size) {
     int minor = ctx->opencl_c_major > 1 ? 2 : ctx->opencl_c_minor;
-    snprintf(out, size, "-cl-std=CL1.%d -cl-denorms-are-zero %s", minor > 2 ? 2 : minor,
-             defines ? defines : "");
+    /* PEPITA_CL_WERROR=1 (the kernel_warnings test): a kernel warning fails its build */
+    const char *werror = getenv("PEPITA_CL_WERROR");
+    snprintf(out, size, "-cl-std=CL1.%d -cl-denorms-are-zero%s %s", minor > 2 ? 2 : minor,
+             werror && !strcmp(werror, "1") ? " -Werror" : "", defines ? defines : "");
 }
 
 pp_status rt_program_build_source(rt_context *ctx, const char *label, const char *source,
