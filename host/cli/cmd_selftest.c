@@ -42,16 +42,21 @@ int cli_selftest(int argc, char **argv) {
         ref_checks_gemm, ref_checks_elementwise, ref_checks_conv};
     for (size_t a = 0; a < sizeof areas / sizeof areas[0] && st == PP_OK; a++)
         st = areas[a](ctx, !full, &list);
-    int failed = 0;
+    int failed = 0, errors = 0;
     printf("%-28s %-40s %12s %12s  %s\n", "operator", "shape", "max abs err", "max rel err",
            "result");
     for (size_t i = 0; i < list.count; i++) {
         const ref_check_result *r = &list.items[i];
         failed += !r->pass;
+        errors += r->status != PP_OK;
         printf("%-28s %-40s %12.3e %12.3e  %s\n", r->op, r->shape, r->max_abs_error,
                r->max_rel_error, r->pass ? "pass" : (r->status != PP_OK ? "ERROR" : "FAIL"));
     }
     printf("\n%zu checks, %d failed\n", list.count, failed);
+    /* ERROR rows: the operator itself failed; say why (the latest failure's message) */
+    if (errors && st == PP_OK && *pp_last_error())
+        fprintf(stderr, "error: %d checks could not run; the last failure: %s\n", errors,
+                pp_last_error());
     ref_check_list_free(&list);
     rt_context_destroy(ctx);
     if (st != PP_OK) return cli_report(st);
