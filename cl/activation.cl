@@ -45,43 +45,127 @@ ALWAYS_INLINE float act_grad(float z) {
     }
 }
 
-/* mask(i) / (1 - p): 0 for a dropped unit, scale for a kept one; 1 when
- * built without DROPOUT. The key (seed, step, layer) and i alone decide, so
- * every pass regenerates the same mask. */
+/* Dropout masks: element i is kept iff word (i % 4) of the Philox block at
+ * counter (i / 4, step, layer, DOMAIN_DROPOUT) under the seed, shifted right
+ * by 8, is >= threshold; kept units are scaled by 1 / (1 - p). The key
+ * (seed, step, layer) and i alone decide, so every pass regenerates the same
+ * mask. One block serves four elements: each work-item of the DROPOUT
+ * kernels handles elements 4q..4q+3 (Philox was 90% of ReLU + dropout). */
+ALWAYS_INLINE uint4 dropout_words(uint q, uint seed_lo, uint seed_hi, uint step, uint layer) {
+    return philox4x32_10((uint4)(q, step, layer, PHILOX_DOMAIN_DROPOUT), (uint2)(seed_lo, seed_hi));
+}
+
+ALWAYS_INLINE float dropout_keep_scale(uint word, uint threshold, float scale) {
+    return (word >> 8) >= threshold ? scale : 0.0f;
+}
+
+/* The DROPOUT kernels: work-item q takes elements 4q..4q+3 of whole blocks
+ * and the four words of their Philox block, as four unrolled scalar lanes.
+ * Straight-line scalar code with contiguous lanes is what PoCL vectorises
+ * across work-items (float4 bodies, a loop, or lanes clamped for a partial
+ * block were not, and ran 2-3x slower), so the elements of a partial last
+ * block (n % 4 of them) go to the *_tail kernels, one work-item each launch. */
+#define DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer)                                            \
+    const int q_ = (int)get_global_id(0), i0 = 4 * q_;                                             \
+    if (i0 + 4 > (n)) return;                                                                      \
+    const uint4 w_ = dropout_words((uint)q_, seed_lo, seed_hi, step, layer);                       \
+    const float f0 = dropout_keep_scale(w_.x, threshold, scale);                                   \
+    const float f1 = dropout_keep_scale(w_.y, threshold, scale);                                   \
+    const float f2 = dropout_keep_scale(w_.z, threshold, scale);                                   \
+    const float f3 = dropout_keep_scale(w_.w, threshold, scale)
+
+/* The factor of element i on its own (tails, and kernels with their own layout). */
 ALWAYS_INLINE float dropout_factor(uint i, uint threshold, float scale, uint seed_lo, uint seed_hi,
                                    uint step, uint layer) {
     if (!DROPOUT) return 1.0f;
-    const uint r = philox_u32(seed_lo, seed_hi, PHILOX_DOMAIN_DROPOUT, step, layer, i) >> 8;
-    return r >= threshold ? scale : 0.0f;
+    const uint4 w = dropout_words(i / 4, seed_lo, seed_hi, step, layer);
+    const uint lane = i % 4;
+    return dropout_keep_scale(lane == 0 ? w.x : lane == 1 ? w.y : lane == 2 ? w.z : w.w, threshold,
+                              scale);
+}
+
+/* The elements past the last whole block, by one work-item. */
+#define TAIL_ELEMENTS(n, i) for (int i = (n) & ~3; i < (n); i++)
+#define TAIL_FACTOR(i) dropout_factor((uint)(i), threshold, scale, seed_lo, seed_hi, step, layer)
+
+/* act(v) * f, and 0 for a dropped unit even where act gives NaN or Inf. */
+ALWAYS_INLINE float act_dropped(float v, float f) {
+    return f == 0.0f ? 0.0f : act_apply(v) * f;
+}
+
+ALWAYS_INLINE float grad_dropped(float z, float dy, float f) {
+    return f == 0.0f ? 0.0f : dy * act_grad(z) * f;
 }
 
 /* y = act(x) * mask / (1 - p); x == y allowed. */
 kernel void act_forward(int n, global const float *x, global float *y, uint threshold, float scale,
                         uint seed_lo, uint seed_hi, uint step, uint layer) {
+#if DROPOUT
+    DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
+    y[i0] = act_dropped(x[i0], f0);
+    y[i0 + 1] = act_dropped(x[i0 + 1], f1);
+    y[i0 + 2] = act_dropped(x[i0 + 2], f2);
+    y[i0 + 3] = act_dropped(x[i0 + 3], f3);
+#else
     GLOBAL_ID_OR_RETURN(i, n);
-    const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
-    y[i] = f == 0.0f ? 0.0f : act_apply(x[i]) * f;
+    y[i] = act_apply(x[i]);
+#endif
+}
+
+kernel void act_forward_tail(int n, global const float *x, global float *y, uint threshold,
+                             float scale, uint seed_lo, uint seed_hi, uint step, uint layer) {
+    TAIL_ELEMENTS(n, i) y[i] = act_dropped(x[i], TAIL_FACTOR(i));
 }
 
 /* dx = dy * act'(z) * mask / (1 - p); dy == dx allowed. */
 kernel void act_backward(int n, global const float *z, global const float *dy, global float *dx,
                          uint threshold, float scale, uint seed_lo, uint seed_hi, uint step,
                          uint layer) {
+#if DROPOUT
+    DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
+    dx[i0] = grad_dropped(z[i0], dy[i0], f0);
+    dx[i0 + 1] = grad_dropped(z[i0 + 1], dy[i0 + 1], f1);
+    dx[i0 + 2] = grad_dropped(z[i0 + 2], dy[i0 + 2], f2);
+    dx[i0 + 3] = grad_dropped(z[i0 + 3], dy[i0 + 3], f3);
+#else
     GLOBAL_ID_OR_RETURN(i, n);
-    const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
-    dx[i] = f == 0.0f ? 0.0f : dy[i] * act_grad(z[i]) * f;
+    dx[i] = dy[i] * act_grad(z[i]);
+#endif
+}
+
+kernel void act_backward_tail(int n, global const float *z, global const float *dy,
+                              global float *dx, uint threshold, float scale, uint seed_lo,
+                              uint seed_hi, uint step, uint layer) {
+    TAIL_ELEMENTS(n, i) dx[i] = grad_dropped(z[i], dy[i], TAIL_FACTOR(i));
 }
 
 /* PEPITA's modulated pass: y' = act(z') * mask / (1 - p), diff = y - y'. */
+#define FORWARD_DIFF(i, f)                                                                         \
+    do {                                                                                           \
+        const float ym_ = act_dropped(z_mod[i], f), y_ = y[i];                                     \
+        y_mod[i] = ym_;                                                                            \
+        diff[i] = y_ - ym_;                                                                        \
+    } while (0)
+
 kernel void act_forward_diff(int n, global const float *z_mod, global const float *y,
                              global float *y_mod, global float *diff, uint threshold, float scale,
                              uint seed_lo, uint seed_hi, uint step, uint layer) {
+#if DROPOUT
+    DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
+    FORWARD_DIFF(i0, f0);
+    FORWARD_DIFF(i0 + 1, f1);
+    FORWARD_DIFF(i0 + 2, f2);
+    FORWARD_DIFF(i0 + 3, f3);
+#else
     GLOBAL_ID_OR_RETURN(i, n);
-    const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
-    const float ym = f == 0.0f ? 0.0f : act_apply(z_mod[i]) * f;
-    const float yi = y[i];
-    y_mod[i] = ym;
-    diff[i] = yi - ym;
+    FORWARD_DIFF(i, 1.0f);
+#endif
+}
+
+kernel void act_forward_diff_tail(int n, global const float *z_mod, global const float *y,
+                                  global float *y_mod, global float *diff, uint threshold,
+                                  float scale, uint seed_lo, uint seed_hi, uint step, uint layer) {
+    TAIL_ELEMENTS(n, i) FORWARD_DIFF(i, TAIL_FACTOR(i));
 }
 
 /* act_forward_diff with z' = z + m basis formed in registers: one pass over

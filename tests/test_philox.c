@@ -49,11 +49,18 @@ START_TEST(test_dropout_threshold) {
     /* 0.1f * 2^24 = 1677721.625 exactly: rounded up, so keep <=> uniform01 >= p. */
     ck_assert_uint_eq(philox_dropout_threshold(0.1f), 1677722u);
     ck_assert_float_eq(philox_dropout_scale(0.5f), 2.0f);
+    /* unit i: word i % 4 of the block at counter i / 4 */
     for (uint32_t i = 0; i < 10000; i++) {
-        const float u = philox_uniform01(9, PHILOX_DOMAIN_DROPOUT, 3, 4, i);
+        const uint32_t ctr[4] = {i / 4, 3, 4, PHILOX_DOMAIN_DROPOUT}, key[2] = {9, 0};
+        uint32_t out[4];
+        philox4x32_10(ctr, key, out);
+        const float u = (float)(out[i % 4] >> 8) * (1.0f / 16777216.0f);
         ck_assert_int_eq(philox_dropout_keep(9, 3, 4, i, philox_dropout_threshold(0.1f)),
                          u >= 0.1f);
     }
+    /* word 0 is the one philox_u32 gives */
+    ck_assert_int_eq(philox_dropout_keep(9, 3, 4, 8, 1u << 23),
+                     (philox_u32(9, PHILOX_DOMAIN_DROPOUT, 3, 4, 2) >> 8) >= (1u << 23));
 }
 END_TEST
 

@@ -53,6 +53,27 @@ static pp_status get_lowrank_kernel(rt_context *ctx, op_act act, const drop_args
     RT_UINT((d).threshold), RT_FLOAT((d).scale), RT_UINT((d).seed_lo), RT_UINT((d).seed_hi),       \
         RT_UINT((d).step), RT_UINT((d).layer)
 
+/* Launches activation kernel `name` over n elements: one work-item per element
+ * without dropout; with it, one per whole block of four (one Philox block,
+ * cl/activation.cl) and, for the n % 4 elements after them, `name`_tail. */
+static pp_status launch_act(rt_context *ctx, const char *name, op_act act, const drop_args *d,
+                            size_t n, size_t n_args, const rt_arg *args) {
+    rt_kernel *k;
+    PP_TRY(get_kernel(ctx, name, act, d, &k));
+    size_t local = op_pow2_local(k, 256);
+    if (!d->threshold) return rt_launch(ctx, k, 1, (size_t[]){n}, &local, n_args, args);
+    if (n / 4) PP_TRY(rt_launch(ctx, k, 1, (size_t[]){n / 4}, &local, n_args, args));
+    if (n % 4 == 0) return PP_OK;
+    char tail[48];
+    snprintf(tail, sizeof tail, "%s_tail", name);
+    PP_TRY(get_kernel(ctx, tail, act, d, &k));
+    return rt_launch(ctx, k, 1, (size_t[]){1}, (size_t[]){1}, n_args, args);
+}
+
+#define ACT_LAUNCH(ctx, name, act, d, n, ...)                                                      \
+    launch_act((ctx), (name), (act), (d), (n), sizeof((rt_arg[]){__VA_ARGS__}) / sizeof(rt_arg),   \
+               (rt_arg[]){__VA_ARGS__})
+
 pp_status op_act_forward(rt_context *ctx, op_act act, size_t n, const rt_buf *x, rt_buf *y,
                          const op_dropout *drop) {
     static const char op[] = "op_act_forward";
@@ -62,9 +83,8 @@ pp_status op_act_forward(rt_context *ctx, op_act act, size_t n, const rt_buf *x,
     PP_TRY(op_need_buf(op, "x", x, n, sizeof(float)));
     PP_TRY(op_need_buf(op, "y", y, n, sizeof(float)));
     if (n == 0) return PP_OK;
-    rt_kernel *k;
-    PP_TRY(get_kernel(ctx, "act_forward", act, &d, &k));
-    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(x), RT_BUF(y), DROP_ARGS(d));
+    return ACT_LAUNCH(ctx, "act_forward", act, &d, n, RT_INT(n), RT_BUF(x), RT_BUF(y),
+                      DROP_ARGS(d));
 }
 
 pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z, const rt_buf *dy,
@@ -77,9 +97,8 @@ pp_status op_act_backward(rt_context *ctx, op_act act, size_t n, const rt_buf *z
     PP_TRY(op_need_buf(op, "dy", dy, n, sizeof(float)));
     PP_TRY(op_need_buf(op, "dx", dx, n, sizeof(float)));
     if (n == 0) return PP_OK;
-    rt_kernel *k;
-    PP_TRY(get_kernel(ctx, "act_backward", act, &d, &k));
-    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z), RT_BUF(dy), RT_BUF(dx), DROP_ARGS(d));
+    return ACT_LAUNCH(ctx, "act_backward", act, &d, n, RT_INT(n), RT_BUF(z), RT_BUF(dy), RT_BUF(dx),
+                      DROP_ARGS(d));
 }
 
 pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_buf *z_mod,
@@ -94,10 +113,8 @@ pp_status op_act_forward_diff(rt_context *ctx, op_act act, size_t n, const rt_bu
     PP_TRY(op_need_buf(op, "y_mod", y_mod, n, sizeof(float)));
     PP_TRY(op_need_buf(op, "diff", diff, n, sizeof(float)));
     if (n == 0) return PP_OK;
-    rt_kernel *k;
-    PP_TRY(get_kernel(ctx, "act_forward_diff", act, &d, &k));
-    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(z_mod), RT_BUF(y), RT_BUF(y_mod), RT_BUF(diff),
-                        DROP_ARGS(d));
+    return ACT_LAUNCH(ctx, "act_forward_diff", act, &d, n, RT_INT(n), RT_BUF(z_mod), RT_BUF(y),
+                      RT_BUF(y_mod), RT_BUF(diff), DROP_ARGS(d));
 }
 
 pp_status op_act_forward_diff_lowrank(rt_context *ctx, op_act act, size_t rows, size_t cols,

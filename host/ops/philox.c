@@ -66,7 +66,11 @@ float philox_dropout_scale(float p) {
 
 int philox_dropout_keep(uint64_t seed, uint32_t step, uint32_t layer, uint32_t index,
                         uint32_t threshold) {
-    return (philox_u32(seed, PHILOX_DOMAIN_DROPOUT, step, layer, index) >> 8) >= threshold;
+    const uint32_t ctr[4] = {index / 4, step, layer, PHILOX_DOMAIN_DROPOUT};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint32_t out[4];
+    philox4x32_10(ctr, key, out);
+    return (out[index % 4] >> 8) >= threshold;
 }
 
 void philox_shuffle_i32(int32_t *idx, size_t n, uint64_t seed, uint32_t epoch) {

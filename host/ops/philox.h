@@ -1,9 +1,10 @@
 /* Host Philox-4x32-10, bit-identical to cl/common.cl.
  *
- * Every random number in pepita-cl is word 0 of Philox at the counter
- * (index, a, b, domain) under the key seed, so it is a pure function of where
- * it is used: the trainer (weight init, shuffling) and the device kernels
- * (dropout, op_uniform) can regenerate any value without shared state. */
+ * Every random number in pepita-cl is a word of Philox at a counter
+ * (index, a, b, domain) under the key seed (word 0, or for dropout masks word
+ * i % 4 at index i / 4), so it is a pure function of where it is used: the trainer (weight init,
+ * shuffling) and the device kernels (dropout, op_uniform) can regenerate any value without shared
+ * state. */
 #ifndef PEPITA_OPS_PHILOX_H
 #define PEPITA_OPS_PHILOX_H
 
@@ -13,7 +14,7 @@
 /* Counter word 3: who uses the stream, so users of one seed never collide. */
 enum {
     PHILOX_DOMAIN_HOST = 0,    /* free for host-only uses */
-    PHILOX_DOMAIN_DROPOUT = 1, /* a = step, b = layer (op_act_*) */
+    PHILOX_DOMAIN_DROPOUT = 1, /* a = step, b = layer, index = unit / 4 (op_act_*) */
     PHILOX_DOMAIN_UNIFORM = 2, /* a = stream, b = 0 (op_uniform) */
     PHILOX_DOMAIN_SHUFFLE = 3, /* a = epoch, b = 0 (philox_shuffle_i32) */
 };
@@ -35,7 +36,9 @@ uint32_t philox_below(uint32_t r, uint32_t bound);
 uint32_t philox_dropout_threshold(float p);
 /* 1 / (1 - p) in float, the scale of kept units. */
 float philox_dropout_scale(float p);
-/* 1 if unit index of (seed, step, layer) is kept at this threshold. */
+/* 1 if unit index of (seed, step, layer) is kept at this threshold: word
+ * index % 4 of the block at counter (index / 4, step, layer, DOMAIN_DROPOUT),
+ * so one Philox block serves four units. */
 int philox_dropout_keep(uint64_t seed, uint32_t step, uint32_t layer, uint32_t index,
                         uint32_t threshold);
 
