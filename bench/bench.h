@@ -8,6 +8,7 @@
 #include "pepita/pepita.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
+#include "util/text_buffer.h"
 
 typedef struct bench_options {
     int quick;             /* tiny shapes and few repeats: a smoke run */
@@ -35,11 +36,9 @@ int bench_section_on(const bench_options *o, const char *name);
 /* ---- JSON writer: appends to a growing string ------------------------ */
 
 typedef struct bench_json {
-    char *text;
-    size_t len, cap;
+    text_buffer out; /* out.failed: out of memory */
     int depth;
     int first[32]; /* no element written yet at this depth */
-    int failed;    /* out of memory */
 } bench_json;
 
 /* Members of an object take a key, elements of an array take NULL. */

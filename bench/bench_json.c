@@ -2,53 +2,9 @@
 #include "bench.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
-static void append(bench_json *j, const char *format, ...) __attribute__((format(printf, 2, 3)));
-
-static void append(bench_json *j, const char *format, ...) {
-    if (j->failed) return;
-    va_list ap;
-    va_start(ap, format);
-    int need = vsnprintf(NULL, 0, format, ap);
-    va_end(ap);
-    if (need < 0) {
-        j->failed = 1;
-        return;
-    }
-    if (j->len + (size_t)need + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap : 4096;
-        while (j->len + (size_t)need + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(j->text, cap);
-        if (!grown) {
-            j->failed = 1;
-            return;
-        }
-        j->text = grown;
-        j->cap = cap;
-    }
-    va_start(ap, format);
-    vsnprintf(j->text + j->len, j->cap - j->len, format, ap);
-    va_end(ap);
-    j->len += (size_t)need;
-}
-
-static void append_string(bench_json *j, const char *s) {
-    append(j, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            append(j, "\\%c", c);
-        else if (c < 0x20)
-            append(j, "\\u%04x", c);
-        else
-            append(j, "%c", c);
-    }
-    append(j, "\"");
-}
+#define append(j, ...) text_printf(&(j)->out, __VA_ARGS__)
 
 /* The separator, indentation and key before a value. */
 static void prefix(bench_json *j, const char *key) {
@@ -57,7 +13,7 @@ static void prefix(bench_json *j, const char *key) {
         j->first[j->depth] = 0;
     }
     if (key) {
-        append_string(j, key);
+        text_json_string(&j->out, key);
         append(j, ": ");
     }
 }
@@ -111,7 +67,7 @@ void json_int(bench_json *j, const char *key, long long value) {
 void json_string(bench_json *j, const char *key, const char *value) {
     prefix(j, key);
     if (value)
-        append_string(j, value);
+        text_json_string(&j->out, value);
     else
         append(j, "null");
 }
@@ -127,6 +83,6 @@ void json_null(bench_json *j, const char *key) {
 }
 
 void json_free(bench_json *j) {
-    free(j->text);
+    text_free(&j->out);
     memset(j, 0, sizeof *j);
 }

@@ -3,6 +3,7 @@
  * Markdown tables go to stdout, progress to stderr, --json FILE gets
  * everything in machine-readable form. */
 #include "bench.h"
+#include "util/atomic_file.h"
 #include "runtime/error.h"
 
 #include <stdlib.h>
@@ -201,16 +202,12 @@ int main(int argc, char **argv) {
     printf("\n(load average at the end: %.2f %.2f %.2f)\n", load[0], load[1], load[2]);
 
     int rc = failed_devices ? 1 : 0;
-    if (j.failed) {
+    if (j.out.failed) {
         fprintf(stderr, "pepita-bench: out of memory writing JSON\n");
         rc = 1;
-    } else if (o.json_path) {
-        FILE *f = fopen(o.json_path, "w");
-        if (!f || fwrite(j.text, 1, j.len, f) != j.len) {
-            fprintf(stderr, "pepita-bench: cannot write %s\n", o.json_path);
-            rc = 1;
-        }
-        if (f && fclose(f) != 0) rc = 1;
+    } else if (o.json_path && pp_write_file_atomic(o.json_path, j.out.data, j.out.size) != PP_OK) {
+        fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
+        rc = 1;
     }
     json_free(&j);
     pp_dataset_free(&train);

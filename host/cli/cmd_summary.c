@@ -5,6 +5,7 @@
 #include "cli/run_json.h"
 #include "runtime/error.h"
 #include "util/atomic_file.h"
+#include "util/text_buffer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -74,34 +75,20 @@ static spread summarise(const double *v, int n) {
     return s;
 }
 
-static void md_stat(FILE *f, spread s, double scale, int digits) {
+static void md_stat(text_buffer *f, spread s, double scale, int digits) {
     if (!s.n)
-        fprintf(f, " - |");
+        text_printf(f, " - |");
     else if (s.n == 1 || !isfinite(s.std))
-        fprintf(f, " %.*f |", digits, s.mean * scale);
+        text_printf(f, " %.*f |", digits, s.mean * scale);
     else
-        fprintf(f, " %.*f ± %.*f |", digits, s.mean * scale, digits, s.std * scale);
+        text_printf(f, " %.*f ± %.*f |", digits, s.mean * scale, digits, s.std * scale);
 }
 
-static void json_number(FILE *f, double v) {
+static void json_number(text_buffer *t, double v) {
     if (isfinite(v))
-        fprintf(f, "%.6g", v);
+        text_printf(t, "%.6g", v);
     else
-        fprintf(f, "null");
-}
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+        text_printf(t, "null");
 }
 
 typedef struct group {
@@ -140,28 +127,17 @@ static void distinct(const run_data *runs, int n, size_t field, char *out, size_
 static pp_status write_outputs(run_data *runs, int n_runs, const char *const *files, group *groups,
                                int n_groups, int max_epochs, const char *note, const char *md_path,
                                const char *json_path) {
-    char *md = NULL, *js = NULL;
-    size_t md_size = 0, js_size = 0;
-    FILE *m = open_memstream(&md, &md_size), *j = open_memstream(&js, &js_size);
-    if (!m || !j) {
-        if (m) fclose(m);
-        if (j) fclose(j);
-        free(md);
-        free(js);
-        return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
-    }
-    fprintf(m, "| cell | runs | seeds | epochs | final test acc. (%%) | best test acc. (%%) | "
-               "slowness (epochs) | paper (%%) |\n");
-    fprintf(m, "|---|---|---|---|---|---|---|---|\n");
-    fprintf(j, "{\n  \"slowness_epochs\": %d,\n  \"groups\": [\n", max_epochs);
+    text_buffer m = {0}, j = {0}; /* the Markdown table and the JSON */
+    text_printf(&m, "| cell | runs | seeds | epochs | final test acc. (%%) | best test acc. (%%) | "
+                    "slowness (epochs) | paper (%%) |\n");
+    text_printf(&m, "|---|---|---|---|---|---|---|---|\n");
+    text_printf(&j, "{\n  \"slowness_epochs\": %d,\n  \"groups\": [\n", max_epochs);
     for (int g = 0; g < n_groups; g++) {
         group *gr = &groups[g];
         double *final = calloc((size_t)gr->n * 3, sizeof *final);
         if (!final) {
-            fclose(m);
-            fclose(j);
-            free(md);
-            free(js);
+            text_free(&m);
+            text_free(&j);
             return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
         }
         double *best = final + gr->n, *slow = best + gr->n;
@@ -187,95 +163,93 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
         spread sf = summarise(final, gr->n), sb = summarise(best, gr->n),
                ss = summarise(slow, gr->n);
         double paper = cli_paper_accuracy(&runs[gr->members[0]]);
-        fprintf(m, "| %s | %d | ", gr->label, gr->n);
+        text_printf(&m, "| %s | %d | ", gr->label, gr->n);
         for (int k = 0; k < gr->n; k++) {
             const run_data *r = &runs[gr->members[k]];
             if (r->has_seed)
-                fprintf(m, "%s%llu", k ? ", " : "", r->seed);
+                text_printf(&m, "%s%llu", k ? ", " : "", r->seed);
             else
-                fprintf(m, "%s?", k ? ", " : "");
+                text_printf(&m, "%s?", k ? ", " : "");
         }
         if (min_epochs == max_done)
-            fprintf(m, " | %zu/%d |", max_done, planned);
+            text_printf(&m, " | %zu/%d |", max_done, planned);
         else
-            fprintf(m, " | %zu-%zu/%d |", min_epochs, max_done, planned);
-        md_stat(m, sf, 100, 2);
-        md_stat(m, sb, 100, 2);
-        md_stat(m, ss, 1, 2);
+            text_printf(&m, " | %zu-%zu/%d |", min_epochs, max_done, planned);
+        md_stat(&m, sf, 100, 2);
+        md_stat(&m, sb, 100, 2);
+        md_stat(&m, ss, 1, 2);
         if (isfinite(paper))
-            fprintf(m, " %.2f |\n", paper);
+            text_printf(&m, " %.2f |\n", paper);
         else
-            fprintf(m, " - |\n");
+            text_printf(&m, " - |\n");
 
         const run_data *r0 = &runs[gr->members[0]];
-        fprintf(j, "    {\"label\": ");
-        json_string(j, gr->label);
-        fprintf(j,
-                ", \"dataset\": \"%s\", \"model\": \"%s\", \"rule\": \"%s\", "
-                "\"modulation\": \"%s\",\n     \"runs\": %d, \"epochs_min\": %zu, "
-                "\"epochs_max\": %zu, \"epochs_planned\": %d,\n     \"final_test_accuracy_mean\": ",
-                r0->dataset, r0->model, r0->rule, r0->modulation, gr->n, min_epochs, max_done,
-                planned);
-        json_number(j, sf.mean);
-        fprintf(j, ", \"final_test_accuracy_std\": ");
-        json_number(j, sf.std);
-        fprintf(j, ",\n     \"best_test_accuracy_mean\": ");
-        json_number(j, sb.mean);
-        fprintf(j, ", \"best_test_accuracy_std\": ");
-        json_number(j, sb.std);
-        fprintf(j, ",\n     \"slowness_mean\": ");
-        json_number(j, ss.mean);
-        fprintf(j, ", \"slowness_std\": ");
-        json_number(j, ss.std);
-        fprintf(j, ", \"paper_test_accuracy\": ");
-        json_number(j, isfinite(paper) ? paper / 100 : NAN);
-        fprintf(j, ",\n     \"files\": [");
+        text_printf(&j, "    {\"label\": ");
+        text_json_string(&j, gr->label);
+        text_printf(
+            &j,
+            ", \"dataset\": \"%s\", \"model\": \"%s\", \"rule\": \"%s\", "
+            "\"modulation\": \"%s\",\n     \"runs\": %d, \"epochs_min\": %zu, "
+            "\"epochs_max\": %zu, \"epochs_planned\": %d,\n     \"final_test_accuracy_mean\": ",
+            r0->dataset, r0->model, r0->rule, r0->modulation, gr->n, min_epochs, max_done, planned);
+        json_number(&j, sf.mean);
+        text_printf(&j, ", \"final_test_accuracy_std\": ");
+        json_number(&j, sf.std);
+        text_printf(&j, ",\n     \"best_test_accuracy_mean\": ");
+        json_number(&j, sb.mean);
+        text_printf(&j, ", \"best_test_accuracy_std\": ");
+        json_number(&j, sb.std);
+        text_printf(&j, ",\n     \"slowness_mean\": ");
+        json_number(&j, ss.mean);
+        text_printf(&j, ", \"slowness_std\": ");
+        json_number(&j, ss.std);
+        text_printf(&j, ", \"paper_test_accuracy\": ");
+        json_number(&j, isfinite(paper) ? paper / 100 : NAN);
+        text_printf(&j, ",\n     \"files\": [");
         for (int k = 0; k < gr->n; k++) {
-            if (k) fprintf(j, ", ");
-            json_string(j, files[gr->members[k]]);
+            if (k) text_printf(&j, ", ");
+            text_json_string(&j, files[gr->members[k]]);
         }
-        fprintf(j, "], \"final_test_accuracy\": [");
+        text_printf(&j, "], \"final_test_accuracy\": [");
         for (int k = 0; k < gr->n; k++) {
-            if (k) fprintf(j, ", ");
-            json_number(j, final[k]);
+            if (k) text_printf(&j, ", ");
+            json_number(&j, final[k]);
         }
-        fprintf(j, "]}%s\n", g + 1 < n_groups ? "," : "");
+        text_printf(&j, "]}%s\n", g + 1 < n_groups ? "," : "");
         free(final);
     }
     char device_list[1024], commit_list[1024];
     distinct(runs, n_runs, offsetof(run_data, device), device_list, sizeof device_list);
     distinct(runs, n_runs, offsetof(run_data, source_commit), commit_list, sizeof commit_list);
-    fprintf(m,
-            "\nMean ± sample standard deviation over the runs; final = the last epoch run so "
-            "far; slowness fitted to epochs 1-%d (`pepita slowness`).",
-            max_epochs);
-    if (device_list[0]) fprintf(m, " Device: %s.", device_list);
-    if (commit_list[0]) fprintf(m, " Source: %s.", commit_list);
-    if (note) fprintf(m, " %s", note);
-    fprintf(m, "\n");
-    fprintf(j, "  ],\n  \"devices\": ");
-    json_string(j, device_list);
-    fprintf(j, ",\n  \"source_commits\": ");
-    json_string(j, commit_list);
-    fprintf(j, ",\n  \"note\": ");
+    text_printf(&m,
+                "\nMean ± sample standard deviation over the runs; final = the last epoch run so "
+                "far; slowness fitted to epochs 1-%d (`pepita slowness`).",
+                max_epochs);
+    if (device_list[0]) text_printf(&m, " Device: %s.", device_list);
+    if (commit_list[0]) text_printf(&m, " Source: %s.", commit_list);
+    if (note) text_printf(&m, " %s", note);
+    text_printf(&m, "\n");
+    text_printf(&j, "  ],\n  \"devices\": ");
+    text_json_string(&j, device_list);
+    text_printf(&j, ",\n  \"source_commits\": ");
+    text_json_string(&j, commit_list);
+    text_printf(&j, ",\n  \"note\": ");
     if (note)
-        json_string(j, note);
+        text_json_string(&j, note);
     else
-        fprintf(j, "null");
-    fprintf(j, "\n}\n");
-    int failed = ferror(m) || ferror(j);
-    failed |= fclose(m) != 0;
-    failed |= fclose(j) != 0;
-    pp_status st = failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
+        text_printf(&j, "null");
+    text_printf(&j, "\n}\n");
+    pp_status st =
+        m.failed || j.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
     if (st == PP_OK) {
         if (md_path)
-            st = pp_write_file_atomic(md_path, md, md_size);
-        else if (fwrite(md, 1, md_size, stdout) != md_size)
+            st = pp_write_file_atomic(md_path, m.data, m.size);
+        else if (fwrite(m.data, 1, m.size, stdout) != m.size)
             st = pp_fail(PP_ERR_IO, "writing to stdout failed");
     }
-    if (st == PP_OK && json_path) st = pp_write_file_atomic(json_path, js, js_size);
-    free(md);
-    free(js);
+    if (st == PP_OK && json_path) st = pp_write_file_atomic(json_path, j.data, j.size);
+    text_free(&m);
+    text_free(&j);
     return st;
 }
 

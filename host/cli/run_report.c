@@ -2,9 +2,9 @@
 
 #include "runtime/error.h"
 #include "util/atomic_file.h"
+#include "util/text_buffer.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,55 +117,19 @@ void run_report_free(run_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* A growing text buffer. */
-typedef struct text {
-    char *data;
-    size_t size, capacity;
-    int failed;
-} text;
-
-__attribute__((format(printf, 2, 3))) static void emit(text *t, const char *format, ...) {
-    if (t->failed) return;
-    for (;;) {
-        va_list args;
-        va_start(args, format);
-        size_t room = t->capacity - t->size;
-        int n = vsnprintf(t->data ? t->data + t->size : NULL, room, format, args);
-        va_end(args);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            t->size += (size_t)n;
-            return;
-        }
-        size_t capacity = t->capacity ? 2 * t->capacity : 4096;
-        while (capacity - t->size <= (size_t)n)
-            capacity *= 2;
-        char *grown = realloc(t->data, capacity);
-        if (!grown) {
-            t->failed = 1;
-            return;
-        }
-        t->data = grown;
-        t->capacity = capacity;
-    }
-}
-
-static pp_status finish(text *t, const char *path) {
+static pp_status finish(text_buffer *t, const char *path) {
     pp_status st = t->failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path)
                              : pp_write_file_atomic(path, t->data, t->size);
-    free(t->data);
+    text_free(t);
     return st;
 }
 
 /* JSON has no NaN: absent analysis values become null. */
-static void emit_number(text *t, double v) {
+static void emit_number(text_buffer *t, double v) {
     if (isfinite(v))
-        emit(t, "%.6g", v);
+        text_printf(t, "%.6g", v);
     else
-        emit(t, "null");
+        text_printf(t, "null");
 }
 
 /* The most norms any epoch has (a resumed run may add analysis midway). */
@@ -177,29 +141,29 @@ static int max_norms(const run_report *r) {
 }
 
 pp_status run_report_write_csv(const run_report *r, const char *path) {
-    text t = {0};
+    text_buffer t = {0};
     int analysis = r->config.analysis;
     int n_norms = max_norms(r);
-    emit(&t, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds");
+    text_printf(&t, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds");
     if (analysis) {
-        emit(&t, ",angle_degrees");
+        text_printf(&t, ",angle_degrees");
         for (int i = 0; i < n_norms; i++)
-            emit(&t, ",norm_w%d", i + 1);
+            text_printf(&t, ",norm_w%d", i + 1);
     }
-    emit(&t, "\n");
+    text_printf(&t, "\n");
     for (size_t i = 0; i < r->count; i++) {
         const pp_epoch_stats *e = &r->epochs[i];
-        emit(&t, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f", e->epoch, (double)e->lr, e->train_loss,
-             e->train_accuracy, e->test_loss, e->test_accuracy, e->seconds);
+        text_printf(&t, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f", e->epoch, (double)e->lr, e->train_loss,
+                    e->train_accuracy, e->test_loss, e->test_accuracy, e->seconds);
         if (analysis) {
-            emit(&t, ",%.4f", e->angle_degrees);
+            text_printf(&t, ",%.4f", e->angle_degrees);
             for (int k = 0; k < n_norms; k++)
                 if (k < e->n_norms)
-                    emit(&t, ",%.6f", e->weight_norms[k]);
+                    text_printf(&t, ",%.6f", e->weight_norms[k]);
                 else
-                    emit(&t, ",");
+                    text_printf(&t, ",");
         }
-        emit(&t, "\n");
+        text_printf(&t, "\n");
     }
     return finish(&t, path);
 }
@@ -230,62 +194,55 @@ static double f_angle(const pp_epoch_stats *e) {
     return e->angle_degrees;
 }
 
-static void emit_array(text *t, const run_report *r, const char *key, stat_field field) {
-    emit(t, "  \"%s\": [", key);
+static void emit_array(text_buffer *t, const run_report *r, const char *key, stat_field field) {
+    text_printf(t, "  \"%s\": [", key);
     for (size_t i = 0; i < r->count; i++) {
-        if (i) emit(t, ", ");
+        if (i) text_printf(t, ", ");
         emit_number(t, field(&r->epochs[i]));
     }
-    emit(t, "],\n");
+    text_printf(t, "],\n");
 }
 
-static void emit_string(text *t, const char *key, const char *value) {
-    emit(t, "  \"%s\": \"", key);
-    for (const char *c = value; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            emit(t, "\\%c", *c);
-        else if ((unsigned char)*c < 0x20)
-            emit(t, "\\u%04x", *c);
-        else
-            emit(t, "%c", *c);
-    }
-    emit(t, "\",\n");
+static void emit_string(text_buffer *t, const char *key, const char *value) {
+    text_printf(t, "  \"%s\": ", key);
+    text_json_string(t, value);
+    text_printf(t, ",\n");
 }
 
 /* The initial norms and the latest weight histograms. */
-static void emit_analysis_end(text *t, const run_report *r) {
+static void emit_analysis_end(text_buffer *t, const run_report *r) {
     if (r->n_initial_norms) {
-        emit(t, "  \"initial_weight_norms\": [");
+        text_printf(t, "  \"initial_weight_norms\": [");
         for (int k = 0; k < r->n_initial_norms; k++) {
-            if (k) emit(t, ", ");
+            if (k) text_printf(t, ", ");
             emit_number(t, r->initial_norms[k]);
         }
-        emit(t, "],\n");
-        emit(t, "  \"initial_angle_degrees\": ");
+        text_printf(t, "],\n");
+        text_printf(t, "  \"initial_angle_degrees\": ");
         emit_number(t, r->initial_angle);
-        emit(t, ",\n");
+        text_printf(t, ",\n");
     }
     if (!r->n_histograms) return;
-    emit(t, "  \"weight_histograms_epoch\": %d,\n", r->histogram_epoch);
-    emit(t, "  \"weight_histograms\": [\n");
+    text_printf(t, "  \"weight_histograms_epoch\": %d,\n", r->histogram_epoch);
+    text_printf(t, "  \"weight_histograms\": [\n");
     for (int l = 0; l < r->n_histograms; l++) {
         const report_histogram *h = &r->histograms[l];
-        emit(t, "    {\"layer\": %d, \"weights\": %zu, \"mean\": %.9g, \"std\": %.9g,\n", l + 1,
-             h->weights, h->mean, h->std);
-        emit(t, "     \"edges\": [");
+        text_printf(t, "    {\"layer\": %d, \"weights\": %zu, \"mean\": %.9g, \"std\": %.9g,\n",
+                    l + 1, h->weights, h->mean, h->std);
+        text_printf(t, "     \"edges\": [");
         for (int b = 0; b <= REPORT_BINS; b++)
-            emit(t, "%s%.17g", b ? ", " : "", h->lo + (h->hi - h->lo) * b / REPORT_BINS);
-        emit(t, "],\n     \"counts\": [");
+            text_printf(t, "%s%.17g", b ? ", " : "", h->lo + (h->hi - h->lo) * b / REPORT_BINS);
+        text_printf(t, "],\n     \"counts\": [");
         for (int b = 0; b < REPORT_BINS; b++)
-            emit(t, "%s%u", b ? ", " : "", h->counts[b]);
-        emit(t, "]}%s\n", l + 1 < r->n_histograms ? "," : "");
+            text_printf(t, "%s%u", b ? ", " : "", h->counts[b]);
+        text_printf(t, "]}%s\n", l + 1 < r->n_histograms ? "," : "");
     }
-    emit(t, "  ],\n");
+    text_printf(t, "  ],\n");
 }
 
 pp_status run_report_write_json(const run_report *r, const char *path) {
     const pp_config *c = &r->config;
-    text t = {0};
+    text_buffer t = {0};
     double best = 0, final = 0, seconds = 0, samples_per_second = 0;
     size_t timed = 0; /* epochs restored from an older report may lack timings */
     for (size_t i = 0; i < r->count; i++) {
@@ -298,18 +255,18 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     }
     if (timed) samples_per_second /= (double)timed;
     if (r->count) final = r->epochs[r->count - 1].test_accuracy;
-    emit(&t, "{\n");
+    text_printf(&t, "{\n");
     emit_string(&t, "dataset", pp_dataset_name(c->dataset));
     emit_string(&t, "model", pp_model_name(c->model));
     emit_string(&t, "rule", pp_rule_name(c->rule));
     emit_string(&t, "device", r->device);
     emit_string(&t, "pepita_version", pp_version());
     emit_string(&t, "source_commit", pp_source_commit());
-    if (r->classes) emit(&t, "  \"classes\": %d,\n", r->classes);
-    emit(&t, "  \"epochs\": %zu,\n", r->count);
-    emit(&t, "  \"epochs_planned\": %d,\n", c->epochs);
-    emit(&t, "  \"final_test_accuracy\": %.6f,\n", final);
-    emit(&t, "  \"best_test_accuracy\": %.6f,\n", best);
+    if (r->classes) text_printf(&t, "  \"classes\": %d,\n", r->classes);
+    text_printf(&t, "  \"epochs\": %zu,\n", r->count);
+    text_printf(&t, "  \"epochs_planned\": %d,\n", c->epochs);
+    text_printf(&t, "  \"final_test_accuracy\": %.6f,\n", final);
+    text_printf(&t, "  \"best_test_accuracy\": %.6f,\n", best);
     emit_array(&t, r, "test_accuracy", f_test_acc);
     emit_array(&t, r, "test_loss", f_test_loss);
     emit_array(&t, r, "train_accuracy", f_train_acc);
@@ -320,34 +277,37 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     if (c->analysis) {
         emit_array(&t, r, "angle_degrees", f_angle);
         int n_norms = max_norms(r);
-        emit(&t, "  \"weight_norms\": [");
+        text_printf(&t, "  \"weight_norms\": [");
         for (size_t i = 0; i < r->count; i++) {
-            emit(&t, "%s[", i ? ", " : "");
+            text_printf(&t, "%s[", i ? ", " : "");
             for (int k = 0; k < n_norms; k++) {
-                if (k) emit(&t, ", ");
+                if (k) text_printf(&t, ", ");
                 emit_number(&t, k < r->epochs[i].n_norms ? r->epochs[i].weight_norms[k] : NAN);
             }
-            emit(&t, "]");
+            text_printf(&t, "]");
         }
-        emit(&t, "],\n");
+        text_printf(&t, "],\n");
         emit_analysis_end(&t, r);
     }
-    emit(&t, "  \"total_seconds\": %.3f,\n", seconds);
-    emit(&t, "  \"samples_per_second\": %.1f,\n", samples_per_second);
-    emit(&t, "  \"config\": {\"batch\": %d, \"lr\": %g, \"decay_factor\": %g, \"decay_epochs\": [",
-         c->batch, (double)c->lr, (double)c->decay_factor);
+    text_printf(&t, "  \"total_seconds\": %.3f,\n", seconds);
+    text_printf(&t, "  \"samples_per_second\": %.1f,\n", samples_per_second);
+    text_printf(
+        &t, "  \"config\": {\"batch\": %d, \"lr\": %g, \"decay_factor\": %g, \"decay_epochs\": [",
+        c->batch, (double)c->lr, (double)c->decay_factor);
     for (int i = 0; i < c->n_decay; i++)
-        emit(&t, "%s%d", i ? ", " : "", c->decay_epochs[i]);
-    emit(&t, "], \"momentum\": %g, \"weight_decay\": %g, \"dropout\": %g, \"f_scale\": %g, ",
-         (double)c->momentum, (double)c->weight_decay, (double)c->dropout, (double)c->f_scale);
-    emit(&t, "\"hidden\": [");
+        text_printf(&t, "%s%d", i ? ", " : "", c->decay_epochs[i]);
+    text_printf(&t, "], \"momentum\": %g, \"weight_decay\": %g, \"dropout\": %g, \"f_scale\": %g, ",
+                (double)c->momentum, (double)c->weight_decay, (double)c->dropout,
+                (double)c->f_scale);
+    text_printf(&t, "\"hidden\": [");
     for (int i = 0; c->model == PP_MODEL_FC && i < c->n_hidden; i++)
-        emit(&t, "%s%d", i ? ", " : "", c->hidden[i]);
+        text_printf(&t, "%s%d", i ? ", " : "", c->hidden[i]);
     static const char *const output_error[] = {"standard", "modulated"};
     static const char *const presynaptic[] = {"modulated", "standard"};
     static const char *const modulation[] = {"error", "zero", "random"};
-    emit(&t, "], \"output_error\": \"%s\", \"presynaptic\": \"%s\", \"modulation\": \"%s\"},\n",
-         output_error[c->output_error], presynaptic[c->presynaptic], modulation[c->modulation]);
-    emit(&t, "  \"seed\": %llu\n}\n", (unsigned long long)c->seed);
+    text_printf(
+        &t, "], \"output_error\": \"%s\", \"presynaptic\": \"%s\", \"modulation\": \"%s\"},\n",
+        output_error[c->output_error], presynaptic[c->presynaptic], modulation[c->modulation]);
+    text_printf(&t, "  \"seed\": %llu\n}\n", (unsigned long long)c->seed);
     return finish(&t, path);
 }
