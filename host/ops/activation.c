@@ -32,21 +32,19 @@ static pp_status check_act(const char *op, op_act act, size_t n) {
     return op_need_int(op, "n", n);
 }
 
-/* The kernel is built per activation and with or without dropout. */
-static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const drop_args *d,
-                            rt_kernel **k) {
-    char defines[32];
-    snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d", (int)act, d->threshold != 0);
+/* The kernel is built per activation and with or without dropout; the
+ * low-rank kernel also per rank (0: the define is left out). */
+static pp_status get_kernel_ranked(rt_context *ctx, const char *name, op_act act,
+                                   const drop_args *d, size_t rank, rt_kernel **k) {
+    char defines[64];
+    int n = snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d", (int)act, d->threshold != 0);
+    if (rank) snprintf(defines + n, sizeof defines - (size_t)n, " -DRANK=%zu", rank);
     return rt_kernel_get(ctx, "activation", name, defines, k);
 }
 
-/* act_forward_diff_lowrank is also built per rank. */
-static pp_status get_lowrank_kernel(rt_context *ctx, op_act act, const drop_args *d, size_t rank,
-                                    rt_kernel **k) {
-    char defines[64];
-    snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d -DRANK=%zu", (int)act,
-             d->threshold != 0, rank);
-    return rt_kernel_get(ctx, "activation", "act_forward_diff_lowrank", defines, k);
+static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const drop_args *d,
+                            rt_kernel **k) {
+    return get_kernel_ranked(ctx, name, act, d, 0, k);
 }
 
 #define DROP_ARGS(d)                                                                               \
@@ -140,7 +138,7 @@ pp_status op_act_forward_diff_lowrank(rt_context *ctx, op_act act, size_t rows, 
     PP_TRY(op_need_buf(op, "diff", diff, n, sizeof(float)));
     if (n == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(get_lowrank_kernel(ctx, act, &d, rank, &k));
+    PP_TRY(get_kernel_ranked(ctx, "act_forward_diff_lowrank", act, &d, rank, &k));
     /* 8 columns per work-item (cl/activation.cl) */
     size_t global[2] = {(cols + 7) / 8, rows}, local[2] = {op_pow2_local(k, 64), 1};
     return RT_LAUNCH(ctx, k, 2, global, local, RT_INT(n), RT_INT(cols), RT_BUF(z), RT_BUF(m),
