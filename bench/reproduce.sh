@@ -65,34 +65,12 @@ while [ $# -gt 0 ]; do
         usage
         exit 0
         ;;
-    --seeds)
-        [ $# -ge 2 ] || die "--seeds needs a value"
-        SEEDS=$2
-        shift 2
-        ;;
-    --runs)
-        [ $# -ge 2 ] || die "--runs needs a value"
-        RUNS=$2
-        shift 2
-        ;;
-    --data-root)
-        [ $# -ge 2 ] || die "--data-root needs a value"
-        DATA_ROOT=$2
-        shift 2
-        ;;
-    --data)
-        [ $# -ge 2 ] || die "--data needs a value"
-        DATA=$2
-        shift 2
-        ;;
-    --tag)
-        [ $# -ge 2 ] || die "--tag needs a value"
-        TAG=$2
-        shift 2
-        ;;
-    --pepita)
-        [ $# -ge 2 ] || die "--pepita needs a value"
-        PEPITA=$2
+    --seeds | --runs | --data-root | --data | --tag | --pepita)
+        [ $# -ge 2 ] || die "$1 needs a value"
+        # --data-root -> DATA_ROOT, --seeds -> SEEDS, ...
+        name=${1#--}
+        name=${name//-/_}
+        printf -v "${name^^}" '%s' "$2"
         shift 2
         ;;
     --dry-run)
