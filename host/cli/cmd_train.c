@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/run_report.h"
 #include "cli/train_options.h"
+#include "model/network.h"
 #include "runtime/error.h"
 
 #include <signal.h>
@@ -117,14 +118,16 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
     /* the device holds its own copy now */
     pp_dataset_free(&train_set);
     pp_dataset_free(&test_set);
-    if (!o->quiet)
+    if (!o->quiet) {
+        char model[64] = "fully connected";
+        if (c->model == PP_MODEL_CONV)
+            snprintf(model, sizeof model, "conv 5x5-%s-maxpool-FC",
+                     net_activation_name(net_hidden_activation(c)));
         printf("training %s on %s (%s model, %s) on %s: %d epochs from epoch %d, batch %d, lr "
                "%g\n",
-               pp_rule_name(c->rule), pp_dataset_name(c->dataset), pp_model_name(c->model),
-               c->model == PP_MODEL_FC   ? "fully connected"
-               : c->rule == PP_RULE_DRTP ? "conv 5x5-tanh-maxpool-FC"
-                                         : "conv 5x5-ReLU-maxpool-FC",
+               pp_rule_name(c->rule), pp_dataset_name(c->dataset), pp_model_name(c->model), model,
                report.device, c->epochs, pp_trainer_epoch(trainer) + 1, c->batch, (double)c->lr);
+    }
 
     signal(SIGINT, on_sigint);
     while (pp_trainer_epoch(trainer) < c->epochs) {

@@ -49,6 +49,15 @@ static void add_dense(network *net, size_t in, size_t out) {
     l->units = out;
 }
 
+op_act net_hidden_activation(const pp_config *config) {
+    return config->rule == PP_RULE_DRTP ? OP_ACT_TANH : OP_ACT_RELU;
+}
+
+const char *net_activation_name(op_act act) {
+    static const char *const names[] = {"identity", "ReLU", "tanh", "sigmoid"};
+    return act >= OP_ACT_IDENTITY && act <= OP_ACT_SIGMOID ? names[act] : "?";
+}
+
 pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_h, int in_w,
                      size_t classes, size_t max_batch, network **out) {
     *out = NULL;
@@ -62,7 +71,7 @@ pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_
     net->input_size = (size_t)in_c * in_h * in_w;
     net->classes = classes;
     net->max_batch = max_batch;
-    net->hidden_act = config->rule == PP_RULE_DRTP ? OP_ACT_TANH : OP_ACT_RELU;
+    net->hidden_act = net_hidden_activation(config);
     net->sigmoid_output = config->rule == PP_RULE_DRTP;
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
 

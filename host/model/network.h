@@ -50,6 +50,11 @@ typedef struct network {
     rt_buf onehot;        /* batch x classes (DRTP targets) */
 } network;
 
+/* The hidden layers' activation for a configuration: ReLU, or tanh for DRTP
+ * (as the paper); and its name ("relu", "tanh"). */
+op_act net_hidden_activation(const pp_config *config);
+const char *net_activation_name(op_act act);
+
 /* Builds the layers for a configuration and allocates weights (He uniform
  * from the seed), optimiser state and a workspace for max_batch samples. */
 pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_h, int in_w,
