@@ -31,8 +31,8 @@ double flops_step(const pp_config *c, int in_c, int in_h, int in_w, int classes,
             total += mm(b, d0, cl); /* x' = x + e F^T */
             if (c->naive_modulated_pass)
                 total += conv; /* a second convolution of the batch */
-            else               /* F^T = I F^T, conv(F^T) of `classes` images, z + e conv(F^T) */
-                total += mm(cl, d0, cl) + conv * cl / b + mm(b, units, cl);
+            else /* conv(F^T) of `classes` images (F^T is derived once per F), z + e conv(F^T) */
+                total += conv * cl / b + mm(b, units, cl);
             if (c->output_error == PP_OUTPUT_ERROR_MODULATED) total += dense;
         } else {
             total += mm(b, f, cl); /* the dense layer's input gradient */

@@ -66,10 +66,7 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
     pepita_state *s = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[0];
-    size_t d = net->input_size, c = net->classes, u = l->units;
-    /* F^T = I F^T: F (d x classes) is restored by checkpoints, so re-derived */
-    PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, c, d, c, 1.0f, &s->eye, 0, c,
-                   &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->ft, 0, d));
+    size_t c = net->classes, u = l->units;
     op_conv_shape shape = net_conv_shape(l, c);
     PP_TRY(op_conv_forward(net->ctx, &shape, &s->ft, &l->w, &s->conv_f));
     /* z' = z + m conv(F^T) is formed inside the activation: no copy of z and
@@ -80,7 +77,8 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
 }
 
 /* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'.
- * The first layer's pre-activation is already in mod.z unless naive. */
+ * Unless naive, the first layer's shortcut has done part of it: a dense first
+ * layer's pre-activation is in mod.z, a conv first layer's a' and diff are set. */
 static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *input,
                                   const rule_step_args *a) {
     network *net = r->net;
@@ -161,6 +159,16 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
                                   0.0f, &out->g);
 }
 
+/* Conv first layer: F^T (classes images of the input's shape) = I F^T, once
+ * per F: when it is drawn and when a checkpoint restores it. */
+static pp_status pepita_fixed_changed(rule *r) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    size_t d = net->input_size, c = net->classes;
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, c, d, c, 1.0f, &s->eye, 0, c,
+                   &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->ft, 0, d);
+}
+
 static void pepita_destroy(rule *r) {
     pepita_state *s = r->state;
     if (!s) return;
@@ -197,5 +205,7 @@ pp_status rule_pepita_init(rule *r) {
         eye[i * c + i] = 1.0f;
     pp_status st = rt_buf_write(net->ctx, &s->eye, 0, c * c * sizeof(float), eye);
     free(eye);
-    return st;
+    PP_TRY(st);
+    r->fixed_changed = pepita_fixed_changed;
+    return pepita_fixed_changed(r);
 }

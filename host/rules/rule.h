@@ -33,6 +33,9 @@ struct rule {
     rule_fixed fixed;
     void *state; /* private to the rule */
     pp_status (*step)(rule *self, const rule_step_args *args);
+    /* Optional: re-derives what the rule keeps from its fixed matrices, after
+     * they were drawn (the rule's init calls it) or restored from a checkpoint. */
+    pp_status (*fixed_changed)(rule *self);
     void (*destroy)(rule *self);
 };
 

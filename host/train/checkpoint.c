@@ -381,6 +381,7 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
     PP_TRY(get_tensors(&r, path, t, 1));
     r.pos = tensors_at;
     PP_TRY(get_tensors(&r, path, t, 0));
+    if (t->rule->fixed_changed) PP_TRY(t->rule->fixed_changed(t->rule));
     t->epoch = (int)epoch;
     t->next_batch = (size_t)next_batch;
     t->step = step;
