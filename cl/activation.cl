@@ -79,9 +79,10 @@ ALWAYS_INLINE float dropout_factor(uint i, uint threshold, float scale, uint see
                                    uint step, uint layer) {
     if (!DROPOUT) return 1.0f;
     const uint4 w = dropout_words(i / 4, seed_lo, seed_hi, step, layer);
-    const uint lane = i % 4;
-    return dropout_keep_scale(lane == 0 ? w.x : lane == 1 ? w.y : lane == 2 ? w.z : w.w, threshold,
-                              scale);
+    /* Word i % 4 picked by its two bits: a chain of lane == k tests compiles
+     * to a switch on an i2 that Oclgrind 21.10 takes wrongly (tests/oclgrind/). */
+    const uint2 pair = (i & 2) ? w.zw : w.xy;
+    return dropout_keep_scale((i & 1) ? pair.y : pair.x, threshold, scale);
 }
 
 /* The elements past the last whole block, by one work-item. */

@@ -229,7 +229,8 @@ __kernel void conv_input_grad(__global const float *restrict dy, __global const 
         const int want = x0 - j;
         start[j] = clamp(want, 0, out_w - VW);
         const intv idx = LANES + (want - start[j]);
-        perm[j] = convert_uintv(clamp(idx, 0, VW - 1));
+        /* vector bounds: Oclgrind 21.10 misreads clamp(vector, scalar, scalar) */
+        perm[j] = convert_uintv(clamp(idx, (intv)0, (intv)(VW - 1)));
         inside[j] = idx >= 0 && idx < VW;
     }
 
