@@ -11,6 +11,33 @@
 
 #define PV 4
 
+/* The first maximum of the 2x2 window whose top-left element is i00 (row
+ * length w) in plane xp, in row-major order with strict comparisons; its
+ * index in *at. */
+ALWAYS_INLINE float window_max(__global const float *xp, int i00, int w, int *at) {
+    const int i01 = i00 + 1, i10 = i00 + w, i11 = i10 + 1;
+    float best = xp[i00];
+    int where = i00;
+    const float v01 = xp[i01], v10 = xp[i10], v11 = xp[i11];
+    where = v01 > best ? i01 : where;
+    best = v01 > best ? v01 : best;
+    where = v10 > best ? i10 : where;
+    best = v10 > best ? v10 : best;
+    where = v11 > best ? i11 : where;
+    best = v11 > best ? v11 : best;
+    *at = where;
+    return best;
+}
+
+/* dy of a window to its four elements: g at the argmax a, 0 elsewhere. */
+ALWAYS_INLINE void window_scatter(__global float *dxp, int i00, int w, int a, float g) {
+    const int i10 = i00 + w;
+    dxp[i00] = a == i00 ? g : 0.0f;
+    dxp[i00 + 1] = a == i00 + 1 ? g : 0.0f;
+    dxp[i10] = a == i10 ? g : 0.0f;
+    dxp[i10 + 1] = a == i10 + 1 ? g : 0.0f;
+}
+
 /* y[p, oy, ox] = max of the 2x2 window at (2oy, 2ox) of plane p; argmax holds
  * the flat index iy * w + ix of the maximum within the plane. Windows are
  * scanned in row-major order and only a strictly greater value replaces the
@@ -45,18 +72,8 @@ __kernel void maxpool2_forward(__global const float *restrict x, __global float 
         return;
     }
     for (int ox = ox0; ox < ow; ox++) {
-        const int i00 = row + 2 * ox;
-        const int i01 = i00 + 1, i10 = i00 + w, i11 = i10 + 1;
-        float best = xp[i00];
-        int at = i00;
-        const float v01 = xp[i01], v10 = xp[i10], v11 = xp[i11];
-        at = v01 > best ? i01 : at;
-        best = v01 > best ? v01 : best;
-        at = v10 > best ? i10 : at;
-        best = v10 > best ? v10 : best;
-        at = v11 > best ? i11 : at;
-        best = v11 > best ? v11 : best;
-        y[o + ox] = best;
+        int at;
+        y[o + ox] = window_max(xp, row + 2 * ox, w, &at);
         argmax[o + ox] = at;
     }
 }
@@ -87,15 +104,8 @@ __kernel void maxpool2_backward(__global const float *restrict dy,
         vstore8(shuffle2(t0, t1, interleave), 0, dxp + row + 2 * ox0);
         vstore8(shuffle2(b0, b1, interleave), 0, dxp + row + w + 2 * ox0);
     } else {
-        for (int ox = ox0; ox < ox_end; ox++) {
-            const int a = argmax[o + ox];
-            const float g = dy[o + ox];
-            const int i00 = row + 2 * ox, i10 = i00 + w;
-            dxp[i00] = a == i00 ? g : 0.0f;
-            dxp[i00 + 1] = a == i00 + 1 ? g : 0.0f;
-            dxp[i10] = a == i10 ? g : 0.0f;
-            dxp[i10 + 1] = a == i10 + 1 ? g : 0.0f;
-        }
+        for (int ox = ox0; ox < ox_end; ox++)
+            window_scatter(dxp, row + 2 * ox, w, argmax[o + ox], dy[o + ox]);
     }
     /* The dropped odd column beside the last window, and the dropped odd row
      * below the last row of windows (its corner too). */
@@ -124,19 +134,8 @@ __kernel void maxpool2_forward_flat(__global const float *restrict x, __global f
     const int oh = h / 2, ow = w / 2;
     GLOBAL_ID_OR_RETURN(i, planes * oh * ow);
     FLAT_WINDOW(i, p, oy, ox, oh, ow);
-    __global const float *xp = x + p * h * w;
-    const int i00 = 2 * oy * w + 2 * ox;
-    const int i01 = i00 + 1, i10 = i00 + w, i11 = i10 + 1;
-    float best = xp[i00];
-    int at = i00;
-    const float v01 = xp[i01], v10 = xp[i10], v11 = xp[i11];
-    at = v01 > best ? i01 : at;
-    best = v01 > best ? v01 : best;
-    at = v10 > best ? i10 : at;
-    best = v10 > best ? v10 : best;
-    at = v11 > best ? i11 : at;
-    best = v11 > best ? v11 : best;
-    y[i] = best;
+    int at;
+    y[i] = window_max(x + p * h * w, 2 * oy * w + 2 * ox, w, &at);
     argmax[i] = at;
 }
 
@@ -149,13 +148,8 @@ __kernel void maxpool2_backward_flat(__global const float *restrict dy,
     GLOBAL_ID_OR_RETURN(i, planes * oh * ow);
     FLAT_WINDOW(i, p, oy, ox, oh, ow);
     __global float *dxp = dx + p * h * w;
-    const int a = argmax[i];
-    const float g = dy[i];
-    const int row = 2 * oy * w, i00 = row + 2 * ox, i10 = i00 + w;
-    dxp[i00] = a == i00 ? g : 0.0f;
-    dxp[i00 + 1] = a == i00 + 1 ? g : 0.0f;
-    dxp[i10] = a == i10 ? g : 0.0f;
-    dxp[i10 + 1] = a == i10 + 1 ? g : 0.0f;
+    const int row = 2 * oy * w;
+    window_scatter(dxp, row + 2 * ox, w, argmax[i], dy[i]);
     const int last = ox == ow - 1;
     if ((w & 1) && last) {
         dxp[row + 2 * ow] = 0.0f;
