@@ -431,8 +431,21 @@ pp_status op_gemm_with(rt_context *ctx, op_gemm_path path, op_trans ta, op_trans
     if (m == 0 || n == 0) return PP_OK;
     /* k == 0 scales C by beta; CLBlast rejects it, the native kernel handles it. */
     if (k == 0) return gemm_native(ctx, &g);
-    if (path == OP_GEMM_AUTO) path = choose_path(ctx, &g);
-    return run_path(ctx, path, &g);
+    const int dispatched = path == OP_GEMM_AUTO;
+    if (dispatched) path = choose_path(ctx, &g);
+    pp_status st = run_path(ctx, path, &g);
+    /* A CLBlast that cannot run a shape on this device (its kernels' default
+     * work-groups beyond the device's limit, say) leaves the dispatch the
+     * native kernels for that shape from now on, rather than failing. */
+    if (st == PP_ERR_CLBLAST && dispatched) {
+        gemm_state *s = get_state(ctx);
+        char shape[48];
+        gemm_shape_class(&g, shape, sizeof shape);
+        if (s) remember(s, shape, OP_GEMM_NATIVE);
+        pp_clear_error();
+        st = gemm_native(ctx, &g);
+    }
+    return st;
 }
 
 pp_status op_gemm(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n, size_t k,
