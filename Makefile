@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 5
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-           libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist \
+           libclblast-dev check zlib1g-dev libjansson-dev libopenblas-dev dataset-fashion-mnist \
            clang libclang-rt-14-dev clang-format gnuplot-nox
 SUDO = $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
