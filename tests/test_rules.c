@@ -78,8 +78,9 @@ static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float d
     else
         t->in_c = 1, t->in_h = 1, t->in_w = 7;
     t->input = (size_t)t->in_c * t->in_h * t->in_w;
-    pp_status st = net_create(ctx, &t->config, t->in_c, t->in_h, t->in_w, CLASSES, BATCH, &t->net);
-    ck_assert_msg(st == PP_OK, "net_create: %s", pp_last_error());
+    pp_status st =
+        rule_network_create(ctx, &t->config, t->in_c, t->in_h, t->in_w, CLASSES, BATCH, &t->net);
+    ck_assert_msg(st == PP_OK, "rule_network_create: %s", pp_last_error());
     st = rule_create(&t->config, t->net, &t->rule);
     ck_assert_msg(st == PP_OK, "rule_create: %s", pp_last_error());
 
@@ -465,6 +466,49 @@ START_TEST(every_rule_resumes_from_a_checkpoint) {
 }
 END_TEST
 
+/* ---- The rule table ------------------------------------------------------ */
+
+/* Names, parsing and presets come from the descriptors, and every kind of
+ * the public enum has one. */
+START_TEST(the_rule_table_gives_names_and_presets) {
+    int n = 0;
+    for (const rule_descriptor *d; (d = rule_descriptor_at(n)); n++) {
+        ck_assert_ptr_eq(rule_descriptor_of(d->kind), d);
+        ck_assert_str_eq(pp_rule_name(d->kind), d->name);
+        pp_rule_kind kind = PP_RULE_BP;
+        ck_assert_int_eq(pp_rule_parse(d->name, &kind), PP_OK);
+        ck_assert_int_eq(kind, d->kind);
+        pp_config c;
+        ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_FASHION_MNIST, PP_MODEL_FC, d->kind),
+                         PP_OK);
+        ck_assert(c.lr == d->preset_lr[RULE_PRESET_FC_FASHION]);
+        ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_CIFAR10, PP_MODEL_CONV, d->kind), PP_OK);
+        ck_assert(c.lr == d->preset_lr[RULE_PRESET_CONV_CIFAR]);
+        ck_assert_msg(d->init, "%s has no init", d->name);
+    }
+    ck_assert_int_eq(n, PP_RULE_DRTP + 1);
+    pp_rule_kind kind;
+    ck_assert_int_eq(pp_rule_parse("sgd", &kind), PP_ERR_ARGUMENT);
+    ck_assert_str_eq(pp_last_error(),
+                     "--rule: unknown rule 'sgd' (expected pepita, bp, fa, dfa or drtp)");
+    ck_assert_ptr_null(rule_descriptor_of((pp_rule_kind)99));
+}
+END_TEST
+
+/* The network takes its hidden activation and output from the rule. */
+START_TEST(the_network_takes_the_rules_activation_and_output) {
+    for (int k = 0; k <= PP_RULE_DRTP; k++) {
+        tiny t;
+        tiny_create(&t, PP_MODEL_FC, (pp_rule_kind)k, 0.0f);
+        const rule_descriptor *d = rule_descriptor_of((pp_rule_kind)k);
+        ck_assert_int_eq(t.net->hidden_act, d->hidden_act);
+        ck_assert_int_eq(t.net->output, d->output);
+        ck_assert_ptr_eq(t.rule->descriptor, d);
+        tiny_destroy(&t);
+    }
+}
+END_TEST
+
 static Suite *rules_suite(void) {
     Suite *s = suite_create("rules");
     TCase *grad = tcase_create("gradients");
@@ -476,7 +520,11 @@ static Suite *rules_suite(void) {
     tcase_add_test(grad, dfa_matches_reference);
     tcase_add_test(grad, drtp_matches_reference);
     tcase_add_test(grad, feedback_matrices_are_fixed);
+    tcase_add_test(grad, the_network_takes_the_rules_activation_and_output);
     suite_add_tcase(s, grad);
+    TCase *table = tcase_create("table");
+    tcase_add_test(table, the_rule_table_gives_names_and_presets);
+    suite_add_tcase(s, table);
     TCase *learn = tcase_create("learning");
     tcase_add_test(learn, every_rule_learns_a_toy_problem);
     tcase_add_test(learn, every_rule_trains_the_conv_model);

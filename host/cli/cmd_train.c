@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 #include "cli/run_report.h"
 #include "cli/train_options.h"
-#include "model/network.h"
+#include "rules/rule.h"
 #include "runtime/error.h"
 
 #include <signal.h>
@@ -122,7 +122,7 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
         char model[64] = "fully connected";
         if (c->model == PP_MODEL_CONV)
             snprintf(model, sizeof model, "conv 5x5-%s-maxpool-FC",
-                     net_activation_name(net_hidden_activation(c)));
+                     net_activation_name(rule_descriptor_of(c->rule)->hidden_act));
         printf("training %s on %s (%s model, %s) on %s: %d epochs from epoch %d, batch %d, lr "
                "%g\n",
                pp_rule_name(c->rule), pp_dataset_name(c->dataset), pp_model_name(c->model), model,

@@ -1,12 +1,11 @@
 /* Building a network and its workspace, and the forward pass. */
 #include "model/network.h"
 
+#include "model/random_streams.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Random streams: one per layer's weights, and above for fixed matrices. */
-enum { STREAM_WEIGHTS = 0 };
 
 static pp_status alloc_floats(rt_context *ctx, rt_buf *buf, size_t n) {
     return rt_buf_create(ctx, n * sizeof(float), buf);
@@ -34,11 +33,11 @@ static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int inde
     float bound = sqrtf(6.0f / (float)fan_in);
     PP_TRY(op_uniform(ctx, l->n_weights, -bound, bound, seed, STREAM_WEIGHTS + (uint32_t)index,
                       &l->w));
-    PP_TRY(alloc_activations(ctx, l, net->max_batch, &l->std));
-    PP_TRY(alloc_activations(ctx, l, net->max_batch, &l->mod));
-    PP_TRY(alloc_floats(ctx, &l->diff, net->max_batch * l->units));
-    PP_TRY(alloc_floats(ctx, &l->delta, net->max_batch * l->units));
-    return alloc_floats(ctx, &l->delta_h, net->max_batch * l->out);
+    return alloc_activations(ctx, l, net->max_batch, &l->std);
+}
+
+pp_status net_activations_create(network *net, int layer, net_activations *act) {
+    return alloc_activations(net->ctx, &net->layers[layer], net->max_batch, act);
 }
 
 static void add_dense(network *net, size_t in, size_t out) {
@@ -49,17 +48,14 @@ static void add_dense(network *net, size_t in, size_t out) {
     l->units = out;
 }
 
-op_act net_hidden_activation(const pp_config *config) {
-    return config->rule == PP_RULE_DRTP ? OP_ACT_TANH : OP_ACT_RELU;
-}
-
 const char *net_activation_name(op_act act) {
     static const char *const names[] = {"identity", "ReLU", "tanh", "sigmoid"};
     return act >= OP_ACT_IDENTITY && act <= OP_ACT_SIGMOID ? names[act] : "?";
 }
 
-pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_h, int in_w,
-                     size_t classes, size_t max_batch, network **out) {
+pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act, net_output output,
+                     int in_c, int in_h, int in_w, size_t classes, size_t max_batch,
+                     network **out) {
     *out = NULL;
     network *net = calloc(1, sizeof *net);
     if (!net) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating the network");
@@ -71,8 +67,8 @@ pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_
     net->input_size = (size_t)in_c * in_h * in_w;
     net->classes = classes;
     net->max_batch = max_batch;
-    net->hidden_act = net_hidden_activation(config);
-    net->sigmoid_output = config->rule == PP_RULE_DRTP;
+    net->hidden_act = hidden_act;
+    net->output = output;
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
 
     if (config->model == PP_MODEL_CONV) {
@@ -104,11 +100,8 @@ pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_
     for (int i = 0; i < net->n_layers; i++)
         PP_TRY_GOTO(st, alloc_layer(net, &net->layers[i], config->seed, i), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->x, max_batch * net->input_size), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->x_mod, max_batch * net->input_size), fail);
     PP_TRY_GOTO(st, rt_buf_create(ctx, max_batch * sizeof(int32_t), &net->labels), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->err, max_batch * classes), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->err_mod, max_batch * classes), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->onehot, max_batch * classes), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->loss, max_batch), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->correct, max_batch), fail);
     *out = net;
@@ -118,11 +111,11 @@ fail:
     return st;
 }
 
-static void release_activations(rt_context *ctx, net_activations *act) {
-    rt_buf_release(ctx, &act->z);
-    rt_buf_release(ctx, &act->a);
-    rt_buf_release(ctx, &act->h);
-    rt_buf_release(ctx, &act->argmax);
+void net_activations_release(network *net, net_activations *act) {
+    rt_buf_release(net->ctx, &act->z);
+    rt_buf_release(net->ctx, &act->a);
+    rt_buf_release(net->ctx, &act->h);
+    rt_buf_release(net->ctx, &act->argmax);
 }
 
 void net_destroy(network *net) {
@@ -133,14 +126,9 @@ void net_destroy(network *net) {
         rt_buf_release(ctx, &l->w);
         rt_buf_release(ctx, &l->v);
         rt_buf_release(ctx, &l->g);
-        release_activations(ctx, &l->std);
-        release_activations(ctx, &l->mod);
-        rt_buf_release(ctx, &l->diff);
-        rt_buf_release(ctx, &l->delta);
-        rt_buf_release(ctx, &l->delta_h);
+        net_activations_release(net, &l->std);
     }
-    rt_buf *batch_bufs[] = {&net->x,       &net->x_mod,  &net->labels, &net->err,
-                            &net->err_mod, &net->onehot, &net->loss,   &net->correct};
+    rt_buf *batch_bufs[] = {&net->x, &net->labels, &net->err, &net->loss, &net->correct};
     for (size_t i = 0; i < sizeof batch_bufs / sizeof batch_bufs[0]; i++)
         rt_buf_release(ctx, batch_bufs[i]);
     free(net);
@@ -179,28 +167,34 @@ pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf 
                           drop.p > 0 ? &drop : NULL);
 }
 
-pp_status net_forward(network *net, size_t batch, const rt_buf *input, int pass, int training,
-                      uint32_t step, uint64_t seed) {
+pp_status net_forward(network *net, size_t batch, const rt_buf *input, int training, uint32_t step,
+                      uint64_t seed) {
     const rt_buf *in = input;
     for (int i = 0; i < net->n_layers; i++) {
-        net_activations *act = pass ? &net->layers[i].mod : &net->layers[i].std;
+        net_activations *act = &net->layers[i].std;
         PP_TRY(net_layer_forward(net, i, batch, in, act, training, step, seed));
         in = &act->h;
     }
     return PP_OK;
 }
 
-pp_status net_output_error(network *net, size_t batch, int pass) {
-    net_layer *last = &net->layers[net->n_layers - 1];
-    const rt_buf *logits = pass ? &last->mod.z : &last->std.z;
-    rt_buf *err = pass ? &net->err_mod : &net->err;
-    /* the loss and accuracy are those of the standard pass */
-    rt_buf *loss = pass ? NULL : &net->loss, *correct = pass ? NULL : &net->correct;
-    if (net->sigmoid_output)
+/* The loss and accuracy are recorded for the standard pass only. */
+static pp_status output_error(network *net, size_t batch, const rt_buf *logits, rt_buf *err,
+                              rt_buf *loss, rt_buf *correct) {
+    if (net->output == NET_OUTPUT_SIGMOID)
         return op_sigmoid_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
                                 correct);
     return op_softmax_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
                             correct);
+}
+
+pp_status net_output_error(network *net, size_t batch) {
+    return output_error(net, batch, &net->layers[net->n_layers - 1].std.z, &net->err, &net->loss,
+                        &net->correct);
+}
+
+pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err) {
+    return output_error(net, batch, logits, err, NULL, NULL);
 }
 
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {

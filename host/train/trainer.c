@@ -64,8 +64,9 @@ pp_status pp_trainer_create(pp_context *context, const pp_config *config, const 
     const char *device = t->ctx->info.name;
     pp_status st;
     PP_TRY_GOTO(st,
-                net_create(t->ctx, &t->config, train->channels, train->height, train->width,
-                           (size_t)train->classes, (size_t)config->batch, &t->net),
+                rule_network_create(t->ctx, &t->config, train->channels, train->height,
+                                    train->width, (size_t)train->classes, (size_t)config->batch,
+                                    &t->net),
                 fail);
     PP_TRY_GOTO(st, rule_create(&t->config, t->net, &t->rule), fail);
     PP_TRY_GOTO(st, upload_split(t->ctx, train, &t->train), fail);
@@ -144,8 +145,8 @@ pp_status pp_trainer_evaluate(pp_trainer *t, double *loss, double *accuracy) {
     for (size_t b = 0; b * batch < n; b++) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
         PP_TRY(gather(t, &t->test, &t->test_order, b, count));
-        PP_TRY(net_forward(net, count, &net->x, 0, 0, t->step, t->config.seed));
-        PP_TRY(net_output_error(net, count, 0));
+        PP_TRY(net_forward(net, count, &net->x, 0, t->step, t->config.seed));
+        PP_TRY(net_output_error(net, count));
         PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TEST));
     }
     float totals[N_TOTALS];
