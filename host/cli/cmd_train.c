@@ -119,8 +119,10 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
     pp_dataset_free(&train_set);
     pp_dataset_free(&test_set);
     if (!o->quiet) {
-        char model[64] = "fully connected";
-        if (c->model == PP_MODEL_CONV)
+        char model[PP_MAX_ARCH + 32] = "fully connected";
+        if (c->arch[0])
+            snprintf(model, sizeof model, "%s,output", c->arch);
+        else if (c->model == PP_MODEL_CONV)
             snprintf(model, sizeof model, "conv 5x5-%s-maxpool-FC",
                      net_activation_name(rule_descriptor_of(c->rule)->hidden_act));
         printf("training %s on %s (%s model, %s) on %s: %d epochs from epoch %d, batch %d, lr "

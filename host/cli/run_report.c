@@ -1,5 +1,6 @@
 #include "cli/run_report.h"
 
+#include "model/arch.h"
 #include "runtime/error.h"
 #include "util/atomic_file.h"
 #include "util/text_buffer.h"
@@ -317,6 +318,13 @@ static json_t *config_object(const pp_config *c) {
     put(&b, o, "dropout", real(c->dropout, 6));
     put(&b, o, "f_scale", real(c->f_scale, 6));
     put(&b, o, "hidden", int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    /* every hidden layer as --arch writes it, also for the presets */
+    arch_spec spec;
+    char arch[PP_MAX_ARCH * 2];
+    if (arch_of_config(c, &spec) == PP_OK) {
+        arch_format(&spec, arch, sizeof arch);
+        put(&b, o, "arch", json_string(arch));
+    }
     put(&b, o, "output_error", json_string(output_error[c->output_error]));
     put(&b, o, "presynaptic", json_string(presynaptic[c->presynaptic]));
     put(&b, o, "modulation", json_string(modulation[c->modulation]));

@@ -5,6 +5,7 @@
 #include "runtime/error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ static const struct option options[] = {
     VALUED("model"),
     VALUED("rule"),
     VALUED("hidden"),
+    VALUED("arch"),
     VALUED("epochs"),
     VALUED("batch"),
     VALUED("lr"),
@@ -182,7 +184,12 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
         o->resume_path = v;
     else if (!strcmp(flag, "--checkpoint"))
         o->checkpoint_path = v;
-    else if (!strcmp(flag, "--hidden"))
+    else if (!strcmp(flag, "--arch")) {
+        if (strlen(v) >= sizeof c->arch)
+            return pp_fail(PP_ERR_ARGUMENT, "--arch: longer than %d characters",
+                           (int)sizeof c->arch - 1);
+        snprintf(c->arch, sizeof c->arch, "%s", v);
+    } else if (!strcmp(flag, "--hidden"))
         return parse_int_list(flag, v, PP_MAX_HIDDEN, 1, 1 << 20, c->hidden, &c->n_hidden);
     else if (!strcmp(flag, "--epochs"))
         return parse_int(flag, v, 1, 100000, &c->epochs);
@@ -295,6 +302,9 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "  --coarse              CIFAR-100: the 20 coarse labels\n"
             "  --model fc|conv       fully connected (default) or conv 32@5x5-ReLU-maxpool-FC\n"
             "  --hidden N[,N...]     fc hidden widths (default 1024; 'none' for no hidden layer)\n"
+            "  --arch SPEC           the hidden layers as text, e.g.\n"
+            "                        conv32k5,pool2,conv64k5,pool2,fc1024 (conv layers need\n"
+            "                        --model conv; replaces --hidden and the preset's layers)\n"
             "  --rule NAME           pepita (default), bp, fa, dfa, drtp\n"
             "\n"
             "hyperparameters (defaults: the paper's Table 2 preset, below):\n"

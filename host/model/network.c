@@ -1,6 +1,7 @@
 /* Building a network and its workspace, and the forward pass. */
 #include "model/network.h"
 
+#include "model/arch.h"
 #include "model/random_streams.h"
 
 #include <math.h>
@@ -25,6 +26,7 @@ static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int inde
     rt_context *ctx = net->ctx;
     size_t fan_in =
         l->kind == NET_CONV ? (size_t)l->conv.in_c * l->conv.kernel * l->conv.kernel : l->in;
+    l->fan_in = fan_in;
     l->n_weights = l->kind == NET_CONV ? (size_t)l->conv.out_c * fan_in : l->out * l->in;
     PP_TRY(alloc_floats(ctx, &l->w, l->n_weights));
     PP_TRY(alloc_floats(ctx, &l->v, l->n_weights));
@@ -71,32 +73,36 @@ pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act
     net->output = output;
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
 
-    if (config->model == PP_MODEL_CONV) {
+    arch_spec spec;
+    pp_status st;
+    PP_TRY_GOTO(st, arch_of_config(config, &spec), fail);
+    /* the shape each layer sees: channels x height x width, flattened for dense layers */
+    int c = in_c, h = in_h, w = in_w;
+    for (int i = 0; i < spec.n; i++) {
+        const arch_layer *a = &spec.layers[i];
+        if (a->kind == ARCH_DENSE) {
+            add_dense(net, (size_t)c * h * w, (size_t)a->units);
+            c = a->units, h = w = 1;
+            continue;
+        }
         net_layer *l = &net->layers[net->n_layers++];
         l->kind = NET_CONV;
         l->conv = (op_conv_shape){.batch = (int)max_batch,
-                                  .in_c = in_c,
-                                  .in_h = in_h,
-                                  .in_w = in_w,
-                                  .out_c = config->conv_filters,
-                                  .kernel = config->conv_kernel,
+                                  .in_c = c,
+                                  .in_h = h,
+                                  .in_w = w,
+                                  .out_c = a->filters,
+                                  .kernel = a->kernel,
                                   .stride = 1,
                                   .pad = 0};
         int oh = op_conv_out_h(&l->conv), ow = op_conv_out_w(&l->conv);
-        l->in = net->input_size;
-        l->units = (size_t)config->conv_filters * oh * ow;
-        l->out = (size_t)config->conv_filters * (oh / 2) * (ow / 2);
-        add_dense(net, l->out, classes);
-    } else {
-        size_t in = net->input_size;
-        for (int i = 0; i < config->n_hidden; i++) {
-            add_dense(net, in, (size_t)config->hidden[i]);
-            in = (size_t)config->hidden[i];
-        }
-        add_dense(net, in, classes);
+        l->in = (size_t)c * h * w;
+        l->units = (size_t)a->filters * oh * ow;
+        l->out = (size_t)a->filters * (oh / 2) * (ow / 2);
+        c = a->filters, h = oh / 2, w = ow / 2;
     }
+    add_dense(net, (size_t)c * h * w, classes);
 
-    pp_status st;
     for (int i = 0; i < net->n_layers; i++)
         PP_TRY_GOTO(st, alloc_layer(net, &net->layers[i], config->seed, i), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->x, max_batch * net->input_size), fail);

@@ -27,6 +27,7 @@ typedef struct net_layer {
     size_t in, out;     /* features in and out (conv: out = pooled features) */
     size_t units;       /* pre-activation size per sample (conv: F*oh*ow, dense: out) */
     op_conv_shape conv; /* conv only; batch is set per call */
+    size_t fan_in;      /* inputs per unit: in, or in_c k k for conv (He init) */
     size_t n_weights;
     rt_buf w, v, g;      /* weights, momentum, gradient (update) */
     net_activations std; /* the standard pass */

@@ -29,9 +29,6 @@ static pp_status hidden_update(rule *r, int layer, const rule_step_args *a) {
     const rt_buf *input = layer_input(net, layer);
     rt_buf *delta = &s->delta[layer];
     if (l->kind == NET_CONV) {
-        /* the conv layer is the first: nothing below it needs its input gradient */
-        if (layer != 0)
-            return pp_fail(PP_ERR_INTERNAL, "rule %s: a conv layer must be the first", r->name);
         op_conv_shape cs = net_conv_shape(l, batch);
         PP_TRY(op_maxpool2_backward(net->ctx, batch * (size_t)cs.out_c, op_conv_out_h(&cs),
                                     op_conv_out_w(&cs), &s->delta_h[layer], &l->std.argmax, delta));
@@ -44,6 +41,20 @@ static pp_status hidden_update(rule *r, int layer, const rule_step_args *a) {
                            delta, drop.p > 0 ? &drop : NULL));
     return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, delta, input,
                                   0.0f, &l->g);
+}
+
+/* The signal below layer i (the layer below's delta_h) from the signal at
+ * layer i's pre-activation, through feedback[i] in place of W_i. */
+static pp_status input_grad(rule *r, int i, size_t batch, const rt_buf *delta) {
+    chain_state *s = r->state;
+    network *net = r->net;
+    net_layer *l = &net->layers[i];
+    if (l->kind == NET_CONV) {
+        op_conv_shape cs = net_conv_shape(l, batch);
+        return op_conv_input_grad(net->ctx, &cs, delta, s->feedback[i], &s->delta_h[i - 1]);
+    }
+    return op_dense_input_grad(net->ctx, batch, l->in, l->out, delta, s->feedback[i],
+                               &s->delta_h[i - 1]);
 }
 
 /* A standard pass, its error, then the backward chain: feedback[l] carries
@@ -60,9 +71,7 @@ static pp_status chain_step(rule *r, const rule_step_args *a) {
     PP_TRY(output_update(r, batch, &net->err));
     const rt_buf *delta = &net->err;
     for (int i = last; i > 0; i--) {
-        net_layer *l = &net->layers[i];
-        PP_TRY(op_dense_input_grad(net->ctx, batch, l->in, l->out, delta, s->feedback[i],
-                                   &s->delta_h[i - 1]));
+        PP_TRY(input_grad(r, i, batch, delta));
         PP_TRY(hidden_update(r, i - 1, a));
         delta = &s->delta[i - 1];
     }

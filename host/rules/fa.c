@@ -12,7 +12,7 @@ pp_status rule_fa_init(rule *r) {
     for (int i = 1; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
         /* He uniform like W_l: U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
-        float bound = sqrtf(6.0f / (float)l->in);
+        float bound = sqrtf(6.0f / (float)l->fan_in);
         PP_TRY(rule_fixed_uniform(r, l->n_weights, bound, STREAM_FA_FEEDBACK + (uint32_t)i));
         s->feedback[i] = &r->fixed.buf[r->fixed.count - 1];
     }

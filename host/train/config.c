@@ -1,4 +1,5 @@
 /* The paper's presets (Table 2), names, parsing and validation of a configuration. */
+#include "model/arch.h"
 #include "rules/rule.h"
 #include "runtime/error.h"
 
@@ -158,6 +159,16 @@ pp_status pp_config_validate(const pp_config *c) {
                        "the conv model needs 1 to 4096 filters and a kernel of 1 to 11, got %d "
                        "filters of %dx%d",
                        c->conv_filters, c->conv_kernel, c->conv_kernel);
+    if (c->arch[0]) {
+        if (!memchr(c->arch, '\0', sizeof c->arch))
+            return pp_fail(PP_ERR_ARGUMENT, "--arch: not a terminated string");
+        arch_spec spec;
+        PP_TRY(arch_parse(c->arch, &spec));
+        if (arch_has_conv(&spec) != (c->model == PP_MODEL_CONV))
+            return pp_fail(PP_ERR_ARGUMENT, "--arch '%s' %s conv layers: it needs --model %s",
+                           c->arch, arch_has_conv(&spec) ? "has" : "has no",
+                           arch_has_conv(&spec) ? "conv" : "fc");
+    }
     if (c->n_decay < 0 || c->n_decay > PP_MAX_DECAY)
         return pp_fail(PP_ERR_ARGUMENT, "--decay-epochs takes at most %d epochs", PP_MAX_DECAY);
     for (int i = 0; i < c->n_decay; i++)

@@ -2,6 +2,8 @@
  * the host reads back a few scalars per progress tick and per epoch only. */
 #include "train/trainer_internal.h"
 
+#include "model/arch.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,11 @@ static pp_status check_datasets(const pp_config *c, const pp_dataset *train,
                        test->height, test->width, test->classes);
     if (train->n > INT32_MAX || test->n > INT32_MAX)
         return pp_fail(PP_ERR_ARGUMENT, "datasets above 2^31 samples are not supported");
-    if (c->model == PP_MODEL_CONV) {
+    if (c->arch[0]) {
+        arch_spec spec;
+        PP_TRY(arch_parse(c->arch, &spec));
+        PP_TRY(arch_check_input(&spec, train->channels, train->height, train->width));
+    } else if (c->model == PP_MODEL_CONV) {
         int o = train->height - c->conv_kernel + 1, w = train->width - c->conv_kernel + 1;
         if (o < 2 || w < 2)
             return pp_fail(PP_ERR_ARGUMENT,

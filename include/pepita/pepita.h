@@ -111,6 +111,7 @@ typedef enum pp_modulation {
 
 #define PP_MAX_HIDDEN 8
 #define PP_MAX_DECAY 8
+#define PP_MAX_ARCH 128
 
 typedef struct pp_config {
     pp_dataset_kind dataset;
@@ -140,6 +141,10 @@ typedef struct pp_config {
     int naive_modulated_pass;
     int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
     int analysis;        /* per-epoch angle, norms and final histograms */
+    /* The hidden layers as text, e.g. "conv32k5,pool2,conv64k5,pool2,fc1024"
+     * (grammar: README, "Architectures"); "" for the preset's (--hidden, or
+     * the conv model's single conv layer). With conv layers the model is conv. */
+    char arch[PP_MAX_ARCH];
 } pp_config;
 
 /* Fills the paper's Table 2 preset for a dataset, model and rule. */
