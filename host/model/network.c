@@ -12,42 +12,33 @@ static pp_status alloc_floats(rt_context *ctx, rt_buf *buf, size_t n) {
     return rt_buf_create(ctx, n * sizeof(float), buf);
 }
 
-static pp_status alloc_activations(rt_context *ctx, const net_layer *l, size_t batch,
-                                   net_activations *act) {
-    PP_TRY(alloc_floats(ctx, &act->z, batch * l->units));
-    if (l->kind == NET_CONV) {
-        PP_TRY(alloc_floats(ctx, &act->a, batch * l->units));
-        PP_TRY(rt_buf_create(ctx, batch * l->out * sizeof(int32_t), &act->argmax));
-    }
-    return alloc_floats(ctx, &act->h, batch * l->out);
-}
-
 static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int index) {
     rt_context *ctx = net->ctx;
-    size_t fan_in =
-        l->kind == NET_CONV ? (size_t)l->conv.in_c * l->conv.kernel * l->conv.kernel : l->in;
-    l->fan_in = fan_in;
-    l->n_weights = l->kind == NET_CONV ? (size_t)l->conv.out_c * fan_in : l->out * l->in;
     PP_TRY(alloc_floats(ctx, &l->w, l->n_weights));
     PP_TRY(alloc_floats(ctx, &l->v, l->n_weights));
     PP_TRY(alloc_floats(ctx, &l->g, l->n_weights));
     /* He uniform: U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
-    float bound = sqrtf(6.0f / (float)fan_in);
+    float bound = sqrtf(6.0f / (float)l->fan_in);
     PP_TRY(op_uniform(ctx, l->n_weights, -bound, bound, seed, STREAM_WEIGHTS + (uint32_t)index,
                       &l->w));
-    return alloc_activations(ctx, l, net->max_batch, &l->std);
+    return l->ops->activations_create(ctx, l, net->max_batch, &l->std);
 }
 
 pp_status net_activations_create(network *net, int layer, net_activations *act) {
-    return alloc_activations(net->ctx, &net->layers[layer], net->max_batch, act);
+    const net_layer *l = &net->layers[layer];
+    return l->ops->activations_create(net->ctx, l, net->max_batch, act);
 }
 
-static void add_dense(network *net, size_t in, size_t out) {
+const net_layer_ops *net_layer_ops_of(arch_kind kind) {
+    return kind == ARCH_CONV ? &net_layer_conv : &net_layer_dense;
+}
+
+/* Appends a layer of a spec for an input of c x h x w, advancing them. */
+static void add_layer(network *net, const arch_layer *spec, int *c, int *h, int *w) {
     net_layer *l = &net->layers[net->n_layers++];
-    l->kind = NET_DENSE;
-    l->in = in;
-    l->out = out;
-    l->units = out;
+    l->ops = net_layer_ops_of(spec->kind);
+    l->kind = spec->kind == ARCH_CONV ? NET_CONV : NET_DENSE;
+    l->ops->shape(l, spec, net->max_batch, c, h, w);
 }
 
 const char *net_activation_name(op_act act) {
@@ -78,30 +69,10 @@ pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act
     PP_TRY_GOTO(st, arch_of_config(config, &spec), fail);
     /* the shape each layer sees: channels x height x width, flattened for dense layers */
     int c = in_c, h = in_h, w = in_w;
-    for (int i = 0; i < spec.n; i++) {
-        const arch_layer *a = &spec.layers[i];
-        if (a->kind == ARCH_DENSE) {
-            add_dense(net, (size_t)c * h * w, (size_t)a->units);
-            c = a->units, h = w = 1;
-            continue;
-        }
-        net_layer *l = &net->layers[net->n_layers++];
-        l->kind = NET_CONV;
-        l->conv = (op_conv_shape){.batch = (int)max_batch,
-                                  .in_c = c,
-                                  .in_h = h,
-                                  .in_w = w,
-                                  .out_c = a->filters,
-                                  .kernel = a->kernel,
-                                  .stride = 1,
-                                  .pad = 0};
-        int oh = op_conv_out_h(&l->conv), ow = op_conv_out_w(&l->conv);
-        l->in = (size_t)c * h * w;
-        l->units = (size_t)a->filters * oh * ow;
-        l->out = (size_t)a->filters * (oh / 2) * (ow / 2);
-        c = a->filters, h = oh / 2, w = ow / 2;
-    }
-    add_dense(net, (size_t)c * h * w, classes);
+    for (int i = 0; i < spec.n; i++)
+        add_layer(net, &spec.layers[i], &c, &h, &w);
+    arch_layer output_layer = {.kind = ARCH_DENSE, .units = (int)classes};
+    add_layer(net, &output_layer, &c, &h, &w);
 
     for (int i = 0; i < net->n_layers; i++)
         PP_TRY_GOTO(st, alloc_layer(net, &net->layers[i], config->seed, i), fail);
@@ -158,19 +129,11 @@ op_dropout net_dropout(const network *net, int layer, int training, uint32_t ste
 pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf *input,
                             net_activations *act, int training, uint32_t step, uint64_t seed) {
     net_layer *l = &net->layers[index];
-    int last = index == net->n_layers - 1;
-    if (l->kind == NET_CONV) {
-        op_conv_shape s = net_conv_shape(l, batch);
-        PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &act->z));
-        PP_TRY(op_act_forward(net->ctx, net->hidden_act, batch * l->units, &act->z, &act->a, NULL));
-        return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
-                                   op_conv_out_w(&s), &act->a, &act->h, &act->argmax);
-    }
-    PP_TRY(op_dense_forward(net->ctx, batch, l->in, l->out, input, &l->w, &act->z));
-    if (last) return PP_OK; /* the output non-linearity is part of the error */
+    PP_TRY(l->ops->linear(net, l, batch, input, &act->z));
+    if (index == net->n_layers - 1)
+        return PP_OK; /* the output non-linearity is part of the error */
     op_dropout drop = net_dropout(net, index, training, step, seed);
-    return op_act_forward(net->ctx, net->hidden_act, batch * l->out, &act->z, &act->h,
-                          drop.p > 0 ? &drop : NULL);
+    return l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL);
 }
 
 pp_status net_forward(network *net, size_t batch, const rt_buf *input, int training, uint32_t step,

@@ -6,6 +6,7 @@
 #ifndef PEPITA_MODEL_NETWORK_H
 #define PEPITA_MODEL_NETWORK_H
 
+#include "model/layer.h"
 #include "ops/ops.h"
 
 typedef enum net_layer_kind { NET_DENSE, NET_CONV } net_layer_kind;
@@ -15,27 +16,29 @@ typedef enum net_layer_kind { NET_DENSE, NET_CONV } net_layer_kind;
 typedef enum net_output { NET_OUTPUT_SOFTMAX, NET_OUTPUT_SIGMOID } net_output;
 
 /* Activations of one layer for one pass over a batch. */
-typedef struct net_activations {
+struct net_activations {
     rt_buf z;      /* pre-activation: batch x units (conv: batch x F x oh x ow) */
     rt_buf a;      /* conv only: ReLU output before pooling */
     rt_buf h;      /* the layer's output as the next layer sees it */
     rt_buf argmax; /* conv only: pooling argmax (int32) */
-} net_activations;
+};
 
-typedef struct net_layer {
-    net_layer_kind kind;
-    size_t in, out;     /* features in and out (conv: out = pooled features) */
-    size_t units;       /* pre-activation size per sample (conv: F*oh*ow, dense: out) */
-    op_conv_shape conv; /* conv only; batch is set per call */
-    size_t fan_in;      /* inputs per unit: in, or in_c k k for conv (He init) */
+struct net_layer {
+    const net_layer_ops *ops;
+    net_layer_kind kind; /* for PEPITA's first-layer shortcuts, exact for one kind each */
+    size_t in, out;      /* features in and out (conv: out = pooled features) */
+    size_t units;        /* pre-activation size per sample (conv: F*oh*ow, dense: out) */
+    size_t positions;    /* output positions per filter (conv: oh*ow, dense: 1) */
+    op_conv_shape conv;  /* conv only; batch is set per call */
+    size_t fan_in;       /* inputs per unit: in, or in_c k k for conv (He init) */
     size_t n_weights;
     rt_buf w, v, g;      /* weights, momentum, gradient (update) */
     net_activations std; /* the standard pass */
-} net_layer;
+};
 
 #define NET_MAX_LAYERS (PP_MAX_HIDDEN + 2)
 
-typedef struct network {
+struct network {
     rt_context *ctx;
     pp_model_kind model;
     int n_layers;
@@ -51,7 +54,7 @@ typedef struct network {
     rt_buf labels;        /* int32 */
     rt_buf err;           /* the standard pass's output error: batch x classes */
     rt_buf loss, correct; /* per-sample */
-} network;
+};
 
 /* An activation's name ("ReLU", "tanh"). */
 const char *net_activation_name(op_act act);

@@ -25,36 +25,19 @@ static pp_status hidden_update(rule *r, int layer, const rule_step_args *a) {
     chain_state *s = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[layer];
-    size_t batch = a->batch;
-    const rt_buf *input = layer_input(net, layer);
-    rt_buf *delta = &s->delta[layer];
-    if (l->kind == NET_CONV) {
-        op_conv_shape cs = net_conv_shape(l, batch);
-        PP_TRY(op_maxpool2_backward(net->ctx, batch * (size_t)cs.out_c, op_conv_out_h(&cs),
-                                    op_conv_out_w(&cs), &s->delta_h[layer], &l->std.argmax, delta));
-        PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->units, &l->std.z, delta, delta,
-                               NULL));
-        return op_conv_weight_grad(net->ctx, &cs, 1.0f / (float)batch, delta, input, &l->g);
-    }
     op_dropout drop = net_dropout(net, layer, 1, a->step, a->seed);
-    PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->out, &l->std.z, &s->delta_h[layer],
-                           delta, drop.p > 0 ? &drop : NULL));
-    return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, delta, input,
-                                  0.0f, &l->g);
+    PP_TRY(l->ops->backward(net, l, net->hidden_act, a->batch, &l->std, &s->delta_h[layer],
+                            &s->delta[layer], drop.p > 0 ? &drop : NULL));
+    return l->ops->weight_update(net, l, a->batch, 1.0f / (float)a->batch, &s->delta[layer],
+                                 layer_input(net, layer), &l->g);
 }
 
 /* The signal below layer i (the layer below's delta_h) from the signal at
  * layer i's pre-activation, through feedback[i] in place of W_i. */
 static pp_status input_grad(rule *r, int i, size_t batch, const rt_buf *delta) {
     chain_state *s = r->state;
-    network *net = r->net;
-    net_layer *l = &net->layers[i];
-    if (l->kind == NET_CONV) {
-        op_conv_shape cs = net_conv_shape(l, batch);
-        return op_conv_input_grad(net->ctx, &cs, delta, s->feedback[i], &s->delta_h[i - 1]);
-    }
-    return op_dense_input_grad(net->ctx, batch, l->in, l->out, delta, s->feedback[i],
-                               &s->delta_h[i - 1]);
+    net_layer *l = &r->net->layers[i];
+    return l->ops->input_grad(r->net, l, batch, delta, s->feedback[i], &s->delta_h[i - 1]);
 }
 
 /* A standard pass, its error, then the backward chain: feedback[l] carries

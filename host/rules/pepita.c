@@ -88,35 +88,25 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
     network *net = r->net;
     net_layer *l = &net->layers[i];
     net_activations *mod = &st->mod[i];
-    if (l->kind == NET_CONV) {
+    if (i == 0 && l->kind == NET_CONV && !r->config->naive_modulated_pass) {
         op_conv_shape s = net_conv_shape(l, batch);
-        if (i > 0 || r->config->naive_modulated_pass) {
-            PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &mod->z));
-            PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &mod->z,
-                                       &l->std.a, &mod->a, &st->diff[i], NULL));
-        }
         return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
                                    op_conv_out_w(&s), &mod->a, &mod->h, &mod->argmax);
     }
-    if (i > 0) PP_TRY(op_dense_forward(net->ctx, batch, l->in, l->out, input, &l->w, &mod->z));
+    if (i > 0 || l->kind == NET_CONV) PP_TRY(l->ops->linear(net, l, batch, input, &mod->z));
     op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
-    return op_act_forward_diff(net->ctx, net->hidden_act, batch * l->out, &mod->z, &l->std.h,
-                               &mod->h, &st->diff[i], drop.p > 0 ? &drop : NULL);
+    return l->ops->activate_diff(net, l, net->hidden_act, batch, &l->std, mod, &st->diff[i],
+                                 drop.p > 0 ? &drop : NULL);
 }
 
-/* Hidden layer i's update from diff and the presynaptic activity. */
+/* Hidden layer i's update from diff and the presynaptic activity: the mean
+ * over the batch (and a conv layer's positions). */
 static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre) {
     pepita_state *st = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[i];
-    if (l->kind == NET_CONV) {
-        op_conv_shape s = net_conv_shape(l, batch);
-        float positions = (float)op_conv_out_h(&s) * (float)op_conv_out_w(&s);
-        return op_conv_weight_grad(net->ctx, &s, 1.0f / ((float)batch * positions), &st->diff[i],
-                                   pre, &l->g);
-    }
-    return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, &st->diff[i],
-                                  pre, 0.0f, &l->g);
+    float scale = 1.0f / ((float)batch * (float)l->positions);
+    return l->ops->weight_update(net, l, batch, scale, &st->diff[i], pre, &l->g);
 }
 
 static pp_status pepita_step(rule *r, const rule_step_args *a) {
