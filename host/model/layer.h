@@ -3,7 +3,8 @@
  * what follows it up to its output h: the hidden activation (and dropout)
  * for a dense layer, the activation and the 2x2 max pooling for a conv
  * layer. The network (network.c) builds a list of them from an arch_spec;
- * rules drive them through these operations and never ask a layer's kind.
+ * rules drive them through these operations (only PEPITA's exact shortcuts
+ * for the first layer look at its kind).
  *
  * Adding a kind of layer: a file defining its net_layer_ops, a keyword in
  * arch.c's grammar, and a case in net_layer_ops_of. */
