@@ -213,7 +213,7 @@ static pp_status bench_conv(const bench_options *o, rt_context *ctx, bench_json 
         PP_TRY_GOTO(st, op_uniform(ctx, nw, -0.1f, 0.1f, 3, 2, &b.w), done);
         PP_TRY_GOTO(st, op_uniform(ctx, ny, -0.1f, 0.1f, 3, 3, &b.y), done);
         PP_TRY_GOTO(st, bench_time(ctx, run_conv, &b, o->repeats, target, &t), done);
-        if (ctx->is_cpu) {
+        if (!strcmp(ctx->info.type, "cpu")) { /* OpenBLAS runs on the same cores */
             blas_conv h = {.c = c};
             size_t kk = (size_t)s->in_c * s->kernel * s->kernel;
             h.x = calloc(nx, sizeof(float));

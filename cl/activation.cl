@@ -8,6 +8,13 @@
 #ifndef DROPOUT
 #define DROPOUT 1
 #endif
+/* Elements per work-item of the DROPOUT kernels (the device profile): 4, one
+ * Philox block in four unrolled lanes (CPUs), or 1, consecutive work-items
+ * on consecutive elements (GPUs; each regenerates its block and takes its
+ * word, which costs ALU, not memory traffic). */
+#ifndef DROPOUT_LANES
+#define DROPOUT_LANES 4
+#endif
 /* act_forward_diff_lowrank: the rank of the update, a build constant so the
  * loop over it unrolls. */
 #ifndef RANK
@@ -101,12 +108,15 @@ ALWAYS_INLINE float grad_dropped(float z, float dy, float f) {
 /* y = act(x) * mask / (1 - p); x == y allowed. */
 kernel void act_forward(int n, global const float *x, global float *y, uint threshold, float scale,
                         uint seed_lo, uint seed_hi, uint step, uint layer) {
-#if DROPOUT
+#if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     y[i0] = act_dropped(x[i0], f0);
     y[i0 + 1] = act_dropped(x[i0 + 1], f1);
     y[i0 + 2] = act_dropped(x[i0 + 2], f2);
     y[i0 + 3] = act_dropped(x[i0 + 3], f3);
+#elif DROPOUT
+    GLOBAL_ID_OR_RETURN(i, n);
+    y[i] = act_dropped(x[i], TAIL_FACTOR(i));
 #else
     GLOBAL_ID_OR_RETURN(i, n);
     y[i] = act_apply(x[i]);
@@ -122,12 +132,15 @@ kernel void act_forward_tail(int n, global const float *x, global float *y, uint
 kernel void act_backward(int n, global const float *z, global const float *dy, global float *dx,
                          uint threshold, float scale, uint seed_lo, uint seed_hi, uint step,
                          uint layer) {
-#if DROPOUT
+#if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     dx[i0] = grad_dropped(z[i0], dy[i0], f0);
     dx[i0 + 1] = grad_dropped(z[i0 + 1], dy[i0 + 1], f1);
     dx[i0 + 2] = grad_dropped(z[i0 + 2], dy[i0 + 2], f2);
     dx[i0 + 3] = grad_dropped(z[i0 + 3], dy[i0 + 3], f3);
+#elif DROPOUT
+    GLOBAL_ID_OR_RETURN(i, n);
+    dx[i] = grad_dropped(z[i], dy[i], TAIL_FACTOR(i));
 #else
     GLOBAL_ID_OR_RETURN(i, n);
     dx[i] = dy[i] * act_grad(z[i]);
@@ -151,12 +164,15 @@ kernel void act_backward_tail(int n, global const float *z, global const float *
 kernel void act_forward_diff(int n, global const float *z_mod, global const float *y,
                              global float *y_mod, global float *diff, uint threshold, float scale,
                              uint seed_lo, uint seed_hi, uint step, uint layer) {
-#if DROPOUT
+#if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     FORWARD_DIFF(i0, f0);
     FORWARD_DIFF(i0 + 1, f1);
     FORWARD_DIFF(i0 + 2, f2);
     FORWARD_DIFF(i0 + 3, f3);
+#elif DROPOUT
+    GLOBAL_ID_OR_RETURN(i, n);
+    FORWARD_DIFF(i, TAIL_FACTOR(i));
 #else
     GLOBAL_ID_OR_RETURN(i, n);
     FORWARD_DIFF(i, 1.0f);

@@ -64,6 +64,116 @@ kernel void sigmoid_error(int batch, int classes, global const float *logits,
     }
 }
 
+/* ---- One work-group per sample (the GPU profile) ------------------------
+ * Work-item l takes classes l, l + L, ... (L = the group size, a power of
+ * two, consecutive work-items on consecutive logits), then the group combines
+ * with trees in local memory: the first maximum (ties go to the lower class,
+ * as in row_argmax) and the sums. global: (L, batch), local: (L, 1). */
+
+/* (v, at) <- the first maximum of (v, at) and (w, wat). */
+#define FIRST_MAX(v, at, w, wat)                                                                   \
+    do {                                                                                           \
+        if ((w) > (v) || ((w) == (v) && (wat) < (at))) {                                           \
+            (v) = (w);                                                                             \
+            (at) = (wat);                                                                          \
+        }                                                                                          \
+    } while (0)
+
+/* The row's first maximum, in every work-item: best_v[0], best_at[0]. */
+void group_argmax(global const float *z, int classes, local float *best_v, local int *best_at) {
+    const int lid = (int)get_local_id(0), size = (int)get_local_size(0);
+    float v = -INFINITY;
+    int at = classes; /* no class yet: loses every tie */
+    for (int j = lid; j < classes; j += size)
+        FIRST_MAX(v, at, z[j], j);
+    best_v[lid] = v;
+    best_at[lid] = at;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (lid < width) {
+            float w = best_v[lid + width], mine = best_v[lid];
+            int wat = best_at[lid + width], mine_at = best_at[lid];
+            FIRST_MAX(mine, mine_at, w, wat);
+            best_v[lid] = mine;
+            best_at[lid] = mine_at;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+/* The sum of every work-item's term, in every work-item (sums[0]). */
+float group_sum(float term, local float *sums) {
+    const int lid = (int)get_local_id(0), size = (int)get_local_size(0);
+    sums[lid] = term;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (lid < width) sums[lid] += sums[lid + width];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = sums[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* sums may be reused after this */
+    return total;
+}
+
+kernel void softmax_error_rows(int batch, int classes, global const float *logits,
+                               global const int *labels, global float *err, global float *loss,
+                               global float *correct, int outputs, local float *best_v,
+                               local int *best_at, local float *sums) {
+    const int row = (int)get_global_id(1), lid = (int)get_local_id(0);
+    const int size = (int)get_local_size(0);
+    if (row >= batch) return; /* whole groups: the barriers below stay uniform */
+    global const float *z = logits + (size_t)row * classes;
+    const int label = labels[row];
+    const int valid = label >= 0 && label < classes;
+    group_argmax(z, classes, best_v, best_at);
+    /* a row whose first logit is NaN keeps it as its maximum, as row_argmax does */
+    const int best = isnan(z[0]) ? 0 : best_at[0];
+    const float m = z[best];
+    float part = 0.0f;
+    for (int j = lid; j < classes; j += size)
+        part += exp(z[j] - m);
+    const float sum = group_sum(part, sums);
+    if (lid == 0) {
+        if (outputs & OUT_LOSS) loss[row] = valid ? (m - z[label]) + log(sum) : NAN;
+        if (outputs & OUT_CORRECT) correct[row] = best == label ? 1.0f : 0.0f;
+    }
+    if (outputs & OUT_ERR) {
+        global float *e = err + (size_t)row * classes;
+        const float inv = 1.0f / sum;
+        for (int j = lid; j < classes; j += size)
+            e[j] = exp(z[j] - m) * inv - (j == label ? 1.0f : 0.0f);
+    }
+}
+
+kernel void sigmoid_error_rows(int batch, int classes, global const float *logits,
+                               global const int *labels, global float *err, global float *loss,
+                               global float *correct, int outputs, local float *best_v,
+                               local int *best_at, local float *sums) {
+    const int row = (int)get_global_id(1), lid = (int)get_local_id(0);
+    const int size = (int)get_local_size(0);
+    if (row >= batch) return;
+    global const float *z = logits + (size_t)row * classes;
+    const int label = labels[row];
+    const int valid = label >= 0 && label < classes;
+    float part = 0.0f;
+    for (int j = lid; j < classes; j += size) {
+        const float zj = z[j];
+        part += fmax(zj, 0.0f) - (j == label ? zj : 0.0f) + log1p(exp(-fabs(zj)));
+    }
+    const float sum = group_sum(part, sums);
+    group_argmax(z, classes, best_v, best_at);
+    const int best = isnan(z[0]) ? 0 : best_at[0];
+    if (lid == 0) {
+        if (outputs & OUT_LOSS) loss[row] = valid ? sum : NAN;
+        if (outputs & OUT_CORRECT) correct[row] = best == label ? 1.0f : 0.0f;
+    }
+    if (outputs & OUT_ERR) {
+        global float *e = err + (size_t)row * classes;
+        for (int j = lid; j < classes; j += size)
+            e[j] = 1.0f / (1.0f + exp(-z[j])) - (j == label ? 1.0f : 0.0f);
+    }
+}
+
 /* out (batch x classes) = value at each row's label, 0 elsewhere. */
 kernel void onehot(int total, int classes, global const int *labels, float value,
                    global float *out) {

@@ -1,10 +1,13 @@
 /* Max pooling 2x2, stride 2, floor: an odd last row or column is dropped.
  *
- * Each work-item handles PV = 4 neighbouring windows of one output row, with
- * vector loads and selects (PoCL's CPU compiler does not vectorise the
- * one-window form: it ran at 9-11 GB/s); the last windows of a row that do
- * not fill a vector take the scalar path.
- * global: (ceil((w / 2) / 4), h / 2, planes). */
+ * Two shapes (the device profile picks one): maxpool2_forward/backward give
+ * each work-item PV = 4 neighbouring windows of one output row, with vector
+ * loads and selects (PoCL's CPU compiler does not vectorise the one-window
+ * form: it ran at 9-11 GB/s), the last windows of a row that do not fill a
+ * vector taking the scalar path, global (ceil((w / 2) / 4), h / 2, planes);
+ * the *_flat kernels give each work-item one window over a flat range of
+ * planes * (h / 2) * (w / 2), so neighbouring work-items touch neighbouring
+ * addresses (a GPU's coalescing). Both pick the same element. */
 
 #define PV 4
 
@@ -105,6 +108,63 @@ __kernel void maxpool2_backward(__global const float *restrict dy,
         __global float *dropped = dxp + 2 * oh * w;
         for (int c = 2 * ox0; c < 2 * ox_end; c++)
             dropped[c] = 0.0f;
+        if ((w & 1) && last) dropped[2 * ow] = 0.0f;
+    }
+}
+
+/* ---- One window per work-item (the GPU profile) -------------------------- */
+
+/* Window i of the flat range: its plane, output row and column. */
+#define FLAT_WINDOW(i, p, oy, ox, oh, ow)                                                          \
+    const int ox = (i) % (ow), rest_ = (i) / (ow);                                                 \
+    const int oy = rest_ % (oh), p = rest_ / (oh)
+
+__kernel void maxpool2_forward_flat(__global const float *restrict x, __global float *restrict y,
+                                    __global int *restrict argmax, int planes, int h, int w) {
+    const int oh = h / 2, ow = w / 2;
+    GLOBAL_ID_OR_RETURN(i, planes * oh * ow);
+    FLAT_WINDOW(i, p, oy, ox, oh, ow);
+    __global const float *xp = x + p * h * w;
+    const int i00 = 2 * oy * w + 2 * ox;
+    const int i01 = i00 + 1, i10 = i00 + w, i11 = i10 + 1;
+    float best = xp[i00];
+    int at = i00;
+    const float v01 = xp[i01], v10 = xp[i10], v11 = xp[i11];
+    at = v01 > best ? i01 : at;
+    best = v01 > best ? v01 : best;
+    at = v10 > best ? i10 : at;
+    best = v10 > best ? v10 : best;
+    at = v11 > best ? i11 : at;
+    best = v11 > best ? v11 : best;
+    y[i] = best;
+    argmax[i] = at;
+}
+
+/* As maxpool2_backward: each window writes its four elements, and the last
+ * window of a row or column the dropped odd column or row beside it. */
+__kernel void maxpool2_backward_flat(__global const float *restrict dy,
+                                     __global const int *restrict argmax,
+                                     __global float *restrict dx, int planes, int h, int w) {
+    const int oh = h / 2, ow = w / 2;
+    GLOBAL_ID_OR_RETURN(i, planes * oh * ow);
+    FLAT_WINDOW(i, p, oy, ox, oh, ow);
+    __global float *dxp = dx + p * h * w;
+    const int a = argmax[i];
+    const float g = dy[i];
+    const int row = 2 * oy * w, i00 = row + 2 * ox, i10 = i00 + w;
+    dxp[i00] = a == i00 ? g : 0.0f;
+    dxp[i00 + 1] = a == i00 + 1 ? g : 0.0f;
+    dxp[i10] = a == i10 ? g : 0.0f;
+    dxp[i10 + 1] = a == i10 + 1 ? g : 0.0f;
+    const int last = ox == ow - 1;
+    if ((w & 1) && last) {
+        dxp[row + 2 * ow] = 0.0f;
+        dxp[row + w + 2 * ow] = 0.0f;
+    }
+    if ((h & 1) && oy == oh - 1) {
+        __global float *dropped = dxp + 2 * oh * w;
+        dropped[2 * ox] = 0.0f;
+        dropped[2 * ox + 1] = 0.0f;
         if ((w & 1) && last) dropped[2 * ow] = 0.0f;
     }
 }

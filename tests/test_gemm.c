@@ -323,9 +323,24 @@ static const char *small_shape_class(void) {
     return shape;
 }
 
+/* The disk cache belongs to the device's own profile: a forced
+ * $PEPITA_PROFILE neither reads nor writes it, so the cache tests lift it. */
+static char *suspend_forced_profile(void) {
+    const char *value = getenv("PEPITA_PROFILE");
+    char *saved = value ? strdup(value) : NULL;
+    unsetenv("PEPITA_PROFILE");
+    return saved;
+}
+
+static void restore_forced_profile(char *saved) {
+    if (saved) setenv("PEPITA_PROFILE", saved, 1);
+    free(saved);
+}
+
 /* The first call of a shape class measures both paths and writes the cache;
  * the next call in the process and a fresh context reading the file don't. */
 START_TEST(test_dispatch_cache_write_read) {
+    char *profile = suspend_forced_profile();
     unsetenv("PEPITA_GEMM");
     setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
     char *dir = ts_make_temp_dir("gemm-cache");
@@ -372,12 +387,14 @@ START_TEST(test_dispatch_cache_write_read) {
     unsetenv("PEPITA_CACHE_DIR");
     ts_remove_tree(dir);
     free(dir);
+    restore_forced_profile(profile);
 }
 END_TEST
 
 /* A corrupt file is ignored (measured again, rewritten valid); an unwritable
  * location only costs the caching. */
 START_TEST(test_dispatch_cache_survives_bad_files) {
+    char *profile = suspend_forced_profile();
     unsetenv("PEPITA_GEMM");
     setenv("PEPITA_GEMM_MEASURE", "1", 1); /* PoCL skips it otherwise */
     char *dir = ts_make_temp_dir("gemm-corrupt");
@@ -416,33 +433,37 @@ START_TEST(test_dispatch_cache_survives_bad_files) {
     free(file);
     ts_remove_tree(dir);
     free(dir);
+    restore_forced_profile(profile);
 }
 END_TEST
 
-/* $PEPITA_GEMM forces a path without measuring; a bad value is refused. */
+/* $PEPITA_GEMM, read at a context's first GEMM, forces a path without
+ * measuring; a bad value is refused on every call of that context. */
+static launches forced_gemm(const char *path, pp_status expect) {
+    setenv("PEPITA_GEMM", path, 1);
+    rt_context *ctx = new_context(1);
+    ck_assert_int_eq(small_gemm(ctx), expect);
+    if (expect != PP_OK) {
+        ck_assert_ptr_nonnull(strstr(pp_last_error(), "PEPITA_GEMM"));
+        ck_assert_int_eq(small_gemm(ctx), expect); /* still refused */
+    }
+    launches l = count_launches(ctx);
+    rt_context_destroy(ctx);
+    return l;
+}
+
 START_TEST(test_dispatch_forced) {
     char *dir = ts_make_temp_dir("gemm-forced");
     setenv("PEPITA_CACHE_DIR", dir, 1);
-    rt_context *ctx = new_context(1);
-    setenv("PEPITA_GEMM", "native", 1);
-    ck_assert_int_eq(small_gemm(ctx), PP_OK);
-    launches l = count_launches(ctx);
+    launches l = forced_gemm("native", PP_OK);
     ck_assert_uint_eq(l.native, 1);
     ck_assert_uint_eq(l.clblast, 0);
-    setenv("PEPITA_GEMM", "clblast", 1);
-    ck_assert_int_eq(small_gemm(ctx), PP_OK);
-    l = count_launches(ctx);
+    l = forced_gemm("clblast", PP_OK);
     ck_assert_uint_eq(l.native, 0);
     ck_assert_uint_eq(l.clblast, 1);
-    setenv("PEPITA_GEMM", "fastest", 1);
-    ck_assert_int_eq(small_gemm(ctx), PP_ERR_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(pp_last_error(), "PEPITA_GEMM"));
-    /* the refused call launched nothing: only the next one shows up */
-    setenv("PEPITA_GEMM", "native", 1);
-    ck_assert_int_eq(small_gemm(ctx), PP_OK);
-    l = count_launches(ctx);
-    ck_assert_uint_eq(l.native, 1);
-    ck_assert_uint_eq(l.clblast, 0);
+    /* a refused call launches nothing */
+    l = forced_gemm("fastest", PP_ERR_ARGUMENT);
+    ck_assert_uint_eq(l.native + l.clblast, 0);
     /* forcing writes no cache */
     char file[4200];
     snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
@@ -450,26 +471,28 @@ START_TEST(test_dispatch_forced) {
     ck_assert_ptr_null(f);
     unsetenv("PEPITA_GEMM");
     unsetenv("PEPITA_CACHE_DIR");
-    rt_context_destroy(ctx);
     ts_remove_tree(dir);
     free(dir);
 }
 END_TEST
 
-/* On PoCL's CPU device the dispatch takes the native path without measuring
- * CLBlast (and writes no cache); elsewhere the first call measures. */
+/* Where the profile says not to measure (PoCL's CPU device, a simulator),
+ * the dispatch takes the profile's default path without timing the other
+ * (and writes no cache); elsewhere the first call measures. */
 START_TEST(test_dispatch_pocl_cpu_skips_measuring) {
     unsetenv("PEPITA_GEMM");
     unsetenv("PEPITA_GEMM_MEASURE");
     char *dir = ts_make_temp_dir("gemm-pocl");
     setenv("PEPITA_CACHE_DIR", dir, 1);
     rt_context *ctx = new_context(1);
-    int pocl_cpu = ctx->is_cpu && strstr(ctx->info.platform, "Portable Computing Language");
+    const rt_device_profile *dp = &ctx->device_profile;
+    if (!strcmp(ctx->info.type, "cpu") && strstr(ctx->info.platform, "Portable Computing Language"))
+        ck_assert_int_eq(dp->gemm_measure, 0);
     ck_assert_int_eq(small_gemm(ctx), PP_OK);
     launches l = count_launches(ctx);
-    if (pocl_cpu) {
-        ck_assert_uint_eq(l.native, 1);
-        ck_assert_uint_eq(l.clblast, 0);
+    if (!dp->gemm_measure) {
+        ck_assert_uint_eq(l.native, dp->gemm_default_clblast ? 0 : 1);
+        ck_assert_uint_eq(l.clblast, dp->gemm_default_clblast ? 1 : 0);
         char file[4200];
         snprintf(file, sizeof file, "%s/gemm-dispatch.txt", dir);
         FILE *f = fopen(file, "r");

@@ -63,6 +63,12 @@ int cli_devices(int argc, char **argv) {
         printf("    local memory    %s\n", local);
         printf("    max work-group  %zu\n", d->max_work_group_size);
         printf("    OpenCL C        %s\n", d->opencl_c_version);
+        printf("    vector width    %u floats (preferred)\n", d->preferred_vector_width);
+        if (d->warp_width)
+            printf("    warp width      %u\n", d->warp_width);
+        else
+            printf("    warp width      not reported\n");
+        printf("    launch profile  %s\n", d->profile);
     }
     pp_context_destroy(probe);
     free(devices);

@@ -43,8 +43,9 @@ int cli_selftest(int argc, char **argv) {
     rt_context *ctx = NULL;
     pp_status st = rt_context_create(device, 0, &ctx);
     if (st != PP_OK) return cli_report(st);
-    printf("selftest on %s (%s, %s)\n\n", ctx->info.name, ctx->info.platform,
-           ctx->info.driver_version);
+    printf("selftest on %s (%s, %s), %s launch profile%s\n\n", ctx->info.name, ctx->info.platform,
+           ctx->info.driver_version, ctx->info.profile,
+           ctx->device_profile.forced ? " (forced by PEPITA_PROFILE)" : "");
     ref_check_list list = {0};
     pp_status (*const areas[])(rt_context *, int, ref_check_list *) = {
         ref_checks_gemm, ref_checks_elementwise, ref_checks_conv};

@@ -36,8 +36,9 @@ static pp_status check_act(const char *op, op_act act, size_t n) {
  * low-rank kernel also per rank (0: the define is left out). */
 static pp_status get_kernel_ranked(rt_context *ctx, const char *name, op_act act,
                                    const drop_args *d, size_t rank, rt_kernel **k) {
-    char defines[64];
-    int n = snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d", (int)act, d->threshold != 0);
+    char defines[96];
+    int n = snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d -DDROPOUT_LANES=%d", (int)act,
+                     d->threshold != 0, ctx->device_profile.dropout_elements_per_item);
     if (rank) snprintf(defines + n, sizeof defines - (size_t)n, " -DRANK=%zu", rank);
     return rt_kernel_get(ctx, "activation", name, defines, k);
 }
@@ -52,14 +53,16 @@ static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const
         RT_UINT((d).step), RT_UINT((d).layer)
 
 /* Launches activation kernel `name` over n elements: one work-item per element
- * without dropout; with it, one per whole block of four (one Philox block,
+ * without dropout or with the profile's one-element dropout; with four
+ * elements per work-item, one per whole block of four (one Philox block,
  * cl/activation.cl) and, for the n % 4 elements after them, `name`_tail. */
 static pp_status launch_act(rt_context *ctx, const char *name, op_act act, const drop_args *d,
                             size_t n, size_t n_args, const rt_arg *args) {
     rt_kernel *k;
     PP_TRY(get_kernel(ctx, name, act, d, &k));
-    size_t local = op_pow2_local(k, 256);
-    if (!d->threshold) return rt_launch(ctx, k, 1, (size_t[]){n}, &local, n_args, args);
+    size_t local = op_pow2_local(k, ctx->device_profile.elementwise_local);
+    if (!d->threshold || ctx->device_profile.dropout_elements_per_item == 1)
+        return rt_launch(ctx, k, 1, (size_t[]){n}, &local, n_args, args);
     if (n / 4) PP_TRY(rt_launch(ctx, k, 1, (size_t[]){n / 4}, &local, n_args, args));
     if (n % 4 == 0) return PP_OK;
     char tail[48];

@@ -18,12 +18,6 @@ int op_conv_out_w(const op_conv_shape *s) {
  * code grows without bound and the registers spill anyway. */
 #define CONV_MAX_KERNEL 11
 
-/* Work-items per (filter, channel) in the weight gradient. On CPUs the
- * vector kernel with one work-item per group (its loop over every position)
- * measured fastest under PoCL: 80 GFLOP/s against 45 with 64 and the tree. */
-#define CONV_WGRAD_LOCAL_CPU 1
-#define CONV_WGRAD_LOCAL_OTHER 64
-
 /* a * b * c * d elements, failing past INT_MAX (kernels index with int). */
 static pp_status conv_count(const char *op, const char *what, int a, int b, int c, int d,
                             size_t *out) {
@@ -72,9 +66,11 @@ typedef struct conv_plan {
 } conv_plan;
 
 static void conv_plan_make(const rt_context *ctx, const op_conv_shape *s, int ow, conv_plan *p) {
-    /* 16 floats: one AVX-512 register on CPUs; elsewhere 4 (a GPU thread
-     * holding 25 float16 accumulators would spill). */
-    p->vw = !ctx->is_cpu ? 4 : ow >= 16 ? 16 : ow >= 8 ? 8 : 4;
+    /* The widest tile the profile allows that the row fills: 16 floats is one
+     * AVX-512 register on CPUs; GPUs get 4 (a work-item holding 25 float16
+     * accumulators would spill). */
+    const int widest = ctx->device_profile.conv_max_vector;
+    p->vw = widest >= 16 && ow >= 16 ? 16 : widest >= 8 && ow >= 8 ? 8 : 4;
     p->fast = s->stride == 1 && s->pad == 0 && ow >= p->vw;
     /* 8 filters per work-item: each input load feeds 8 FMAs into 8 accumulators. */
     p->fb = s->out_c < 8 ? s->out_c : 8;
@@ -86,6 +82,29 @@ static void conv_plan_make(const rt_context *ctx, const op_conv_shape *s, int ow
 /* min(want, what the device allows for k) along one dimension. */
 static size_t conv_local(const rt_kernel *k, size_t want) {
     return want < k->max_work_group_size ? want : k->max_work_group_size;
+}
+
+/* The work-group of a launch over (columns, rows, planes), columns being row
+ * tiles for the tiled kernels: the profile's shape, or for a 0 there as many
+ * columns as the row has (a power of two) and rows to fill the group. */
+static const size_t *conv_group(const rt_context *ctx, const rt_kernel *k, int tiled,
+                                size_t columns, size_t local[3]) {
+    const rt_device_profile *dp = &ctx->device_profile;
+    const size_t *shape = tiled ? dp->conv_tile_local : dp->conv_point_local;
+    size_t across = shape[0], down = shape[1];
+    if (across == 0) {
+        const size_t items = op_pow2_local(k, dp->conv_tile_group_items);
+        across = 1;
+        while (across < columns && across < items)
+            across *= 2;
+        down = items / across;
+    }
+    local[0] = conv_local(k, across);
+    local[1] = conv_local(k, down);
+    while (local[0] * local[1] > k->max_work_group_size && local[1] > 1)
+        local[1] /= 2;
+    local[2] = 1;
+    return local;
 }
 
 pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf *x, const rt_buf *w,
@@ -101,13 +120,13 @@ pp_status op_conv_forward(rt_context *ctx, const op_conv_shape *s, const rt_buf 
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "conv", "conv_forward", p.defines, &k));
     const size_t groups = (size_t)s->batch * (size_t)((s->out_c + p.fb - 1) / p.fb);
-    /* Tiled: a column of 8 tiles per work-group; per element: 16 columns. */
     const size_t global[3] = {(size_t)(p.fast ? (z.ow + p.vw - 1) / p.vw : z.ow), (size_t)z.oh,
                               groups};
-    const size_t local[3] = {p.fast ? 1 : conv_local(k, 16), p.fast ? conv_local(k, 8) : 1, 1};
-    return RT_LAUNCH(ctx, k, 3, global, local, RT_BUF(x), RT_BUF(w), RT_BUF(y), RT_INT(s->batch),
-                     RT_INT(s->in_c), RT_INT(s->in_h), RT_INT(s->in_w), RT_INT(s->out_c),
-                     RT_INT(z.oh), RT_INT(z.ow), RT_INT(s->stride), RT_INT(s->pad));
+    size_t local[3];
+    return RT_LAUNCH(ctx, k, 3, global, conv_group(ctx, k, p.fast, global[0], local), RT_BUF(x),
+                     RT_BUF(w), RT_BUF(y), RT_INT(s->batch), RT_INT(s->in_c), RT_INT(s->in_h),
+                     RT_INT(s->in_w), RT_INT(s->out_c), RT_INT(z.oh), RT_INT(z.ow),
+                     RT_INT(s->stride), RT_INT(s->pad));
 }
 
 pp_status op_conv_weight_grad_local(rt_context *ctx, const op_conv_shape *s, float scale,
@@ -126,7 +145,8 @@ pp_status op_conv_weight_grad_local(rt_context *ctx, const op_conv_shape *s, flo
     PP_TRY(rt_kernel_get(ctx, "conv", "conv_weight_grad", p.defines, &k));
     const size_t kk = (size_t)s->kernel * (size_t)s->kernel;
     if (local == 0) {
-        local = ctx->is_cpu && p.fast ? CONV_WGRAD_LOCAL_CPU : CONV_WGRAD_LOCAL_OTHER;
+        local = p.fast ? ctx->device_profile.conv_wgrad_local_tiled
+                       : ctx->device_profile.conv_wgrad_local_point;
         /* The tree's kk * local floats stay within 16 KiB of local memory. */
         while (local > 1 && kk * local * sizeof(float) > 16384)
             local /= 2;
@@ -159,8 +179,9 @@ pp_status op_conv_input_grad(rt_context *ctx, const op_conv_shape *s, const rt_b
     const size_t global[3] = {(size_t)(p.fast ? (s->in_w + p.vw - 1) / p.vw : s->in_w),
                               (size_t)s->in_h,
                               (size_t)s->batch * (size_t)((s->in_c + p.cb - 1) / p.cb)};
-    const size_t local[3] = {p.fast ? 1 : conv_local(k, 16), p.fast ? conv_local(k, 8) : 1, 1};
-    return RT_LAUNCH(ctx, k, 3, global, local, RT_BUF(dy), RT_BUF(w), RT_BUF(dx), RT_INT(s->batch),
-                     RT_INT(s->in_c), RT_INT(s->in_h), RT_INT(s->in_w), RT_INT(s->out_c),
-                     RT_INT(z.oh), RT_INT(z.ow), RT_INT(s->stride), RT_INT(s->pad));
+    size_t local[3];
+    return RT_LAUNCH(ctx, k, 3, global, conv_group(ctx, k, p.fast, global[0], local), RT_BUF(dy),
+                     RT_BUF(w), RT_BUF(dx), RT_INT(s->batch), RT_INT(s->in_c), RT_INT(s->in_h),
+                     RT_INT(s->in_w), RT_INT(s->out_c), RT_INT(z.oh), RT_INT(z.ow),
+                     RT_INT(s->stride), RT_INT(s->pad));
 }

@@ -74,7 +74,9 @@ typedef struct gemm_choice {
 } gemm_choice;
 
 typedef struct gemm_state {
-    int loaded; /* the disk cache has been read */
+    op_gemm_path forced;  /* $PEPITA_GEMM, read once per context */
+    char forced_text[64]; /* an invalid $PEPITA_GEMM, for the message; "" if valid */
+    int loaded;           /* the disk cache has been read */
     gemm_choice *choices;
     size_t count, capacity;
 } gemm_state;
@@ -86,10 +88,16 @@ static void gemm_state_free(void *p) {
     free(s);
 }
 
+static void read_forced_path(gemm_state *s);
+
+/* The context's dispatch state, made at its first GEMM. */
 static gemm_state *get_state(rt_context *ctx) {
     if (!ctx->gemm_state) {
-        ctx->gemm_state = calloc(1, sizeof(gemm_state));
-        if (ctx->gemm_state) ctx->gemm_state_free = gemm_state_free;
+        gemm_state *s = calloc(1, sizeof(gemm_state));
+        if (!s) return NULL;
+        read_forced_path(s);
+        ctx->gemm_state = s;
+        ctx->gemm_state_free = gemm_state_free;
     }
     return ctx->gemm_state;
 }
@@ -293,7 +301,7 @@ static double time_path(rt_context *ctx, op_gemm_path path, const gemm_call *g) 
 }
 
 static op_gemm_path default_path(const rt_context *ctx) {
-    return ctx->is_cpu ? OP_GEMM_NATIVE : OP_GEMM_CLBLAST;
+    return ctx->device_profile.gemm_default_clblast ? OP_GEMM_CLBLAST : OP_GEMM_NATIVE;
 }
 
 /* The other path must beat the device type's default by this factor: on a
@@ -340,37 +348,39 @@ done:
 
 /* ---- Choosing a path ---------------------------------------------------- */
 
-/* $PEPITA_GEMM: unset, empty or "auto" leaves the choice to the dispatch. */
-static pp_status forced_path(op_gemm_path *path) {
+/* $PEPITA_GEMM: unset, empty or "auto" leaves the choice to the dispatch.
+ * Read when the context makes its first GEMM, not on every call. */
+static void read_forced_path(gemm_state *s) {
     const char *env = getenv("PEPITA_GEMM");
-    *path = OP_GEMM_AUTO;
-    if (!env || !*env || !strcmp(env, "auto")) return PP_OK;
+    s->forced = OP_GEMM_AUTO;
+    if (!env || !*env || !strcmp(env, "auto")) return;
     if (!strcmp(env, "clblast"))
-        *path = OP_GEMM_CLBLAST;
+        s->forced = OP_GEMM_CLBLAST;
     else if (!strcmp(env, "native"))
-        *path = OP_GEMM_NATIVE;
+        s->forced = OP_GEMM_NATIVE;
     else
-        return pp_fail(PP_ERR_ARGUMENT, "PEPITA_GEMM='%s' is not one of clblast, native, auto",
-                       env);
-    return PP_OK;
+        snprintf(s->forced_text, sizeof s->forced_text, "%s", env);
 }
 
-/* PoCL's CPU device: CLBlast ran 5-40x slower than the native kernels at
- * every training shape (pepita-bench), and measuring it compiles its kernels,
- * 14 of the 20 s of a cold start. The native path is taken there without a
- * measurement unless $PEPITA_GEMM_MEASURE=1 asks for one. */
-static int worth_measuring(const rt_context *ctx) {
-    const char *force = getenv("PEPITA_GEMM_MEASURE");
-    if (force && !strcmp(force, "1")) return 1;
-    return !(ctx->is_cpu && strstr(ctx->info.platform, "Portable Computing Language"));
+static pp_status forced_path(rt_context *ctx, op_gemm_path *path) {
+    gemm_state *s = get_state(ctx);
+    if (!s) return pp_fail(PP_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
+    if (s->forced_text[0])
+        return pp_fail(PP_ERR_ARGUMENT, "PEPITA_GEMM='%s' is not one of clblast, native, auto",
+                       s->forced_text);
+    *path = s->forced;
+    return PP_OK;
 }
 
 static op_gemm_path choose_path(rt_context *ctx, const gemm_call *g) {
     gemm_state *s = get_state(ctx);
     if (!s) return default_path(ctx);
+    /* A forced profile (a test of the other kind's choices) measures for
+     * itself and keeps its results in memory: the file is the device's own. */
+    const int use_file = !ctx->device_profile.forced;
     if (!s->loaded) {
         s->loaded = 1;
-        cache_load(ctx, s);
+        if (use_file) cache_load(ctx, s);
     }
     char shape[48];
     gemm_shape_class(g, shape, sizeof shape);
@@ -379,11 +389,11 @@ static op_gemm_path choose_path(rt_context *ctx, const gemm_call *g) {
 
     op_gemm_path path = default_path(ctx);
     double t_native = -1.0, t_clblast = -1.0;
-    if (!worth_measuring(ctx)) {
+    if (!ctx->device_profile.gemm_measure) {
         remember(s, shape, path);
         return path;
     }
-    if (measure(ctx, g, &path, &t_native, &t_clblast) == PP_OK)
+    if (measure(ctx, g, &path, &t_native, &t_clblast) == PP_OK && use_file)
         cache_store(ctx, shape, path, t_native, t_clblast);
     pp_clear_error();
     remember(s, shape, path);
@@ -428,8 +438,9 @@ pp_status op_gemm_with(rt_context *ctx, op_gemm_path path, op_trans ta, op_trans
 pp_status op_gemm(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n, size_t k,
                   float alpha, const rt_buf *a, size_t a_off, size_t lda, const rt_buf *b,
                   size_t b_off, size_t ldb, float beta, rt_buf *c, size_t c_off, size_t ldc) {
-    op_gemm_path path;
-    PP_TRY(forced_path(&path));
+    op_gemm_path path = OP_GEMM_AUTO;
+    if (!ctx) return pp_fail(PP_ERR_ARGUMENT, "gemm: no context");
+    PP_TRY(forced_path(ctx, &path));
     return op_gemm_with(ctx, path, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c,
                         c_off, ldc);
 }

@@ -32,9 +32,12 @@ static inline size_t op_pow2_local(const rt_kernel *k, size_t want) {
     return local;
 }
 
-/* A 1-D launch over n items in work-groups of up to 256: a driver-chosen size
- * can degrade to 1 for prime n, and kernels bounds-check the rounded range. */
+/* A 1-D launch over n items in the profile's element-wise work-groups: a
+ * driver-chosen size can degrade to 1 for prime n, and kernels bounds-check
+ * the rounded range. */
 #define OP_LAUNCH_1D(ctx, k, n, ...)                                                               \
-    RT_LAUNCH((ctx), (k), 1, (size_t[]){(n)}, (size_t[]){op_pow2_local((k), 256)}, __VA_ARGS__)
+    RT_LAUNCH((ctx), (k), 1, (size_t[]){(n)},                                                      \
+              (size_t[]){op_pow2_local((k), (ctx)->device_profile.elementwise_local)},             \
+              __VA_ARGS__)
 
 #endif

@@ -1,5 +1,7 @@
 /* Output layer: softmax or sigmoid error, per-sample loss and correctness,
  * one-hot targets, and the running loss/accuracy totals kept on the device. */
+#include <stdio.h>
+
 #include "ops/op_util.h"
 
 /* Must match cl/output_error.cl. */
@@ -28,8 +30,24 @@ static pp_status output_error(rt_context *ctx, const char *op, const char *kerne
     }
     if (batch == 0 || outputs == 0) return PP_OK;
     rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
+    if (ctx->device_profile.output_error_group_per_row) {
+        char name[48];
+        snprintf(name, sizeof name, "%s_rows", kernel);
+        PP_TRY(rt_kernel_get(ctx, "output_error", name, NULL, &k));
+        /* the smallest power of two covering the classes, within the profile's group */
+        const size_t most = op_pow2_local(k, ctx->device_profile.elementwise_local);
+        size_t local = 1;
+        while (local < classes && local < most)
+            local *= 2;
+        const size_t global[2] = {local, batch}, group[2] = {local, 1};
+        return RT_LAUNCH(ctx, k, 2, global, group, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
+                         RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss ? loss : logits),
+                         RT_BUF(correct ? correct : logits), RT_INT(outputs),
+                         RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(int32_t)),
+                         RT_LOCAL(local * sizeof(float)));
+    }
     /* The kernel skips the outputs not asked for; logits stands in for them. */
+    PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
     return OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
                         RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss ? loss : logits),
                         RT_BUF(correct ? correct : logits), RT_INT(outputs));

@@ -1,5 +1,7 @@
 /* Max pooling 2x2, stride 2 (cl/pool.cl). The argmax is the flat index
  * within the input plane, so the backward pass needs no window geometry. */
+#include <stdio.h>
+
 #include "ops/op_util.h"
 
 static pp_status pool_check(const char *op, size_t planes, int h, int w, size_t *in, size_t *out) {
@@ -33,6 +35,34 @@ static const size_t *pool_local(const rt_kernel *k, int h, int w, size_t local[3
     return local;
 }
 
+/* The profile's shape: 4 windows per work-item in plane groups, or one per
+ * work-item over a flat range (cl/pool.cl); global and local sizes in out. */
+typedef struct pool_launch {
+    rt_kernel *k;
+    cl_uint dims;
+    size_t global[3], local[3];
+} pool_launch;
+
+static pp_status pool_plan(rt_context *ctx, const char *name, size_t planes, int h, int w,
+                           pool_launch *l) {
+    char flat[48];
+    const int per_window = ctx->device_profile.pool_windows_per_item == 1;
+    snprintf(flat, sizeof flat, "%s_flat", name);
+    PP_TRY(rt_kernel_get(ctx, "pool", per_window ? flat : name, NULL, &l->k));
+    if (per_window) {
+        l->dims = 1;
+        l->global[0] = planes * (size_t)(h / 2) * (size_t)(w / 2);
+        l->local[0] = op_pow2_local(l->k, ctx->device_profile.elementwise_local);
+        return PP_OK;
+    }
+    l->dims = 3;
+    l->global[0] = ((size_t)(w / 2) + 3) / 4;
+    l->global[1] = (size_t)(h / 2);
+    l->global[2] = planes;
+    pool_local(l->k, h, w, l->local);
+    return PP_OK;
+}
+
 pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *x,
                               rt_buf *y, rt_buf *argmax) {
     static const char op[] = "op_maxpool2_forward";
@@ -42,12 +72,10 @@ pp_status op_maxpool2_forward(rt_context *ctx, size_t planes, int h, int w, cons
     PP_TRY(op_need_buf(op, "y", y, n_out, sizeof(float)));
     PP_TRY(op_need_buf(op, "argmax", argmax, n_out, sizeof(int32_t)));
     if (n_out == 0) return PP_OK;
-    rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "pool", "maxpool2_forward", NULL, &k));
-    size_t local[3];
-    const size_t global[3] = {((size_t)(w / 2) + 3) / 4, (size_t)(h / 2), planes};
-    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, h, w, local), RT_BUF(x), RT_BUF(y),
-                     RT_BUF(argmax), RT_INT(planes), RT_INT(h), RT_INT(w));
+    pool_launch l;
+    PP_TRY(pool_plan(ctx, "maxpool2_forward", planes, h, w, &l));
+    return RT_LAUNCH(ctx, l.k, l.dims, l.global, l.local, RT_BUF(x), RT_BUF(y), RT_BUF(argmax),
+                     RT_INT(planes), RT_INT(h), RT_INT(w));
 }
 
 pp_status op_maxpool2_backward(rt_context *ctx, size_t planes, int h, int w, const rt_buf *dy,
@@ -60,10 +88,8 @@ pp_status op_maxpool2_backward(rt_context *ctx, size_t planes, int h, int w, con
     PP_TRY(op_need_buf(op, "dx", dx, n_in, sizeof(float)));
     if (n_in == 0) return PP_OK;
     if (n_out == 0) return rt_buf_zero(ctx, dx, 0, n_in * sizeof(float)); /* no window */
-    rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "pool", "maxpool2_backward", NULL, &k));
-    size_t local[3];
-    const size_t global[3] = {((size_t)(w / 2) + 3) / 4, (size_t)(h / 2), planes};
-    return RT_LAUNCH(ctx, k, 3, global, pool_local(k, h, w, local), RT_BUF(dy), RT_BUF(argmax),
-                     RT_BUF(dx), RT_INT(planes), RT_INT(h), RT_INT(w));
+    pool_launch l;
+    PP_TRY(pool_plan(ctx, "maxpool2_backward", planes, h, w, &l));
+    return RT_LAUNCH(ctx, l.k, l.dims, l.global, l.local, RT_BUF(dy), RT_BUF(argmax), RT_BUF(dx),
+                     RT_INT(planes), RT_INT(h), RT_INT(w));
 }

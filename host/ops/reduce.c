@@ -7,11 +7,6 @@
 /* Must match cl/reduce.cl. */
 enum { REDUCE_SUM = 0, REDUCE_SUM_SQUARES = 1, REDUCE_DOT = 2 };
 
-/* Work per work-item before another group is worth it, and the most groups:
- * with 256-item groups, n = 3M gives 512 groups of ~24 terms per item. */
-#define REDUCE_ITEMS_PER_THREAD 16
-#define REDUCE_MAX_GROUPS 512
-
 static pp_status reduce(rt_context *ctx, const char *op, int mode, size_t n, const rt_buf *a,
                         const rt_buf *b, rt_buf *out, size_t out_off) {
     PP_TRY(op_need_int(op, "n", n));
@@ -21,10 +16,14 @@ static pp_status reduce(rt_context *ctx, const char *op, int mode, size_t n, con
     PP_TRY(op_need_buf(op, "out", out, out_off + 1, sizeof(float)));
     rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "reduce", "reduce", NULL, &k));
-    const size_t local = op_pow2_local(k, 256);
-    size_t groups = (n + local * REDUCE_ITEMS_PER_THREAD - 1) / (local * REDUCE_ITEMS_PER_THREAD);
+    /* group size, terms per work-item before another group is worth it, and
+     * the most groups: from the device profile */
+    const rt_device_profile *dp = &ctx->device_profile;
+    const size_t local = op_pow2_local(k, dp->reduce_local);
+    const size_t per_group = local * dp->reduce_items_per_item;
+    size_t groups = (n + per_group - 1) / per_group;
     if (groups < 1) groups = 1; /* n == 0 still writes 0 */
-    if (groups > REDUCE_MAX_GROUPS) groups = REDUCE_MAX_GROUPS;
+    if (groups > dp->reduce_max_groups) groups = dp->reduce_max_groups;
     const size_t global = groups * local;
     if (groups == 1)
         return RT_LAUNCH(ctx, k, 1, &global, &local, RT_INT(n), RT_BUF(a), RT_BUF(b), RT_INT(mode),
@@ -82,7 +81,7 @@ pp_status op_histogram(rt_context *ctx, size_t n, const rt_buf *x, float lo, flo
     rt_kernel *k;
     if (local_bytes <= HISTOGRAM_LOCAL_MAX_BYTES && local_bytes <= ctx->info.local_mem_bytes / 2) {
         PP_TRY(rt_kernel_get(ctx, "histogram", "histogram_local", NULL, &k));
-        const size_t local = op_pow2_local(k, 256);
+        const size_t local = op_pow2_local(k, ctx->device_profile.elementwise_local);
         size_t groups =
             (n + local * HISTOGRAM_ITEMS_PER_THREAD - 1) / (local * HISTOGRAM_ITEMS_PER_THREAD);
         if (groups > HISTOGRAM_MAX_GROUPS) groups = HISTOGRAM_MAX_GROUPS;

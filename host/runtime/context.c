@@ -39,7 +39,9 @@ pp_status rt_context_create(const char *selector, int profiling, rt_context **ou
     rt_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating a context");
     PP_TRY_GOTO(st, rt_device_open(p, d, &ctx->platform, &ctx->device, &ctx->info), fail);
-    ctx->is_cpu = !strcmp(ctx->info.type, "cpu");
+    PP_TRY_GOTO(st, rt_device_profile_make(&ctx->info, &ctx->device_profile), fail);
+    snprintf(ctx->info.profile, sizeof ctx->info.profile, "%s",
+             rt_profile_kind_name(ctx->device_profile.kind));
     read_fault_hook(ctx);
     parse_c_version(ctx);
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};

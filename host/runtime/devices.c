@@ -1,5 +1,6 @@
 /* Enumerating every platform's devices, and resolving a device selector. */
 #include "runtime/runtime.h"
+#include "runtime/device_profile.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -21,6 +22,51 @@ static const char *type_name(cl_device_type type) {
     if (type & CL_DEVICE_TYPE_CPU) return "cpu";
     if (type & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
     return "other";
+}
+
+/* Vendor queries from the extensions that define them; 0 when none applies. */
+#define RT_DEVICE_WARP_SIZE_NV 0x4003
+#define RT_DEVICE_WAVEFRONT_WIDTH_AMD 0x4043
+#define RT_DEVICE_SUB_GROUP_SIZES_INTEL 0x4108
+
+static int has_extension(cl_device_id device, const char *name) {
+    size_t size = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, 0, NULL, &size) != CL_SUCCESS || !size)
+        return 0;
+    char *list = malloc(size + 1);
+    if (!list) return 0;
+    int found = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, size, list, NULL) == CL_SUCCESS) {
+        list[size] = '\0';
+        const size_t len = strlen(name);
+        for (const char *p = strstr(list, name); p && !found; p = strstr(p + 1, name))
+            found = (p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0');
+    }
+    free(list);
+    return found;
+}
+
+/* The width in which the device runs work-items in lock-step, where a vendor
+ * extension tells it (informational: launch shapes are multiples of 64). */
+static unsigned warp_width(cl_device_id device) {
+    cl_uint width = 0;
+    if (has_extension(device, "cl_nv_device_attribute_query") &&
+        clGetDeviceInfo(device, RT_DEVICE_WARP_SIZE_NV, sizeof width, &width, NULL) == CL_SUCCESS)
+        return width;
+    if (has_extension(device, "cl_amd_device_attribute_query") &&
+        clGetDeviceInfo(device, RT_DEVICE_WAVEFRONT_WIDTH_AMD, sizeof width, &width, NULL) ==
+            CL_SUCCESS)
+        return width;
+    size_t sizes[8] = {0}, bytes = 0;
+    if (has_extension(device, "cl_intel_required_subgroup_size") &&
+        clGetDeviceInfo(device, RT_DEVICE_SUB_GROUP_SIZES_INTEL, sizeof sizes, sizes, &bytes) ==
+            CL_SUCCESS) {
+        size_t widest = 0;
+        for (size_t i = 0; i < bytes / sizeof sizes[0] && i < 8; i++)
+            if (sizes[i] > widest) widest = sizes[i];
+        return (unsigned)widest;
+    }
+    return 0;
 }
 
 static pp_status describe_device(cl_platform_id platform, cl_device_id device, int p, int d,
@@ -53,12 +99,20 @@ static pp_status describe_device(cl_platform_id platform, cl_device_id device, i
              "clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE)");
     RT_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL),
              "clGetDeviceInfo(CL_DEVICE_MAX_WORK_GROUP_SIZE)");
+    cl_uint vector = 0;
+    RT_CHECK(clGetDeviceInfo(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vector, &vector,
+                             NULL),
+             "clGetDeviceInfo(CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)");
+    info->preferred_vector_width = vector;
+    info->warp_width = warp_width(device);
     snprintf(info->type, sizeof info->type, "%s", type_name(type));
     info->compute_units = units;
     info->global_mem_bytes = global;
     info->local_mem_bytes = local;
     info->max_alloc_bytes = alloc;
     info->max_work_group_size = wg;
+    snprintf(info->profile, sizeof info->profile, "%s",
+             rt_profile_kind_name(rt_device_profile_natural(info)));
     return PP_OK;
 }
 

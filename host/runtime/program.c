@@ -3,6 +3,7 @@
 #include "runtime/embedded_kernels.h"
 #include "runtime/program_cache.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,60 @@ typedef struct cached_kernel {
 
 typedef struct cached_program {
     char *key; /* "program|defines" */
+    char *name, *defines;
     cl_program program;
     cached_kernel *kernels;
     struct cached_program *next;
 } cached_program;
 
+/* Operators ask for their kernel on every launch: a hash of (program,
+ * defines, kernel name) finds it without building a key or walking the
+ * lists (open addressing; a full table falls back to the lists). */
+#define MEMO_SLOTS 1024
+#define MEMO_PROBES 16
+
+typedef struct memo_slot {
+    uint64_t hash;
+    cached_program *program;
+    cached_kernel *kernel;
+} memo_slot;
+
 struct rt_program_cache {
     cached_program *programs;
+    memo_slot memo[MEMO_SLOTS];
 };
+
+static uint64_t hash_string(uint64_t h, const char *s) {
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ull; /* FNV-1a */
+    return (h ^ 0xFFu) * 0x100000001B3ull;              /* a separator */
+}
+
+static uint64_t memo_hash(const char *program, const char *name, const char *defines) {
+    return hash_string(hash_string(hash_string(0xCBF29CE484222325ull, program), name), defines);
+}
+
+static rt_kernel *memo_find(rt_program_cache *cache, uint64_t hash, const char *program,
+                            const char *name, const char *defines) {
+    for (size_t i = 0; i < MEMO_PROBES; i++) {
+        const memo_slot *slot = &cache->memo[(hash + i) & (MEMO_SLOTS - 1)];
+        if (!slot->kernel) return NULL;
+        if (slot->hash == hash && !strcmp(slot->kernel->name, name) &&
+            !strcmp(slot->program->name, program) && !strcmp(slot->program->defines, defines))
+            return &slot->kernel->kernel;
+    }
+    return NULL;
+}
+
+static void memo_add(rt_program_cache *cache, uint64_t hash, cached_program *p, cached_kernel *k) {
+    for (size_t i = 0; i < MEMO_PROBES; i++) {
+        memo_slot *slot = &cache->memo[(hash + i) & (MEMO_SLOTS - 1)];
+        if (!slot->kernel) {
+            *slot = (memo_slot){.hash = hash, .program = p, .kernel = k};
+            return;
+        }
+    }
+}
 
 pp_status rt_program_cache_create(rt_program_cache **cache) {
     *cache = calloc(1, sizeof **cache);
@@ -41,6 +88,8 @@ void rt_program_cache_destroy(rt_program_cache *cache) {
         }
         clReleaseProgram(p->program);
         free(p->key);
+        free(p->name);
+        free(p->defines);
         free(p);
     }
     free(cache);
@@ -129,6 +178,16 @@ static pp_status find_or_build_program(rt_context *ctx, const char *program, con
                    : pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     free(source);
+    if (st == PP_OK) {
+        entry->name = strdup(program);
+        entry->defines = strdup(defines ? defines : "");
+        if (!entry->name || !entry->defines) {
+            clReleaseProgram(entry->program);
+            free(entry->name);
+            free(entry->defines);
+            st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+    }
     if (st != PP_OK) {
         free(entry);
         free(key);
@@ -145,6 +204,12 @@ pp_status rt_kernel_get(rt_context *ctx, const char *program, const char *name, 
                         rt_kernel **out) {
     cached_program *p = NULL;
     cl_int err;
+    const uint64_t hash = memo_hash(program, name, defines ? defines : "");
+    rt_kernel *known = memo_find(ctx->programs, hash, program, name, defines ? defines : "");
+    if (known) {
+        *out = known;
+        return PP_OK;
+    }
     PP_TRY(find_or_build_program(ctx, program, defines, &p));
     for (cached_kernel *k = p->kernels; k; k = k->next)
         if (!strcmp(k->name, name)) {
@@ -176,6 +241,7 @@ pp_status rt_kernel_get(rt_context *ctx, const char *program, const char *name, 
     }
     k->next = p->kernels;
     p->kernels = k;
+    memo_add(ctx->programs, hash, p, k);
     *out = &k->kernel;
     return PP_OK;
 }

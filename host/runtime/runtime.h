@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "pepita/pepita.h"
+#include "runtime/device_profile.h"
 #include "runtime/error.h"
 
 /* "CL_OUT_OF_RESOURCES" for -5, etc. */
@@ -36,7 +37,7 @@ typedef struct rt_context {
     cl_context context;
     cl_command_queue queue;
     pp_device_info info;
-    int is_cpu;
+    rt_device_profile device_profile;   /* every operator's launch choices for this device */
     int opencl_c_major, opencl_c_minor; /* from CL_DEVICE_OPENCL_C_VERSION */
     rt_program_cache *programs;
     size_t bytes_live, bytes_peak; /* device memory held by rt_buf */

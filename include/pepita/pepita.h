@@ -59,6 +59,9 @@ typedef struct pp_device_info {
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
     size_t max_work_group_size;
+    unsigned preferred_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
+    unsigned warp_width; /* NVIDIA warp, AMD wavefront, Intel widest sub-group; 0: unknown */
+    char profile[8];     /* the launch profile its type gets: "cpu" or "gpu" */
     int is_default;
 } pp_device_info;
 
