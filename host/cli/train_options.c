@@ -1,4 +1,5 @@
 #include "cli/train_options.h"
+#include "dist/dist.h"
 
 #include "cli/options.h"
 
@@ -328,8 +329,16 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "  --resume FILE         continue from a checkpoint\n"
             "  --analysis            per-epoch angle between W_L...W_1 and F^T, weight norms\n"
             "  --quiet               no progress output\n"
+            "\n"
+            "data-parallel training: %s\n"
             "\n",
-            pp_dataset_default_dir(c->dataset));
+            pp_dataset_default_dir(c->dataset),
+            dist_available()
+                ? "mpirun -np N pepita train ... splits each batch over N ranks;\n"
+                  "  each takes the device at its node-local rank among those --device matches,\n"
+                  "  or from a list (--device 0:0,0:1); rank 0 prints and writes the files"
+                : "not in this build; install Open MPI (Debian: libopenmpi-dev openmpi-bin)\n"
+                  "  and rebuild, then run mpirun -np N pepita train ...");
     fprintf(out, "preset for --dataset %s --model %s --rule %s:\n", pp_dataset_name(c->dataset),
             pp_model_name(c->model), pp_rule_name(c->rule));
     fprintf(out, "  epochs %d, batch %d, lr %g, lr x%g after epoch", c->epochs, c->batch,

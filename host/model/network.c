@@ -122,7 +122,8 @@ op_dropout net_dropout(const network *net, int layer, int training, uint32_t ste
     op_dropout d = {.p = training && hidden_dense ? net->dropout : 0.0f,
                     .seed = seed,
                     .step = step,
-                    .layer = (uint32_t)layer};
+                    .layer = (uint32_t)layer,
+                    .first = (uint32_t)(net->first_row * net->layers[layer].units)};
     return d;
 }
 

@@ -49,6 +49,8 @@ struct network {
     op_act hidden_act; /* chosen by the rule */
     net_output output; /* chosen by the rule */
     float dropout;     /* on hidden dense layers while training */
+    size_t
+        first_row; /* the global batch row of row 0 (a data-parallel rank's slice): keys dropout */
     /* batch buffers */
     rt_buf x;             /* input: batch x input_size */
     rt_buf labels;        /* int32 */

@@ -67,6 +67,10 @@ typedef struct pp_device_info {
 
 /* Lists every device of every platform. Free the array with free(). */
 pp_status pp_devices_list(pp_device_info **devices, size_t *count);
+/* The device of one rank of a data-parallel job as "P:D" in out: the
+ * (nth mod count)-th of the devices the selector matches (no selector: of
+ * the default device's type), nth being the rank's node-local rank. */
+pp_status pp_device_for_rank(const char *selector, int nth, char *out, size_t size);
 
 /* A context owns one device, its queue and the compiled programs.
  * selector: "cpu", "gpu", "P:D", or a case-insensitive part of the device
@@ -195,6 +199,9 @@ typedef struct pp_epoch_stats {
     double test_loss, test_accuracy;
     double seconds;
     double samples_per_second;
+    /* data-parallel runs (mpirun): seconds of the epoch spent staging and
+     * summing the ranks' updates, and of those in MPI_Allreduce; 0 otherwise */
+    double exchange_seconds, allreduce_seconds;
     /* with config.analysis */
     double angle_degrees; /* between flattened W_L...W_1 and F^T (FC models) */
     int n_norms;
