@@ -21,8 +21,11 @@
 static const char MAGIC[8] = {'P', 'E', 'P', 'I', 'T', 'A', 'C', 'K'};
 /* Version 2 added the architecture text (--arch) after the configuration's
  * other fields; version 1 files are read as having none (their network is
- * the preset's, which is what they were trained with). */
-enum { VERSION = 2, OLDEST_VERSION = 1 };
+ * the preset's, which is what they were trained with). Version 3 adds the
+ * number of MPI ranks after the training position; it is written only by
+ * data-parallel runs, so a one-process checkpoint stays a version 2 file,
+ * and version 1 and 2 files are of one process. */
+enum { VERSION = 3, OLDEST_VERSION = 1, ONE_PROCESS_VERSION = 2 };
 /* Checkpoints hold at most this much (a sanity bound for corrupt headers). */
 #define MAX_TENSOR_FLOATS ((uint64_t)1 << 32)
 
@@ -204,7 +207,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     if (!t || !path || !*path) return pp_fail(PP_ERR_ARGUMENT, "--save: no checkpoint path");
     writer w = {0};
     put(&w, MAGIC, sizeof MAGIC);
-    put_u32(&w, VERSION);
+    put_u32(&w, t->ranks > 1 ? VERSION : ONE_PROCESS_VERSION);
     put_config(&w, &t->config);
     put_u32(&w, (uint32_t)t->epoch);
     put_u64(&w, (uint64_t)t->next_batch);
@@ -212,6 +215,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     put_f64(&w, t->partial_loss);
     put_f64(&w, t->partial_correct);
     put_f64(&w, t->partial_seconds);
+    if (t->ranks > 1) put_u32(&w, (uint32_t)t->ranks);
     put_u32(&w, (uint32_t)t->net->n_layers);
     pp_status st = PP_OK;
     for (int i = 0; i < t->net->n_layers && st == PP_OK; i++) {
@@ -378,6 +382,7 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
     uint32_t step = get_u32(&r);
     double partial_loss = get_f64(&r), partial_correct = get_f64(&r);
     double partial_seconds = get_f64(&r);
+    uint32_t ranks = version >= 3 ? get_u32(&r) : 1;
     uint32_t n_layers = get_u32(&r);
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
     /* the CRC only vouches for the writer: an epoch that does not fit an int is nonsense */
@@ -389,6 +394,13 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
                        "%s: the checkpoint is of another model (%s differs: saved %s %s %s)", path,
                        diff, pp_dataset_name(saved.dataset), pp_model_name(saved.model),
                        pp_rule_name(saved.rule));
+    /* the ranks' slices of each batch, and so the rounding of the run, follow the count */
+    if (ranks != (uint32_t)t->ranks)
+        return pp_fail(
+            PP_ERR_MISMATCH,
+            "%s: the checkpoint was trained on %u MPI rank%s and this run has %d; resume it "
+            "with the same number of ranks (mpirun -np %u)",
+            path, ranks, ranks == 1 ? "" : "s", t->ranks, ranks);
     if (n_layers != (uint32_t)t->net->n_layers)
         return pp_fail(PP_ERR_MISMATCH, "%s: %u layers saved, this network has %d", path, n_layers,
                        t->net->n_layers);
