@@ -222,7 +222,7 @@ static void setup_checkpoint_version(void) {
     valid_checkpoint();
     size_t size;
     uint8_t *b = read_bytes(CHECKPOINT, &size);
-    b[8] = 3; /* the version after the 8-byte magic (little-endian) */
+    b[8] = 4; /* the version after the 8-byte magic (little-endian) */
     write_bytes(CHECKPOINT, b, size);
     free(b);
 }
@@ -329,7 +329,7 @@ static const malformed_case cases[] = {
      "pepita)"},
     {"checkpoint of another version", setup_checkpoint_version,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_MISMATCH, api_read_config,
-     "$D/" CHECKPOINT ": checkpoint format version 3, this build reads versions 1 to 2"},
+     "$D/" CHECKPOINT ": checkpoint format version 4, this build reads versions 1 to 3"},
     {"checkpoint with a bad checksum", setup_checkpoint_bad_crc,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_FORMAT, api_read_config,
      "$D/" CHECKPOINT ": checksum mismatch ($X): the file is corrupt or truncated"},

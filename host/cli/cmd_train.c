@@ -99,6 +99,9 @@ static void print_epoch(const pp_epoch_stats *s, int epochs) {
            "%.0f samples/s\n",
            s->epoch, epochs, (double)s->lr, s->train_loss, 100 * s->train_accuracy, s->test_loss,
            100 * s->test_accuracy, s->seconds, s->samples_per_second);
+    if (s->exchange_seconds > 0) /* data-parallel: what summing the updates cost */
+        printf("  summing updates across ranks %.2f s (%.0f%%), of which MPI_Allreduce %.2f s\n",
+               s->exchange_seconds, 100 * s->exchange_seconds / s->seconds, s->allreduce_seconds);
     fflush(stdout);
 }
 
@@ -145,7 +148,7 @@ static pp_status train(const cli_train_options *o, int *exit_code) {
                 done);
     report.classes = train_set.classes;
     PP_TRY_GOTO(st, pp_trainer_create(context, c, &train_set, &test_set, &trainer), done);
-    if (o->resume_path) PP_TRY_GOTO(st, pp_trainer_load(trainer, o->resume_path), done);
+    if (o->resume_path) PP_TRY_GOTO(st, pp_trainer_resume(trainer, o->resume_path), done);
     if (o->resume_path && o->json_path)
         restore_report(o, &report, pp_trainer_epoch(trainer));
     else if (c->analysis && pp_trainer_epoch(trainer) == 0)

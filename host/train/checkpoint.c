@@ -370,8 +370,9 @@ static pp_status get_tensors(reader *r, const char *path, pp_trainer *t, int dry
     return st;
 }
 
-pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
-                             const char *path) {
+/* same_ranks: refuse a checkpoint of another number of MPI ranks (--resume). */
+static pp_status restore(pp_trainer *t, const unsigned char *data, size_t size, const char *path,
+                         int same_ranks) {
     reader r;
     pp_config saved;
     uint32_t version = 0;
@@ -395,7 +396,7 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
                        diff, pp_dataset_name(saved.dataset), pp_model_name(saved.model),
                        pp_rule_name(saved.rule));
     /* the ranks' slices of each batch, and so the rounding of the run, follow the count */
-    if (ranks != (uint32_t)t->ranks)
+    if (same_ranks && ranks != (uint32_t)t->ranks)
         return pp_fail(
             PP_ERR_MISMATCH,
             "%s: the checkpoint was trained on %u MPI rank%s and this run has %d; resume it "
@@ -423,11 +424,24 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
     return rt_finish(t->ctx);
 }
 
-pp_status pp_trainer_load(pp_trainer *t, const char *path) {
+pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
+                             const char *path) {
+    return restore(t, data, size, path, 0);
+}
+
+static pp_status load(pp_trainer *t, const char *path, int same_ranks) {
     unsigned char *data = NULL;
     size_t size = 0;
     PP_TRY(read_file(path, &data, &size));
-    pp_status st = checkpoint_restore(t, data, size, path);
+    pp_status st = restore(t, data, size, path, same_ranks);
     free(data);
     return st;
+}
+
+pp_status pp_trainer_load(pp_trainer *t, const char *path) {
+    return load(t, path, 0);
+}
+
+pp_status pp_trainer_resume(pp_trainer *t, const char *path) {
+    return load(t, path, 1);
 }

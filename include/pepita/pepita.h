@@ -235,6 +235,9 @@ pp_status pp_trainer_save(const pp_trainer *trainer, const char *path);
 pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *epoch);
 /* Restores a trainer (created with the checkpoint's configuration) from a checkpoint. */
 pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
+/* pp_trainer_load to continue training: also refuses a checkpoint of a
+ * data-parallel run with another number of MPI ranks (PP_ERR_MISMATCH). */
+pp_status pp_trainer_resume(pp_trainer *trainer, const char *path);
 
 /* Copies the current weights of layer `layer` to the host (for analysis). */
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);
