@@ -52,6 +52,8 @@ void trainer_parallel_destroy(pp_trainer *t) {
 pp_status trainer_sum_gradients(pp_trainer *t, size_t rows, size_t count) {
     if (t->ranks == 1) return PP_OK;
     network *net = t->net;
+    /* the step's kernels first, so the time below is the exchange's alone */
+    PP_TRY(rt_finish(t->ctx));
     double start = trainer_now_seconds();
     size_t at = 0;
     for (int i = 0; i < net->n_layers; i++) {
