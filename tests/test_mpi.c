@@ -25,6 +25,11 @@
 
 static char *data_dir;
 static const char *launcher[24];
+/* The environment of the MPI runs. In the sanitizer build LeakSanitizer is off
+ * for the ranks (AddressSanitizer's other checks stay): Open MPI leaves
+ * allocations at MPI_Finalize in components it has unloaded by then, whose
+ * frames no suppression can name. One-process runs keep the leak check. */
+#define MPI_RUN_ENV "POCL_MAX_PTHREAD_COUNT=1", "ASAN_OPTIONS=detect_leaks=0"
 
 /* The first n samples of a split as MNIST IDX files. */
 static void write_idx(const char *dir, const char *prefix, const pp_dataset *d, size_t n) {
@@ -124,12 +129,13 @@ static void compare_runs(const char *what, const char *const *extra, int epochs,
         for (int i = 0; extra[i]; i++)
             args[n++] = extra[i];
         args[n] = NULL;
-        ts_cli_options options = {.env = {"POCL_MAX_PTHREAD_COUNT=1", NULL}};
+        ts_cli_options options = {.env = {MPI_RUN_ENV, NULL}};
         if (mpi) memcpy(options.launcher, launcher, sizeof launcher);
         static ts_cli_result r;
         ts_run_cli_with(args, mpi ? &options : NULL, &r);
-        ck_assert_msg(r.exit_code == 0, "%s%s: exit %d\n%s\n%s", what, mpi ? " on 2 ranks" : "",
-                      r.exit_code, r.out, r.err);
+        if (r.exit_code != 0) printf("%s\n%s\n", r.out, r.err); /* check caps its messages */
+        ck_assert_msg(r.exit_code == 0, "%s%s: exit %d", what, mpi ? " on 2 ranks" : "",
+                      r.exit_code);
         if (mpi) {
             /* rank 0 alone prints: one line per epoch, not two */
             ck_assert_msg(strstr(r.out, "data-parallel over 2 MPI ranks"), "%s", r.out);
@@ -195,7 +201,8 @@ START_TEST(another_seed_is_far_beyond_the_tolerance) {
         ts_run_cli((const char *[]){"train", "--data", data_dir, "--epochs", "1", "--lr", "0.05",
                                     "--seed", s ? "6" : "5", "--quiet", "--save", ckpt[s], NULL},
                    &r);
-        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        if (r.exit_code != 0) printf("%s\n", r.err);
+        ck_assert_int_eq(r.exit_code, 0);
     }
     pp_context *context = NULL;
     ck_assert_int_eq(pp_context_create(NULL, &context), PP_OK);
@@ -223,11 +230,12 @@ START_TEST(resume_needs_the_same_number_of_ranks) {
                            "--quiet", "--save", ckpt,     NULL};
     const char *again[] = {"train",    "--data", data_dir, "--epochs", "2", "--quiet",
                            "--resume", ckpt,     "--save", ckpt,       NULL};
-    ts_cli_options options = {.as_nobody = 0};
+    ts_cli_options options = {.env = {MPI_RUN_ENV, NULL}};
     memcpy(options.launcher, launcher, sizeof launcher);
     static ts_cli_result r;
     ts_run_cli_with(first, &options, &r);
-    ck_assert_msg(r.exit_code == 0, "%s", r.err);
+    if (r.exit_code != 0) printf("%s\n", r.err);
+    ck_assert_int_eq(r.exit_code, 0);
     size_t before_size = 0;
     char *before = ts_read_file(ckpt, &before_size);
     ts_run_cli(again, &r);
@@ -239,7 +247,8 @@ START_TEST(resume_needs_the_same_number_of_ranks) {
     char *after = ts_read_file(ckpt, &after_size);
     ck_assert(after_size == before_size && !memcmp(before, after, before_size));
     ts_run_cli_with(again, &options, &r);
-    ck_assert_msg(r.exit_code == 0, "%s", r.err);
+    if (r.exit_code != 0) printf("%s\n", r.err);
+    ck_assert_int_eq(r.exit_code, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "final test accuracy"));
     free(before);
     free(after);
@@ -256,7 +265,7 @@ START_TEST(a_dataset_missing_on_one_rank_ends_the_job) {
     setup();
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/not-here", data_dir);
-    ts_cli_options options = {.as_nobody = 0};
+    ts_cli_options options = {.env = {MPI_RUN_ENV, NULL}};
     int n = 0;
     while (launcher[n] && strcmp(launcher[n], "-np"))
         options.launcher[n] = launcher[n], n++;
