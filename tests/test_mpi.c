@@ -8,10 +8,16 @@
  * prints SKIP. */
 #include "test_support.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Final weights of the two runs agree to this much, |a - b| / (1 + |b|),
  * after 200 steps: the ranks sum their mean updates in another order than
@@ -138,10 +144,10 @@ static void compare_runs(const char *what, const char *const *extra, int epochs,
                       r.exit_code);
         if (mpi) {
             /* rank 0 alone prints: one line per epoch, not two */
-            ck_assert_msg(strstr(r.out, "data-parallel over 2 MPI ranks"), "%s", r.out);
+            ck_assert(strstr(r.out, "data-parallel over 2 MPI ranks"));
             const char *first = strstr(r.out, "epoch 1/");
             ck_assert_ptr_nonnull(first);
-            ck_assert_msg(!strstr(first + 1, "epoch 1/"), "two ranks printed:\n%s", r.out);
+            ck_assert_msg(!strstr(first + 1, "epoch 1/"), "two ranks printed");
         }
     }
     pp_context *context = NULL;
@@ -240,8 +246,9 @@ START_TEST(resume_needs_the_same_number_of_ranks) {
     char *before = ts_read_file(ckpt, &before_size);
     ts_run_cli(again, &r);
     ck_assert_int_eq(r.exit_code, 2);
-    ck_assert_msg(strstr(r.err, "trained on 2 MPI ranks and this run has 1"), "%s", r.err);
-    ck_assert_msg(strstr(r.err, "mpirun -np 2"), "%s", r.err);
+    printf("%s", r.err);
+    ck_assert(strstr(r.err, "trained on 2 MPI ranks and this run has 1"));
+    ck_assert(strstr(r.err, "mpirun -np 2"));
     ck_assert_ptr_nonnull(strstr(r.err, ckpt));
     size_t after_size = 0;
     char *after = ts_read_file(ckpt, &after_size);
@@ -257,14 +264,10 @@ START_TEST(resume_needs_the_same_number_of_ranks) {
 }
 END_TEST
 
-/* A dataset that rank 0 has and rank 1 does not (mpirun's MPMD form gives the
- * ranks different --data): rank 1 names itself and the file, and the job
- * ends instead of rank 0 waiting in the first allreduce. */
-START_TEST(a_dataset_missing_on_one_rank_ends_the_job) {
-    if (!have_mpi("missing on one rank")) return;
-    setup();
-    char missing[4200];
-    snprintf(missing, sizeof missing, "%s/not-here", data_dir);
+/* Runs a job whose rank 0 is `pepita train --data <subset> --quiet` and
+ * whose rank 1 is `rank1_prefix... pepita args...` (mpirun's MPMD form). */
+static void run_rank1_apart(const char *const *rank1_prefix, const char *const *args,
+                            ts_cli_result *r) {
     ts_cli_options options = {.env = {MPI_RUN_ENV, NULL}};
     int n = 0;
     while (launcher[n] && strcmp(launcher[n], "-np"))
@@ -273,11 +276,130 @@ START_TEST(a_dataset_missing_on_one_rank_ends_the_job) {
                           "--quiet", ":", "-np",         "1",     NULL};
     for (int i = 0; tail[i]; i++)
         options.launcher[n++] = tail[i];
+    for (int i = 0; rank1_prefix[i]; i++)
+        options.launcher[n++] = rank1_prefix[i];
+    ts_run_cli_with(args, &options, r);
+    printf("%s", r->err);
+}
+
+/* A dataset that rank 0 has and rank 1 does not: rank 1 names itself and the
+ * file, and the job ends instead of rank 0 waiting in the first allreduce. */
+START_TEST(a_dataset_missing_on_one_rank_ends_the_job) {
+    if (!have_mpi("missing on one rank")) return;
+    setup();
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/not-here", data_dir);
     static ts_cli_result r;
-    ts_run_cli_with((const char *[]){"train", "--data", missing, "--quiet", NULL}, &options, &r);
-    ck_assert_msg(r.exit_code != 0, "the job succeeded:\n%s", r.out);
-    ck_assert_msg(strstr(r.err, "rank 1 of 2"), "%s", r.err);
-    ck_assert_msg(strstr(r.err, "not-here"), "%s", r.err);
+    run_rank1_apart((const char *[]){NULL},
+                    (const char *[]){"train", "--data", missing, "--quiet", NULL}, &r);
+    ck_assert_msg(r.exit_code != 0, "the job succeeded");
+    ck_assert_msg(strstr(r.err, "rank 1 of 2"), "no rank named");
+    ck_assert_msg(strstr(r.err, "not-here"), "no file named");
+}
+END_TEST
+
+/* A device error on one rank (the runtime's fault hook fails its 300th
+ * kernel launch, mid-training): the job ends with that rank's message. */
+START_TEST(a_device_error_on_one_rank_ends_the_job) {
+    if (!have_mpi("device error on one rank")) return;
+    setup();
+    static ts_cli_result r;
+    run_rank1_apart((const char *[]){"env", "PEPITA_FAULT_AFTER_LAUNCHES=300", NULL},
+                    (const char *[]){"train", "--data", data_dir, "--quiet", NULL}, &r);
+    ck_assert_int_eq(r.exit_code, 1);
+    ck_assert_msg(strstr(r.err, "error: rank 1 of 2"), "no rank named");
+    ck_assert_msg(strstr(r.err, "CL_OUT_OF_RESOURCES"), "no OpenCL error named");
+}
+END_TEST
+
+static void pause_briefly(void) {
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+}
+
+/* The pids of a process's children (the ranks mpirun started on this
+ * node), from /proc/<pid>/stat: any thread of mpirun may have forked them. */
+static size_t children_of(pid_t parent, pid_t *pids, size_t max) {
+    DIR *proc = opendir("/proc");
+    size_t n = 0;
+    for (struct dirent *e; proc && n < max && (e = readdir(proc));) {
+        char path[300];
+        int pid = 0, ppid = 0;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = atoi(e->d_name) > 0 ? fopen(path, "r") : NULL;
+        if (!f) continue;
+        if (fscanf(f, "%d (%*[^)]) %*c %d", &pid, &ppid) == 2 && ppid == (int)parent)
+            pids[n++] = (pid_t)pid;
+        fclose(f);
+    }
+    if (proc) closedir(proc);
+    /* in start order: pids[1] is the later one (rank 1 when pids rise) */
+    if (n == 2 && pids[0] > pids[1]) {
+        pid_t t = pids[0];
+        pids[0] = pids[1], pids[1] = t;
+    }
+    return n;
+}
+
+/* Ctrl-C (SIGINT) on one rank alone (the later started): every rank stops at the next progress
+ * tick, rank 0 saves the checkpoint and the job exits 130, with no hang. */
+START_TEST(sigint_on_one_rank_stops_every_rank_after_a_checkpoint) {
+    if (!have_mpi("sigint")) return;
+    setup();
+    char *dir = ts_make_temp_dir("sigint");
+    char ckpt[4200], err_path[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    const char *argv[48];
+    int n = 0;
+    for (int i = 0; launcher[i]; i++)
+        argv[n++] = launcher[i];
+    const char *tail[] = {ts_cli_path(), "train",   "--data", data_dir, "--epochs",
+                          "200",         "--quiet", "--save", ckpt,     NULL};
+    for (int i = 0; tail[i]; i++)
+        argv[n++] = tail[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    pid_t job = fork();
+    if (job == 0) {
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int out = open("/dev/null", O_WRONLY);
+        if (err < 0 || out < 0) _exit(120);
+        dup2(out, STDOUT_FILENO);
+        dup2(err, STDERR_FILENO);
+        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+        setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
+        execvp(argv[0], (char *const *)argv);
+        _exit(123);
+    }
+    ck_assert_int_gt(job, 0);
+    /* the first epoch's checkpoint (renamed into place whole), then SIGINT to one rank */
+    int status = 0, waited = 0, exited = 0;
+    for (; waited < 6000 && access(ckpt, F_OK) != 0; waited++)
+        pause_briefly();
+    pid_t ranks[8];
+    size_t n_ranks = children_of(job, ranks, 8);
+    ck_assert_msg(n_ranks == 2, "mpirun has %zu children", n_ranks);
+    ck_assert_int_eq(kill(ranks[1], SIGINT), 0);
+    for (waited = 0; waited < 2400 && !exited; waited++) {
+        exited = waitpid(job, &status, WNOHANG) == job;
+        if (!exited) pause_briefly();
+    }
+    if (!exited) { /* a hang: end it, then fail */
+        kill(job, SIGKILL);
+        waitpid(job, &status, 0);
+    }
+    char *err = ts_read_file(err_path, NULL);
+    printf("%s", err ? err : "");
+    ck_assert_msg(exited, "the job did not end within 120 s of the SIGINT");
+    ck_assert_int_eq(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 130);
+    ck_assert_msg(err && strstr(err, "interrupted in epoch"), "rank 0 did not report it");
+    int epoch = 0;
+    pp_config c;
+    ck_assert_msg(pp_checkpoint_read_config(ckpt, &c, &epoch) == PP_OK, "%s", pp_last_error());
+    ck_assert_int_ge(epoch, 1);
+    free(err);
+    ts_remove_tree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -291,6 +413,8 @@ int main(void) {
     tcase_add_test(tc, another_seed_is_far_beyond_the_tolerance);
     tcase_add_test(tc, resume_needs_the_same_number_of_ranks);
     tcase_add_test(tc, a_dataset_missing_on_one_rank_ends_the_job);
+    tcase_add_test(tc, a_device_error_on_one_rank_ends_the_job);
+    tcase_add_test(tc, sigint_on_one_rank_stops_every_rank_after_a_checkpoint);
     suite_add_tcase(s, tc);
     int code = ts_run_suite(s);
     if (data_dir) ts_remove_tree(data_dir);
