@@ -22,11 +22,12 @@
 /* Final weights of the two runs agree to this much, |a - b| / (1 + |b|),
  * after 200 steps: the ranks sum their mean updates in another order than
  * one process sums the batch, and training amplifies that float rounding.
- * Measured on PoCL (largest over all weights): BP FC 1.3e-7, PEPITA FC 5e-5,
- * PEPITA conv 8.5e-4 (a max-pool choice or a ReLU flips on a rounding
- * difference; the conv run's gap grows 1e-9, 1e-7, 1e-6, 8.5e-4 after 1, 10,
- * 50, 200 steps). Two seeds end 0.5 apart (checked below). */
-#define TOLERANCE 1e-4
+ * Measured on PoCL (largest over all weights), CPU / GPU launch profile:
+ * BP FC 1.3e-7 / 1.3e-7, PEPITA FC 5.1e-5 / 6.6e-5, PEPITA conv 8.5e-4 /
+ * 5.4e-4 (a max-pool choice or a ReLU flips on a rounding difference; the
+ * conv run's gap grows 1e-9, 1e-7, 1e-6, 8.5e-4 after 1, 10, 50, 200 steps).
+ * Two seeds end 0.5 apart (checked below). */
+#define TOLERANCE 5e-4
 #define CONV_TOLERANCE 4e-3
 
 static char *data_dir;
@@ -221,7 +222,7 @@ START_TEST(another_seed_is_far_beyond_the_tolerance) {
     pp_trainer *a = load_checkpoint(context, ckpt[0]), *b = load_checkpoint(context, ckpt[1]);
     double difference = ts_weights_difference(a, b, 1);
     printf("seeds 5 and 6: largest weight difference %.3g\n", difference);
-    ck_assert(difference > 100 * CONV_TOLERANCE);
+    ck_assert(difference > 100 * CONV_TOLERANCE && difference > 1000 * TOLERANCE);
     pp_trainer_destroy(a);
     pp_trainer_destroy(b);
     pp_context_destroy(context);
