@@ -3,8 +3,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 5
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-           libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist \
-           clang libclang-rt-14-dev clang-format gnuplot-nox oclgrind
+           libclblast-dev check zlib1g-dev libjansson-dev libopenblas-dev dataset-fashion-mnist \
+           clang libclang-rt-14-dev clang-format gnuplot-nox oclgrind \
+           libopenmpi-dev openmpi-bin
 SUDO = $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps build run test clean

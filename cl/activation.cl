@@ -56,8 +56,11 @@ ALWAYS_INLINE float act_grad(float z) {
  * counter (i / 4, step, layer, DOMAIN_DROPOUT) under the seed, shifted right
  * by 8, is >= threshold; kept units are scaled by 1 / (1 - p). The key
  * (seed, step, layer) and i alone decide, so every pass regenerates the same
- * mask. One block serves four elements: each work-item of the DROPOUT
- * kernels handles elements 4q..4q+3 (Philox was 90% of ReLU + dropout). */
+ * mask. i is the element's index in the global batch: `first` plus its index
+ * in the buffer (a rank of a data-parallel job holds rows from `first` on;
+ * the four-lane kernels need first % 4 == 0, the host uses one lane else).
+ * One block serves four elements: each work-item of the DROPOUT kernels
+ * handles elements 4q..4q+3 (Philox was 90% of ReLU + dropout). */
 ALWAYS_INLINE uint4 dropout_words(uint q, uint seed_lo, uint seed_hi, uint step, uint layer) {
     return philox4x32_10((uint4)(q, step, layer, PHILOX_DOMAIN_DROPOUT), (uint2)(seed_lo, seed_hi));
 }
@@ -75,7 +78,7 @@ ALWAYS_INLINE float dropout_keep_scale(uint word, uint threshold, float scale) {
 #define DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer)                                            \
     const int q_ = (int)get_global_id(0), i0 = 4 * q_;                                             \
     if (i0 + 4 > (n)) return;                                                                      \
-    const uint4 w_ = dropout_words((uint)q_, seed_lo, seed_hi, step, layer);                       \
+    const uint4 w_ = dropout_words((first >> 2) + (uint)q_, seed_lo, seed_hi, step, layer);      \
     const float f0 = dropout_keep_scale(w_.x, threshold, scale);                                   \
     const float f1 = dropout_keep_scale(w_.y, threshold, scale);                                   \
     const float f2 = dropout_keep_scale(w_.z, threshold, scale);                                   \
@@ -94,7 +97,8 @@ ALWAYS_INLINE float dropout_factor(uint i, uint threshold, float scale, uint see
 
 /* The elements past the last whole block, by one work-item. */
 #define TAIL_ELEMENTS(n, i) for (int i = (n) & ~3; i < (n); i++)
-#define TAIL_FACTOR(i) dropout_factor((uint)(i), threshold, scale, seed_lo, seed_hi, step, layer)
+#define TAIL_FACTOR(i)                                                                             \
+    dropout_factor(first + (uint)(i), threshold, scale, seed_lo, seed_hi, step, layer)
 
 /* act(v) * f, and 0 for a dropped unit even where act gives NaN or Inf. */
 ALWAYS_INLINE float act_dropped(float v, float f) {
@@ -107,7 +111,7 @@ ALWAYS_INLINE float grad_dropped(float z, float dy, float f) {
 
 /* y = act(x) * mask / (1 - p); x == y allowed. */
 kernel void act_forward(int n, global const float *x, global float *y, uint threshold, float scale,
-                        uint seed_lo, uint seed_hi, uint step, uint layer) {
+                        uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
 #if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     y[i0] = act_dropped(x[i0], f0);
@@ -124,14 +128,15 @@ kernel void act_forward(int n, global const float *x, global float *y, uint thre
 }
 
 kernel void act_forward_tail(int n, global const float *x, global float *y, uint threshold,
-                             float scale, uint seed_lo, uint seed_hi, uint step, uint layer) {
+                             float scale, uint seed_lo, uint seed_hi, uint step, uint layer,
+                             uint first) {
     TAIL_ELEMENTS(n, i) y[i] = act_dropped(x[i], TAIL_FACTOR(i));
 }
 
 /* dx = dy * act'(z) * mask / (1 - p); dy == dx allowed. */
 kernel void act_backward(int n, global const float *z, global const float *dy, global float *dx,
                          uint threshold, float scale, uint seed_lo, uint seed_hi, uint step,
-                         uint layer) {
+                         uint layer, uint first) {
 #if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     dx[i0] = grad_dropped(z[i0], dy[i0], f0);
@@ -149,7 +154,7 @@ kernel void act_backward(int n, global const float *z, global const float *dy, g
 
 kernel void act_backward_tail(int n, global const float *z, global const float *dy,
                               global float *dx, uint threshold, float scale, uint seed_lo,
-                              uint seed_hi, uint step, uint layer) {
+                              uint seed_hi, uint step, uint layer, uint first) {
     TAIL_ELEMENTS(n, i) dx[i] = grad_dropped(z[i], dy[i], TAIL_FACTOR(i));
 }
 
@@ -163,7 +168,7 @@ kernel void act_backward_tail(int n, global const float *z, global const float *
 
 kernel void act_forward_diff(int n, global const float *z_mod, global const float *y,
                              global float *y_mod, global float *diff, uint threshold, float scale,
-                             uint seed_lo, uint seed_hi, uint step, uint layer) {
+                             uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
 #if DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     FORWARD_DIFF(i0, f0);
@@ -181,7 +186,8 @@ kernel void act_forward_diff(int n, global const float *z_mod, global const floa
 
 kernel void act_forward_diff_tail(int n, global const float *z_mod, global const float *y,
                                   global float *y_mod, global float *diff, uint threshold,
-                                  float scale, uint seed_lo, uint seed_hi, uint step, uint layer) {
+                                  float scale, uint seed_lo, uint seed_hi, uint step, uint layer,
+                                  uint first) {
     TAIL_ELEMENTS(n, i) FORWARD_DIFF(i, TAIL_FACTOR(i));
 }
 
@@ -197,7 +203,8 @@ kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
                                      global const float *m, global const float *basis,
                                      global const float *y, global float *y_mod,
                                      global float *diff, uint threshold, float scale,
-                                     uint seed_lo, uint seed_hi, uint step, uint layer) {
+                                     uint seed_lo, uint seed_hi, uint step, uint layer,
+                                     uint first) {
     const int col0 = (int)get_global_id(0) * LR_VW, row = (int)get_global_id(1);
     if (col0 >= cols || row * cols >= n) return;
     global const float *mr = m + row * RANK;
@@ -230,7 +237,8 @@ kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
     }
     for (int l = 0; l < lanes; l++) {
         const int i = i0 + l;
-        const float f = dropout_factor((uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
+        const float f =
+            dropout_factor(first + (uint)i, threshold, scale, seed_lo, seed_hi, step, layer);
         const float ym = f == 0.0f ? 0.0f : act_apply(zm[l]) * f;
         const float yi = y[i];
         y_mod[i] = ym;

@@ -153,6 +153,34 @@ START_TEST(test_bad_probability) {
 }
 END_TEST
 
+/* A data-parallel rank holds the rows of the global batch from some row on:
+ * with first set to that row's element index, its mask is the global mask's
+ * tail, whether first starts a Philox block (four lanes) or not (one lane). */
+START_TEST(test_offset_mask_is_the_global_masks_tail) {
+    static const uint32_t firsts[] = {4096, 1030, 6, 1, 3};
+    op_dropout drop = {.p = 0.3f, .seed = 77, .step = 12, .layer = 1};
+    device_mask(&drop, &out_a, host_a);
+    for (size_t k = 0; k < sizeof firsts / sizeof firsts[0]; k++) {
+        size_t first = firsts[k], n = N - first - 5; /* and a tail that is not whole blocks */
+        drop.first = (uint32_t)first;
+        ck_assert_int_eq(op_act_forward(ctx, OP_ACT_IDENTITY, n, &ones, &out_b, &drop), PP_OK);
+        ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, n * sizeof(float), host_b), PP_OK);
+        ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_c), PP_OK);
+        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, n, &ones, &out_c, &out_c, &drop),
+                         PP_OK);
+        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_c), PP_OK);
+        size_t forward = 0, backward = 0;
+        for (size_t i = 0; i < n; i++) {
+            forward += host_b[i] != host_a[first + i];
+            backward += host_c[i] != host_a[first + i];
+        }
+        ck_assert_msg(forward == 0 && backward == 0,
+                      "first %zu: %zu forward and %zu backward elements differ", first, forward,
+                      backward);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *suite = suite_create("dropout");
     TCase *tc = tcase_create("dropout");
@@ -163,6 +191,7 @@ int main(void) {
     tcase_add_test(tc, test_kept_fraction);
     tcase_add_test(tc, test_no_mask_when_p_is_zero);
     tcase_add_test(tc, test_bad_probability);
+    tcase_add_test(tc, test_offset_mask_is_the_global_masks_tail);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }

@@ -222,7 +222,7 @@ static void setup_checkpoint_version(void) {
     valid_checkpoint();
     size_t size;
     uint8_t *b = read_bytes(CHECKPOINT, &size);
-    b[8] = 2; /* the version after the 8-byte magic (little-endian) */
+    b[8] = 4; /* the version after the 8-byte magic (little-endian) */
     write_bytes(CHECKPOINT, b, size);
     free(b);
 }
@@ -329,7 +329,7 @@ static const malformed_case cases[] = {
      "pepita)"},
     {"checkpoint of another version", setup_checkpoint_version,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_MISMATCH, api_read_config,
-     "$D/" CHECKPOINT ": checkpoint format version 2, this build reads version 1"},
+     "$D/" CHECKPOINT ": checkpoint format version 4, this build reads versions 1 to 3"},
     {"checkpoint with a bad checksum", setup_checkpoint_bad_crc,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_FORMAT, api_read_config,
      "$D/" CHECKPOINT ": checksum mismatch ($X): the file is corrupt or truncated"},
@@ -375,10 +375,20 @@ static const malformed_case cases[] = {
      "--device '0:x' is not a valid P:D index (expected two non-negative numbers, e.g. 0:0)"},
     {"unknown modulation", NULL, "train --modulation random:x", PP_ERR_ARGUMENT, NULL,
      "--modulation random:A: 'x' is not a finite number"},
+    {"an architecture without its pool", NULL, "train --model conv --arch conv32k5",
+     PP_ERR_ARGUMENT, NULL, "--arch: the last conv layer needs its pool2"},
+    {"conv layers on the fc model", NULL, "train --arch conv8k3,pool2", PP_ERR_ARGUMENT, NULL,
+     "--arch 'conv8k3,pool2' has conv layers: it needs --model conv"},
     {"unknown option", NULL, "train --frobnicate 3", PP_ERR_ARGUMENT, NULL,
      "pepita train: unknown option '--frobnicate' (see --help)"},
     {"a flag without a value", NULL, "train --dataset mnist --epochs", PP_ERR_ARGUMENT, NULL,
      "--epochs needs a value"},
+    {"an abbreviated flag", NULL, "train --epoch 3", PP_ERR_ARGUMENT, NULL,
+     "pepita train: unknown option '--epoch' (see --help)"},
+    {"a stray word", NULL, "train --quiet 3", PP_ERR_ARGUMENT, NULL,
+     "pepita train: unknown option '3' (see --help)"},
+    {"a bad value written with '='", NULL, "train --epochs=0", PP_ERR_ARGUMENT, NULL,
+     "--epochs must be between 1 and 100000, got 0"},
     {"eval without a checkpoint", NULL, "eval --data $D", PP_ERR_ARGUMENT, NULL,
      "pepita eval needs --checkpoint FILE"},
     {"eval with a training flag", setup_checkpoint_other_model,

@@ -78,8 +78,9 @@ static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float d
     else
         t->in_c = 1, t->in_h = 1, t->in_w = 7;
     t->input = (size_t)t->in_c * t->in_h * t->in_w;
-    pp_status st = net_create(ctx, &t->config, t->in_c, t->in_h, t->in_w, CLASSES, BATCH, &t->net);
-    ck_assert_msg(st == PP_OK, "net_create: %s", pp_last_error());
+    pp_status st =
+        rule_network_create(ctx, &t->config, t->in_c, t->in_h, t->in_w, CLASSES, BATCH, &t->net);
+    ck_assert_msg(st == PP_OK, "rule_network_create: %s", pp_last_error());
     st = rule_create(&t->config, t->net, &t->rule);
     ck_assert_msg(st == PP_OK, "rule_create: %s", pp_last_error());
 
@@ -465,6 +466,172 @@ START_TEST(every_rule_resumes_from_a_checkpoint) {
 }
 END_TEST
 
+/* ---- BP through two conv layers (--arch) against finite differences ------ */
+
+/* The mean softmax cross-entropy of a network of conv-ReLU-maxpool and dense
+ * layers in double precision, straight from the definitions, with the
+ * weights w[l] (ReLU hidden layers, no dropout). */
+static double deep_loss(const network *net, double *const *w, const double *x,
+                        const int32_t *labels, int batch) {
+    double *in = malloc((size_t)batch * net->input_size * sizeof(double));
+    memcpy(in, x, (size_t)batch * net->input_size * sizeof(double));
+    for (int l = 0; l < net->n_layers; l++) {
+        const net_layer *L = &net->layers[l];
+        double *out = calloc((size_t)batch * L->out, sizeof(double));
+        if (L->kind == NET_CONV) {
+            const op_conv_shape *c = &L->conv;
+            int k = c->kernel, oh = c->in_h - k + 1, ow = c->in_w - k + 1;
+            for (int b = 0; b < batch; b++)
+                for (int f = 0; f < c->out_c; f++)
+                    for (int py = 0; py < oh / 2; py++)
+                        for (int px = 0; px < ow / 2; px++) {
+                            double m = 0; /* the max of ReLU outputs is at least 0 */
+                            for (int dy = 0; dy < 2; dy++)
+                                for (int dx = 0; dx < 2; dx++) {
+                                    int oy = 2 * py + dy, ox = 2 * px + dx;
+                                    double z = 0;
+                                    for (int ch = 0; ch < c->in_c; ch++)
+                                        for (int i = 0; i < k; i++)
+                                            for (int j = 0; j < k; j++)
+                                                z += in[(((size_t)b * c->in_c + ch) * c->in_h + oy +
+                                                         i) *
+                                                            c->in_w +
+                                                        ox + j] *
+                                                     w[l][((f * c->in_c + ch) * k + i) * k + j];
+                                    if (z > m) m = z;
+                                }
+                            out[(((size_t)b * c->out_c + f) * (oh / 2) + py) * (ow / 2) + px] = m;
+                        }
+        } else {
+            int last = l == net->n_layers - 1;
+            for (int b = 0; b < batch; b++)
+                for (size_t o = 0; o < L->out; o++) {
+                    double z = 0;
+                    for (size_t i = 0; i < L->in; i++)
+                        z += in[b * L->in + i] * w[l][o * L->in + i];
+                    out[b * L->out + o] = last || z > 0 ? z : 0;
+                }
+        }
+        free(in);
+        in = out;
+    }
+    double loss = 0;
+    size_t c = net->classes;
+    for (int b = 0; b < batch; b++) {
+        double m = in[b * c], sum = 0;
+        for (size_t j = 1; j < c; j++)
+            m = in[b * c + j] > m ? in[b * c + j] : m;
+        for (size_t j = 0; j < c; j++)
+            sum += exp(in[b * c + j] - m);
+        loss += m + log(sum) - in[b * c + (size_t)labels[b]];
+    }
+    free(in);
+    return loss / batch;
+}
+
+START_TEST(bp_through_two_conv_layers_matches_finite_differences) {
+    pp_config c;
+    tiny_config(&c, PP_MODEL_CONV, PP_RULE_BP, 0.0f);
+    snprintf(c.arch, sizeof c.arch, "conv3k3,pool2,conv4k2,pool2,fc5");
+    ck_assert_int_eq(pp_config_validate(&c), PP_OK);
+    const int in_h = 12, in_w = 12; /* 12 -> 10 -> 5 -> 4 -> 2 */
+    network *net = NULL;
+    rule *r = NULL;
+    ck_assert_msg(rule_network_create(ctx, &c, 1, in_h, in_w, CLASSES, BATCH, &net) == PP_OK, "%s",
+                  pp_last_error());
+    ck_assert_int_eq(net->n_layers, 4);
+    ck_assert_msg(rule_create(&c, net, &r) == PP_OK, "%s", pp_last_error());
+    size_t d = net->input_size;
+    float *x = malloc(BATCH * d * sizeof(float));
+    double *xd = malloc(BATCH * d * sizeof(double));
+    ts_fill_uniform(x, BATCH * d, 0.0f, 1.0f, 7);
+    for (size_t i = 0; i < BATCH * d; i++)
+        xd[i] = x[i];
+    int32_t labels[BATCH];
+    for (int b = 0; b < BATCH; b++)
+        labels[b] = (b * 2 + 1) % CLASSES;
+    ck_assert_int_eq(rt_buf_write(ctx, &net->x, 0, BATCH * d * sizeof(float), x), PP_OK);
+    ck_assert_int_eq(rt_buf_write(ctx, &net->labels, 0, sizeof labels, labels), PP_OK);
+    double *w[NET_MAX_LAYERS] = {0};
+    for (int l = 0; l < net->n_layers; l++)
+        w[l] = read_doubles(&net->layers[l].w, net->layers[l].n_weights);
+    rule_step_args a = {.batch = BATCH, .step = STEP, .seed = c.seed};
+    ck_assert_msg(r->step(r, &a) == PP_OK, "%s", pp_last_error());
+    const double eps = 1e-6;
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n = net->layers[l].n_weights;
+        double *g = read_doubles(&net->layers[l].g, n);
+        double *fd = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            double w0 = w[l][i];
+            w[l][i] = w0 + eps;
+            double up = deep_loss(net, w, xd, labels, BATCH);
+            w[l][i] = w0 - eps;
+            double down = deep_loss(net, w, xd, labels, BATCH);
+            w[l][i] = w0;
+            fd[i] = (up - down) / (2 * eps);
+        }
+        double err = rel_error(g, fd, n);
+        printf("bp conv3k3,pool2,conv4k2,pool2,fc5 layer %d: %zu weights, max |g| %.3g, device vs "
+               "FD %.2e\n",
+               l, n, max_abs(fd, n), err);
+        ck_assert_msg(max_abs(fd, n) > 1e-4, "layer %d has a vanishing gradient: a weak check", l);
+        ck_assert_msg(err < 1e-4, "layer %d: BP gradient vs finite differences %.3g", l, err);
+        free(g);
+        free(fd);
+    }
+    for (int l = 0; l < net->n_layers; l++)
+        free(w[l]);
+    free(x);
+    free(xd);
+    rule_destroy(r);
+    net_destroy(net);
+}
+END_TEST
+
+/* ---- The rule table ------------------------------------------------------ */
+
+/* Names, parsing and presets come from the descriptors, and every kind of
+ * the public enum has one. */
+START_TEST(the_rule_table_gives_names_and_presets) {
+    int n = 0;
+    for (const rule_descriptor *d; (d = rule_descriptor_at(n)); n++) {
+        ck_assert_ptr_eq(rule_descriptor_of(d->kind), d);
+        ck_assert_str_eq(pp_rule_name(d->kind), d->name);
+        pp_rule_kind kind = PP_RULE_BP;
+        ck_assert_int_eq(pp_rule_parse(d->name, &kind), PP_OK);
+        ck_assert_int_eq(kind, d->kind);
+        pp_config c;
+        ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_FASHION_MNIST, PP_MODEL_FC, d->kind),
+                         PP_OK);
+        ck_assert(c.lr == d->preset_lr[RULE_PRESET_FC_FASHION]);
+        ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_CIFAR10, PP_MODEL_CONV, d->kind), PP_OK);
+        ck_assert(c.lr == d->preset_lr[RULE_PRESET_CONV_CIFAR]);
+        ck_assert_msg(d->init, "%s has no init", d->name);
+    }
+    ck_assert_int_eq(n, PP_RULE_DRTP + 1);
+    pp_rule_kind kind;
+    ck_assert_int_eq(pp_rule_parse("sgd", &kind), PP_ERR_ARGUMENT);
+    ck_assert_str_eq(pp_last_error(),
+                     "--rule: unknown rule 'sgd' (expected pepita, bp, fa, dfa or drtp)");
+    ck_assert_ptr_null(rule_descriptor_of((pp_rule_kind)99));
+}
+END_TEST
+
+/* The network takes its hidden activation and output from the rule. */
+START_TEST(the_network_takes_the_rules_activation_and_output) {
+    for (int k = 0; k <= PP_RULE_DRTP; k++) {
+        tiny t;
+        tiny_create(&t, PP_MODEL_FC, (pp_rule_kind)k, 0.0f);
+        const rule_descriptor *d = rule_descriptor_of((pp_rule_kind)k);
+        ck_assert_int_eq(t.net->hidden_act, d->hidden_act);
+        ck_assert_int_eq(t.net->output, d->output);
+        ck_assert_ptr_eq(t.rule->descriptor, d);
+        tiny_destroy(&t);
+    }
+}
+END_TEST
+
 static Suite *rules_suite(void) {
     Suite *s = suite_create("rules");
     TCase *grad = tcase_create("gradients");
@@ -476,7 +643,12 @@ static Suite *rules_suite(void) {
     tcase_add_test(grad, dfa_matches_reference);
     tcase_add_test(grad, drtp_matches_reference);
     tcase_add_test(grad, feedback_matrices_are_fixed);
+    tcase_add_test(grad, the_network_takes_the_rules_activation_and_output);
+    tcase_add_test(grad, bp_through_two_conv_layers_matches_finite_differences);
     suite_add_tcase(s, grad);
+    TCase *table = tcase_create("table");
+    tcase_add_test(table, the_rule_table_gives_names_and_presets);
+    suite_add_tcase(s, table);
     TCase *learn = tcase_create("learning");
     tcase_add_test(learn, every_rule_learns_a_toy_problem);
     tcase_add_test(learn, every_rule_trains_the_conv_model);

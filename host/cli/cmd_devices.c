@@ -1,5 +1,6 @@
 /* pepita devices: every platform's devices, and which one is the default. */
 #include "cli/cli.h"
+#include "cli/options.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,18 @@ static void print_bytes(uint64_t bytes, char *out, size_t size) {
 }
 
 int cli_devices(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: pepita devices\n\nLists every OpenCL device. Select one for other "
-                   "commands with --device or PEPITA_DEVICE:\n  cpu | gpu | P:D | part of the "
-                   "name (case-insensitive)\n");
-            return 0;
-        }
-        fprintf(stderr, "error: pepita devices: unknown option '%s'\n", argv[i]);
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "h", longs, 0);
+    int c = cli_options_next(&walk);
+    if (c == 'h') {
+        printf("usage: pepita devices\n\nLists every OpenCL device. Select one for other "
+               "commands with --device or PEPITA_DEVICE:\n  cpu | gpu | P:D | part of the "
+               "name (case-insensitive)\n");
+        return 0;
+    }
+    if (c != CLI_OPTION_END) {
+        fprintf(stderr, "error: pepita devices: unknown option '%s'\n", walk.word);
         return 2;
     }
     pp_device_info *devices = NULL;

@@ -2,6 +2,7 @@
  * script go to a temporary directory; gnuplot draws into a temporary PNG
  * beside the output, which is renamed into place once complete. */
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_json.h"
 #include "runtime/error.h"
 
@@ -581,43 +582,56 @@ static pp_status parse(int argc, char **argv, plot_options *o, const char **file
     static const char *const kinds[] = {"curves", "angle", "norms", "histograms"};
     static const char *const metrics[] = {"test-accuracy", "train-accuracy", "test-loss",
                                           "train-loss"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    enum { OPT_PAPER = 256, OPT_KEEP, OPT_KIND, OPT_METRIC, OPT_TITLE, OPT_SIZE };
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {"paper", no_argument, NULL, OPT_PAPER},
+                                          {"keep", no_argument, NULL, OPT_KEEP},
+                                          {"kind", required_argument, NULL, OPT_KIND},
+                                          {"metric", required_argument, NULL, OPT_METRIC},
+                                          {"title", required_argument, NULL, OPT_TITLE},
+                                          {"size", required_argument, NULL, OPT_SIZE},
+                                          {NULL, 0, NULL, 0}};
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "ho:", longs, 1);
+    for (int c; (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
+        const char *v = walk.value;
+        if (c == 'h') {
             *help = 1;
             return PP_OK;
         }
-        if (!strcmp(a, "--paper")) {
+        if (c == OPT_PAPER) {
             o->paper = 1;
             continue;
         }
-        if (!strcmp(a, "--keep")) {
+        if (c == OPT_KEEP) {
             o->keep = 1;
             continue;
         }
-        int valued = !strcmp(a, "-o") || !strcmp(a, "--kind") || !strcmp(a, "--metric") ||
-                     !strcmp(a, "--title") || !strcmp(a, "--size");
-        if (!valued) {
-            if (a[0] == '-' && a[1])
-                return pp_fail(PP_ERR_ARGUMENT, "pepita plot: unknown option '%s' (see --help)", a);
-            files[(*n)++] = a;
+        if (c == CLI_OPTION_POSITIONAL) {
+            files[(*n)++] = v;
             continue;
         }
-        if (i + 1 >= argc) return pp_fail(PP_ERR_ARGUMENT, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-o")) {
+        if (c == CLI_OPTION_UNKNOWN)
+            return pp_fail(PP_ERR_ARGUMENT, "pepita plot: unknown option '%s' (see --help)",
+                           walk.word);
+        if (c == CLI_OPTION_MISSING_VALUE)
+            return pp_fail(PP_ERR_ARGUMENT, "%s needs a value", walk.word);
+        /* the flag as the messages name it, also when written --flag=value */
+        char a[16];
+        snprintf(a, sizeof a, "%.*s", (int)strcspn(walk.word, "="), walk.word);
+        if (c == 'o') {
             o->out = v;
-        } else if (!strcmp(a, "--title")) {
+        } else if (c == OPT_TITLE) {
             if (has_control(v)) return pp_fail(PP_ERR_ARGUMENT, "--title: no control characters");
             o->title = v;
-        } else if (!strcmp(a, "--size")) {
+        } else if (c == OPT_SIZE) {
             char x = 0, extra = 0;
             if (sscanf(v, "%d%c%d%c", &o->width, &x, &o->height, &extra) != 3 || x != 'x' ||
                 o->width < 200 || o->width > 8000 || o->height < 150 || o->height > 8000)
                 return pp_fail(PP_ERR_ARGUMENT,
                                "--size: '%s' is not WxH with W in 200-8000, H in 150-8000", v);
         } else {
-            const char *const *names = !strcmp(a, "--kind") ? kinds : metrics;
+            const char *const *names = c == OPT_KIND ? kinds : metrics;
             int found = -1;
             for (int k = 0; k < 4; k++)
                 if (!strcmp(v, names[k])) found = k;
@@ -625,7 +639,7 @@ static pp_status parse(int argc, char **argv, plot_options *o, const char **file
                 return pp_fail(PP_ERR_ARGUMENT,
                                "%s: unknown value '%s' (expected %s, %s, %s or %s)", a, v, names[0],
                                names[1], names[2], names[3]);
-            if (!strcmp(a, "--kind"))
+            if (c == OPT_KIND)
                 o->kind = (plot_kind)found;
             else
                 o->metric = (metric)found;

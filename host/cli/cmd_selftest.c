@@ -1,6 +1,7 @@
 /* pepita selftest: every operator against its plain-C reference on a device,
  * so a user can trust a new GPU or driver. */
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "reference.h"
 
 #include <stdio.h>
@@ -18,17 +19,24 @@ static void usage(FILE *out) {
 int cli_selftest(int argc, char **argv) {
     const char *device = NULL;
     int full = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    enum { OPT_FULL = 256, OPT_DEVICE };
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {"full", no_argument, NULL, OPT_FULL},
+                                          {"device", required_argument, NULL, OPT_DEVICE},
+                                          {NULL, 0, NULL, 0}};
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "h", longs, 0);
+    for (int c; (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
+        if (c == 'h') {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--full")) {
+        } else if (c == OPT_FULL) {
             full = 1;
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            device = argv[++i];
+        } else if (c == OPT_DEVICE) {
+            device = walk.value;
         } else {
             fprintf(stderr, "error: pepita selftest: unknown option or missing value '%s'\n",
-                    argv[i]);
+                    walk.word);
             return 2;
         }
     }

@@ -4,6 +4,7 @@
  * epoch 0. For a fixed slowness the best max_acc is linear (closed form), so
  * the fit is a 1-D search over slowness: a log grid, then golden section. */
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_json.h"
 #include "runtime/error.h"
 
@@ -134,29 +135,34 @@ int cli_slowness(int argc, char **argv) {
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files) return cli_report(pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory"));
     int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    enum { OPT_EPOCHS = 256 };
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {"epochs", required_argument, NULL, OPT_EPOCHS},
+                                          {NULL, 0, NULL, 0}};
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "h", longs, 1);
+    for (int c; (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
+        if (c == 'h') {
             usage(stdout);
             free(files);
             return 0;
         }
-        if (!strcmp(argv[i], "--epochs")) {
+        if (c == OPT_EPOCHS || (c == CLI_OPTION_MISSING_VALUE && !strcmp(walk.word, "--epochs"))) {
             char *end = NULL;
             errno = 0;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || !*argv[i + 1] || *end || errno || v < 2 || v > 100000) {
+            long v = walk.value ? strtol(walk.value, &end, 10) : 0;
+            if (!walk.value || !*walk.value || *end || errno || v < 2 || v > 100000) {
                 free(files);
                 return cli_report(
                     pp_fail(PP_ERR_ARGUMENT, "--epochs needs a whole number from 2 to 100000"));
             }
             max_epochs = (int)v;
-            i++;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (c == CLI_OPTION_POSITIONAL) {
+            files[n++] = walk.value;
+        } else {
             free(files);
             return cli_report(
-                pp_fail(PP_ERR_ARGUMENT, "pepita slowness: unknown option '%s'", argv[i]));
-        } else {
-            files[n++] = argv[i];
+                pp_fail(PP_ERR_ARGUMENT, "pepita slowness: unknown option '%s'", walk.word));
         }
     }
     if (!n) {

@@ -2,6 +2,7 @@
  * Markdown table (and JSON) of the final test accuracy's mean and standard
  * deviation over seeds, beside the paper's Table 1. */
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_json.h"
 #include "runtime/error.h"
 #include "util/atomic_file.h"
@@ -259,33 +260,39 @@ int cli_summary(int argc, char **argv) {
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files) return cli_report(pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory"));
     pp_status st = PP_OK;
-    for (int i = 1; i < argc && st == PP_OK; i++) {
-        const char *a = argv[i];
-        int valued = !strcmp(a, "-o") || !strcmp(a, "--json") || !strcmp(a, "--epochs") ||
-                     !strcmp(a, "--note");
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    enum { OPT_JSON = 256, OPT_NOTE, OPT_EPOCHS };
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {"json", required_argument, NULL, OPT_JSON},
+                                          {"note", required_argument, NULL, OPT_NOTE},
+                                          {"epochs", required_argument, NULL, OPT_EPOCHS},
+                                          {NULL, 0, NULL, 0}};
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "ho:", longs, 1);
+    for (int c; st == PP_OK && (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
+        const char *v = walk.value;
+        if (c == 'h') {
             usage(stdout);
             free(files);
             return 0;
-        } else if (valued && i + 1 >= argc) {
-            st = pp_fail(PP_ERR_ARGUMENT, "%s needs a value", a);
-        } else if (!strcmp(a, "-o")) {
-            md_path = argv[++i];
-        } else if (!strcmp(a, "--json")) {
-            json_path = argv[++i];
-        } else if (!strcmp(a, "--note")) {
-            note = argv[++i];
-        } else if (!strcmp(a, "--epochs")) {
+        } else if (c == CLI_OPTION_MISSING_VALUE) {
+            st = pp_fail(PP_ERR_ARGUMENT, "%s needs a value", walk.word);
+        } else if (c == 'o') {
+            md_path = v;
+        } else if (c == OPT_JSON) {
+            json_path = v;
+        } else if (c == OPT_NOTE) {
+            note = v;
+        } else if (c == OPT_EPOCHS) {
             char *end = NULL;
             errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (!*argv[i] || *end || errno || v < 2 || v > 100000)
+            long e = strtol(v, &end, 10);
+            if (!*v || *end || errno || e < 2 || e > 100000)
                 st = pp_fail(PP_ERR_ARGUMENT, "--epochs needs a whole number from 2 to 100000");
-            max_epochs = (int)v;
-        } else if (a[0] == '-' && a[1]) {
-            st = pp_fail(PP_ERR_ARGUMENT, "pepita summary: unknown option '%s'", a);
+            max_epochs = (int)e;
+        } else if (c == CLI_OPTION_POSITIONAL) {
+            files[n++] = v;
         } else {
-            files[n++] = a;
+            st = pp_fail(PP_ERR_ARGUMENT, "pepita summary: unknown option '%s'", walk.word);
         }
     }
     if (st == PP_OK && !n) {

@@ -1,9 +1,9 @@
 /* Reading back the run JSON that `pepita train --json` writes, for the
- * analysis commands (slowness, plot, summary) and for --resume. Strict: the
- * whole of RFC 8259 and nothing more (no NaN, comments, trailing commas or
- * duplicate keys), bounded depth and size, every value range-checked; every
- * error names the file, and the line and column for syntax errors. Depends
- * only on the error module, so it can be fuzzed on its own. */
+ * analysis commands (slowness, plot, summary) and for --resume. The syntax is
+ * jansson's (strict RFC 8259, duplicate keys refused, bounded depth); the
+ * schema is checked here, every value's type and range; every error names
+ * the file, with the line and column for syntax errors and the key for the
+ * rest. */
 #ifndef PEPITA_CLI_RUN_JSON_H
 #define PEPITA_CLI_RUN_JSON_H
 

@@ -1,8 +1,11 @@
 #include "cli/run_report.h"
 
+#include "model/arch.h"
 #include "runtime/error.h"
 #include "util/atomic_file.h"
 #include "util/text_buffer.h"
+
+#include <jansson.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -124,14 +127,6 @@ static pp_status finish(text_buffer *t, const char *path) {
     return st;
 }
 
-/* JSON has no NaN: absent analysis values become null. */
-static void emit_number(text_buffer *t, double v) {
-    if (isfinite(v))
-        text_printf(t, "%.6g", v);
-    else
-        text_printf(t, "null");
-}
-
 /* The most norms any epoch has (a resumed run may add analysis midway). */
 static int max_norms(const run_report *r) {
     int n = 0;
@@ -194,55 +189,176 @@ static double f_angle(const pp_epoch_stats *e) {
     return e->angle_degrees;
 }
 
-static void emit_array(text_buffer *t, const run_report *r, const char *key, stat_field field) {
-    text_printf(t, "  \"%s\": [", key);
-    for (size_t i = 0; i < r->count; i++) {
-        if (i) text_printf(t, ", ");
-        emit_number(t, field(&r->epochs[i]));
-    }
-    text_printf(t, "],\n");
+/* The JSON tree is built with jansson; a failed allocation anywhere makes
+ * the whole write fail (json_object_set_new and json_array_append_new take
+ * and free a NULL value and report it). */
+typedef struct json_builder {
+    int failed;
+} json_builder;
+
+static void put(json_builder *b, json_t *object, const char *key, json_t *value) {
+    if (json_object_set_new(object, key, value) != 0) b->failed = 1;
 }
 
-static void emit_string(text_buffer *t, const char *key, const char *value) {
-    text_printf(t, "  \"%s\": ", key);
-    text_json_string(t, value);
-    text_printf(t, ",\n");
+static void append(json_builder *b, json_t *array, json_t *value) {
+    if (json_array_append_new(array, value) != 0) b->failed = 1;
+}
+
+/* A number at `digits` significant digits, as the text reports always gave
+ * it; JSON has no NaN, so an absent analysis value becomes null. */
+static json_t *real(double v, int digits) {
+    if (!isfinite(v)) return json_null();
+    char text[40];
+    snprintf(text, sizeof text, "%.*g", digits, v);
+    return json_real(strtod(text, NULL));
+}
+
+/* Dumped at 9 significant digits: every rounded value above prints as it was
+ * rounded, and a float (lr, the histogram's ends) exactly. */
+enum { JSON_DIGITS = 9 };
+
+static json_t *epoch_array(const run_report *r, stat_field field) {
+    json_t *a = json_array();
+    json_builder b = {0};
+    for (size_t i = 0; a && i < r->count; i++)
+        append(&b, a, real(field(&r->epochs[i]), 6));
+    if (b.failed) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static json_t *int_array(const int *values, int n) {
+    json_t *a = json_array();
+    json_builder b = {0};
+    for (int i = 0; a && i < n; i++)
+        append(&b, a, json_integer(values[i]));
+    if (b.failed) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static json_t *norms_row(const double *norms, int n, int count) {
+    json_t *a = json_array();
+    json_builder b = {0};
+    for (int k = 0; a && k < count; k++)
+        append(&b, a, real(k < n ? norms[k] : NAN, 6));
+    if (b.failed) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static json_t *histogram(const report_histogram *h, int layer) {
+    json_t *o = json_object(), *edges = json_array(), *counts = json_array();
+    json_builder b = {0};
+    if (!o || !edges || !counts) b.failed = 1;
+    for (int i = 0; !b.failed && i <= REPORT_BINS; i++)
+        append(&b, edges, json_real(h->lo + (h->hi - h->lo) * i / REPORT_BINS));
+    for (int i = 0; !b.failed && i < REPORT_BINS; i++)
+        append(&b, counts, json_integer(h->counts[i]));
+    if (b.failed) {
+        json_decref(o);
+        json_decref(edges);
+        json_decref(counts);
+        return NULL;
+    }
+    put(&b, o, "layer", json_integer(layer));
+    put(&b, o, "weights", json_integer((json_int_t)h->weights));
+    put(&b, o, "mean", real(h->mean, 9));
+    put(&b, o, "std", real(h->std, 9));
+    put(&b, o, "edges", edges);
+    put(&b, o, "counts", counts);
+    if (b.failed) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* The initial norms and the latest weight histograms. */
-static void emit_analysis_end(text_buffer *t, const run_report *r) {
+static void put_analysis(json_builder *b, json_t *root, const run_report *r) {
+    int n_norms = max_norms(r);
+    json_t *norms = json_array();
+    if (!norms) b->failed = 1;
+    for (size_t i = 0; norms && i < r->count; i++)
+        append(b, norms, norms_row(r->epochs[i].weight_norms, r->epochs[i].n_norms, n_norms));
+    put(b, root, "weight_norms", norms);
     if (r->n_initial_norms) {
-        text_printf(t, "  \"initial_weight_norms\": [");
-        for (int k = 0; k < r->n_initial_norms; k++) {
-            if (k) text_printf(t, ", ");
-            emit_number(t, r->initial_norms[k]);
-        }
-        text_printf(t, "],\n");
-        text_printf(t, "  \"initial_angle_degrees\": ");
-        emit_number(t, r->initial_angle);
-        text_printf(t, ",\n");
+        put(b, root, "initial_weight_norms",
+            norms_row(r->initial_norms, r->n_initial_norms, r->n_initial_norms));
+        put(b, root, "initial_angle_degrees", real(r->initial_angle, 6));
     }
     if (!r->n_histograms) return;
-    text_printf(t, "  \"weight_histograms_epoch\": %d,\n", r->histogram_epoch);
-    text_printf(t, "  \"weight_histograms\": [\n");
-    for (int l = 0; l < r->n_histograms; l++) {
-        const report_histogram *h = &r->histograms[l];
-        text_printf(t, "    {\"layer\": %d, \"weights\": %zu, \"mean\": %.9g, \"std\": %.9g,\n",
-                    l + 1, h->weights, h->mean, h->std);
-        text_printf(t, "     \"edges\": [");
-        for (int b = 0; b <= REPORT_BINS; b++)
-            text_printf(t, "%s%.17g", b ? ", " : "", h->lo + (h->hi - h->lo) * b / REPORT_BINS);
-        text_printf(t, "],\n     \"counts\": [");
-        for (int b = 0; b < REPORT_BINS; b++)
-            text_printf(t, "%s%u", b ? ", " : "", h->counts[b]);
-        text_printf(t, "]}%s\n", l + 1 < r->n_histograms ? "," : "");
+    put(b, root, "weight_histograms_epoch", json_integer(r->histogram_epoch));
+    json_t *histograms = json_array();
+    if (!histograms) b->failed = 1;
+    for (int l = 0; histograms && l < r->n_histograms; l++)
+        append(b, histograms, histogram(&r->histograms[l], l + 1));
+    put(b, root, "weight_histograms", histograms);
+}
+
+static json_t *config_object(const pp_config *c) {
+    static const char *const output_error[] = {"standard", "modulated"};
+    static const char *const presynaptic[] = {"modulated", "standard"};
+    static const char *const modulation[] = {"error", "zero", "random"};
+    json_t *o = json_object();
+    json_builder b = {0};
+    if (!o) return NULL;
+    put(&b, o, "batch", json_integer(c->batch));
+    put(&b, o, "lr", real(c->lr, 6));
+    put(&b, o, "decay_factor", real(c->decay_factor, 6));
+    put(&b, o, "decay_epochs", int_array(c->decay_epochs, c->n_decay));
+    put(&b, o, "momentum", real(c->momentum, 6));
+    put(&b, o, "weight_decay", real(c->weight_decay, 6));
+    put(&b, o, "dropout", real(c->dropout, 6));
+    put(&b, o, "f_scale", real(c->f_scale, 6));
+    put(&b, o, "hidden", int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    /* every hidden layer as --arch writes it, also for the presets */
+    arch_spec spec;
+    char arch[PP_MAX_ARCH * 2];
+    if (arch_of_config(c, &spec) == PP_OK) {
+        arch_format(&spec, arch, sizeof arch);
+        put(&b, o, "arch", json_string(arch));
     }
-    text_printf(t, "  ],\n");
+    put(&b, o, "output_error", json_string(output_error[c->output_error]));
+    put(&b, o, "presynaptic", json_string(presynaptic[c->presynaptic]));
+    put(&b, o, "modulation", json_string(modulation[c->modulation]));
+    if (b.failed) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A seed above jansson's integers (2^63 - 1) is written as its digits in a
+ * string; run_json reads both. */
+static json_t *seed_value(uint64_t seed) {
+    if (seed <= (uint64_t)INT64_MAX) return json_integer((json_int_t)seed);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%llu", (unsigned long long)seed);
+    return json_string(digits);
+}
+
+/* A string value; jansson refuses text that is not UTF-8 (a device name from
+ * a driver could be anything), which is then written with '?' for the bytes
+ * above 0x7f. */
+static json_t *text_value(const char *text) {
+    json_t *v = json_string(text);
+    if (v) return v;
+    char ascii[256];
+    snprintf(ascii, sizeof ascii, "%s", text);
+    for (char *c = ascii; *c; c++)
+        if ((unsigned char)*c > 0x7f) *c = '?';
+    return json_string(ascii);
 }
 
 pp_status run_report_write_json(const run_report *r, const char *path) {
     const pp_config *c = &r->config;
-    text_buffer t = {0};
     double best = 0, final = 0, seconds = 0, samples_per_second = 0;
     size_t timed = 0; /* epochs restored from an older report may lack timings */
     for (size_t i = 0; i < r->count; i++) {
@@ -255,59 +371,49 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     }
     if (timed) samples_per_second /= (double)timed;
     if (r->count) final = r->epochs[r->count - 1].test_accuracy;
-    text_printf(&t, "{\n");
-    emit_string(&t, "dataset", pp_dataset_name(c->dataset));
-    emit_string(&t, "model", pp_model_name(c->model));
-    emit_string(&t, "rule", pp_rule_name(c->rule));
-    emit_string(&t, "device", r->device);
-    emit_string(&t, "pepita_version", pp_version());
-    emit_string(&t, "source_commit", pp_source_commit());
-    if (r->classes) text_printf(&t, "  \"classes\": %d,\n", r->classes);
-    text_printf(&t, "  \"epochs\": %zu,\n", r->count);
-    text_printf(&t, "  \"epochs_planned\": %d,\n", c->epochs);
-    text_printf(&t, "  \"final_test_accuracy\": %.6f,\n", final);
-    text_printf(&t, "  \"best_test_accuracy\": %.6f,\n", best);
-    emit_array(&t, r, "test_accuracy", f_test_acc);
-    emit_array(&t, r, "test_loss", f_test_loss);
-    emit_array(&t, r, "train_accuracy", f_train_acc);
-    emit_array(&t, r, "train_loss", f_train_loss);
-    emit_array(&t, r, "lr", f_lr);
-    emit_array(&t, r, "epoch_seconds", f_seconds);
-    emit_array(&t, r, "epoch_samples_per_second", f_samples_per_second);
+    json_builder b = {0};
+    json_t *root = json_object();
+    if (!root) return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    put(&b, root, "dataset", json_string(pp_dataset_name(c->dataset)));
+    put(&b, root, "model", json_string(pp_model_name(c->model)));
+    put(&b, root, "rule", json_string(pp_rule_name(c->rule)));
+    put(&b, root, "device", text_value(r->device));
+    put(&b, root, "pepita_version", json_string(pp_version()));
+    put(&b, root, "source_commit", text_value(pp_source_commit()));
+    if (r->classes) put(&b, root, "classes", json_integer(r->classes));
+    put(&b, root, "epochs", json_integer((json_int_t)r->count));
+    put(&b, root, "epochs_planned", json_integer(c->epochs));
+    put(&b, root, "final_test_accuracy", json_real(round(final * 1e6) / 1e6));
+    put(&b, root, "best_test_accuracy", json_real(round(best * 1e6) / 1e6));
+    put(&b, root, "test_accuracy", epoch_array(r, f_test_acc));
+    put(&b, root, "test_loss", epoch_array(r, f_test_loss));
+    put(&b, root, "train_accuracy", epoch_array(r, f_train_acc));
+    put(&b, root, "train_loss", epoch_array(r, f_train_loss));
+    put(&b, root, "lr", epoch_array(r, f_lr));
+    put(&b, root, "epoch_seconds", epoch_array(r, f_seconds));
+    put(&b, root, "epoch_samples_per_second", epoch_array(r, f_samples_per_second));
     if (c->analysis) {
-        emit_array(&t, r, "angle_degrees", f_angle);
-        int n_norms = max_norms(r);
-        text_printf(&t, "  \"weight_norms\": [");
-        for (size_t i = 0; i < r->count; i++) {
-            text_printf(&t, "%s[", i ? ", " : "");
-            for (int k = 0; k < n_norms; k++) {
-                if (k) text_printf(&t, ", ");
-                emit_number(&t, k < r->epochs[i].n_norms ? r->epochs[i].weight_norms[k] : NAN);
-            }
-            text_printf(&t, "]");
-        }
-        text_printf(&t, "],\n");
-        emit_analysis_end(&t, r);
+        put(&b, root, "angle_degrees", epoch_array(r, f_angle));
+        put_analysis(&b, root, r);
     }
-    text_printf(&t, "  \"total_seconds\": %.3f,\n", seconds);
-    text_printf(&t, "  \"samples_per_second\": %.1f,\n", samples_per_second);
-    text_printf(
-        &t, "  \"config\": {\"batch\": %d, \"lr\": %g, \"decay_factor\": %g, \"decay_epochs\": [",
-        c->batch, (double)c->lr, (double)c->decay_factor);
-    for (int i = 0; i < c->n_decay; i++)
-        text_printf(&t, "%s%d", i ? ", " : "", c->decay_epochs[i]);
-    text_printf(&t, "], \"momentum\": %g, \"weight_decay\": %g, \"dropout\": %g, \"f_scale\": %g, ",
-                (double)c->momentum, (double)c->weight_decay, (double)c->dropout,
-                (double)c->f_scale);
-    text_printf(&t, "\"hidden\": [");
-    for (int i = 0; c->model == PP_MODEL_FC && i < c->n_hidden; i++)
-        text_printf(&t, "%s%d", i ? ", " : "", c->hidden[i]);
-    static const char *const output_error[] = {"standard", "modulated"};
-    static const char *const presynaptic[] = {"modulated", "standard"};
-    static const char *const modulation[] = {"error", "zero", "random"};
-    text_printf(
-        &t, "], \"output_error\": \"%s\", \"presynaptic\": \"%s\", \"modulation\": \"%s\"},\n",
-        output_error[c->output_error], presynaptic[c->presynaptic], modulation[c->modulation]);
-    text_printf(&t, "  \"seed\": %llu\n}\n", (unsigned long long)c->seed);
-    return finish(&t, path);
+    put(&b, root, "total_seconds", json_real(round(seconds * 1e3) / 1e3));
+    put(&b, root, "samples_per_second", json_real(round(samples_per_second * 10) / 10));
+    put(&b, root, "config", config_object(c));
+    put(&b, root, "seed", seed_value(c->seed));
+    char *text =
+        b.failed ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(JSON_DIGITS));
+    json_decref(root);
+    if (!text) return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    /* a final newline, as text files have */
+    size_t size = strlen(text);
+    char *whole = realloc(text, size + 2);
+    if (!whole) {
+        free(text);
+        return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    }
+    whole[size] = '\n';
+    whole[size + 1] = '\0';
+    pp_status st = pp_write_file_atomic(path, whole, size + 1);
+    free(whole);
+    return st;
 }

@@ -1,8 +1,12 @@
 #include "cli/train_options.h"
+#include "dist/dist.h"
+
+#include "cli/options.h"
 
 #include "runtime/error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -94,32 +98,70 @@ static pp_status parse_modulation(const char *text, pp_config *c) {
     return PP_OK;
 }
 
-/* Flags that take a value. */
-static const char *const valued[] = {
-    "--dataset", "--data",    "--model",        "--rule",         "--hidden",      "--epochs",
-    "--batch",   "--lr",      "--decay-epochs", "--decay-factor", "--momentum",    "--weight-decay",
-    "--dropout", "--f-scale", "--seed",         "--output-error", "--presynaptic", "--modulation",
-    "--device",  "--log",     "--json",         "--save",         "--resume",      "--checkpoint",
+/* Every option of train and eval. Those that take a value are applied by
+ * name (apply), the switches by their letter or id. */
+enum { OPT_COARSE = 256, OPT_ANALYSIS, OPT_NAIVE, OPT_VALUED };
+#define VALUED(name)                                                                               \
+    { name, required_argument, NULL, OPT_VALUED }
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"coarse", no_argument, NULL, OPT_COARSE},
+    {"analysis", no_argument, NULL, OPT_ANALYSIS},
+    {"naive-modulated-pass", no_argument, NULL, OPT_NAIVE},
+    VALUED("dataset"),
+    VALUED("data"),
+    VALUED("model"),
+    VALUED("rule"),
+    VALUED("hidden"),
+    VALUED("arch"),
+    VALUED("epochs"),
+    VALUED("batch"),
+    VALUED("lr"),
+    VALUED("decay-epochs"),
+    VALUED("decay-factor"),
+    VALUED("momentum"),
+    VALUED("weight-decay"),
+    VALUED("dropout"),
+    VALUED("f-scale"),
+    VALUED("seed"),
+    VALUED("output-error"),
+    VALUED("presynaptic"),
+    VALUED("modulation"),
+    VALUED("device"),
+    VALUED("log"),
+    VALUED("json"),
+    VALUED("save"),
+    VALUED("resume"),
+    VALUED("checkpoint"),
+    {NULL, 0, NULL, 0},
 };
-static const char *const switches[] = {
-    "--help", "-h", "--quiet", "-q", "--coarse", "--analysis", "--naive-modulated-pass"};
+#undef VALUED
 
-static int is_in(const char *flag, const char *const *list, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(flag, list[i])) return 1;
-    return 0;
-}
+/* One option of the walk: its id, and for a valued one "--name" (the flag as
+ * the messages spell it, also for "--name=value") and the value. */
+typedef struct parsed_option {
+    int id;
+    char flag[32];
+    const char *value;
+} parsed_option;
 
-/* Checks the shape of argv: known flags, and a value after each valued flag. */
-static pp_status check_syntax(int argc, char **argv, int for_eval) {
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (is_in(flag, switches, sizeof switches / sizeof switches[0])) continue;
-        if (!is_in(flag, valued, sizeof valued / sizeof valued[0]))
-            return pp_fail(PP_ERR_ARGUMENT, "pepita %s: unknown option '%s' (see --help)",
-                           for_eval ? "eval" : "train", flag);
-        if (i + 1 >= argc) return pp_fail(PP_ERR_ARGUMENT, "%s needs a value", flag);
-        i++;
+/* The next option; PP_ERR_ARGUMENT for an unknown one or a missing value;
+ * *done at the end. */
+static pp_status next_option(cli_options *walk, int for_eval, parsed_option *p, int *done) {
+    int c = cli_options_next(walk);
+    *done = c == CLI_OPTION_END;
+    if (c == CLI_OPTION_UNKNOWN)
+        return pp_fail(PP_ERR_ARGUMENT, "pepita %s: unknown option '%s' (see --help)",
+                       for_eval ? "eval" : "train", walk->word);
+    if (c == CLI_OPTION_MISSING_VALUE)
+        return pp_fail(PP_ERR_ARGUMENT, "%s needs a value", walk->word);
+    p->id = c;
+    p->value = walk->value;
+    p->flag[0] = '\0';
+    if (c == OPT_VALUED) {
+        size_t n = strcspn(walk->word, "=");
+        snprintf(p->flag, sizeof p->flag, "%.*s", (int)n, walk->word);
     }
     return PP_OK;
 }
@@ -143,7 +185,12 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
         o->resume_path = v;
     else if (!strcmp(flag, "--checkpoint"))
         o->checkpoint_path = v;
-    else if (!strcmp(flag, "--hidden"))
+    else if (!strcmp(flag, "--arch")) {
+        if (strlen(v) >= sizeof c->arch)
+            return pp_fail(PP_ERR_ARGUMENT, "--arch: longer than %d characters",
+                           (int)sizeof c->arch - 1);
+        snprintf(c->arch, sizeof c->arch, "%s", v);
+    } else if (!strcmp(flag, "--hidden"))
         return parse_int_list(flag, v, PP_MAX_HIDDEN, 1, 1 << 20, c->hidden, &c->n_hidden);
     else if (!strcmp(flag, "--epochs"))
         return parse_int(flag, v, 1, 100000, &c->epochs);
@@ -179,31 +226,36 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
 
 pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train_options *o) {
     memset(o, 0, sizeof *o);
-    PP_TRY(check_syntax(argc, argv, for_eval));
-    /* first: what decides the base configuration */
+    cli_options walk;
+    parsed_option p;
+    int done = 0;
+    /* first: the shape of argv, and what decides the base configuration */
     pp_dataset_kind dataset = PP_DATASET_FASHION_MNIST;
     pp_model_kind model = PP_MODEL_FC;
     pp_rule_kind rule = PP_RULE_PEPITA;
     int coarse = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(flag, "--help") || !strcmp(flag, "-h"))
-            o->help = 1;
-        else if (!strcmp(flag, "--quiet") || !strcmp(flag, "-q"))
-            o->quiet = 1;
-        else if (!strcmp(flag, "--coarse"))
-            coarse = 1;
-        else if (!strcmp(flag, "--dataset"))
-            PP_TRY(pp_dataset_parse(v, &dataset));
-        else if (!strcmp(flag, "--model"))
-            PP_TRY(pp_model_parse(v, &model));
-        else if (!strcmp(flag, "--rule"))
-            PP_TRY(pp_rule_parse(v, &rule));
-        else if (!strcmp(flag, "--resume"))
-            o->resume_path = v;
-        else if (!strcmp(flag, "--checkpoint"))
-            o->checkpoint_path = v;
-        if (is_in(flag, valued, sizeof valued / sizeof valued[0])) i++;
+    cli_options_start(&walk, argc, argv, "hq", options, 0);
+    for (;;) {
+        PP_TRY(next_option(&walk, for_eval, &p, &done));
+        if (done) break;
+        if (p.id == 'h') o->help = 1;
+        if (p.id == 'q') o->quiet = 1;
+        if (p.id == OPT_COARSE) coarse = 1;
+    }
+    cli_options_start(&walk, argc, argv, "hq", options, 0);
+    for (;;) {
+        PP_TRY(next_option(&walk, for_eval, &p, &done));
+        if (done) break;
+        if (!strcmp(p.flag, "--dataset"))
+            PP_TRY(pp_dataset_parse(p.value, &dataset));
+        else if (!strcmp(p.flag, "--model"))
+            PP_TRY(pp_model_parse(p.value, &model));
+        else if (!strcmp(p.flag, "--rule"))
+            PP_TRY(pp_rule_parse(p.value, &rule));
+        else if (!strcmp(p.flag, "--resume"))
+            o->resume_path = p.value;
+        else if (!strcmp(p.flag, "--checkpoint"))
+            o->checkpoint_path = p.value;
     }
     const char *saved = for_eval ? o->checkpoint_path : o->resume_path;
     if (for_eval && !saved && !o->help)
@@ -214,22 +266,23 @@ pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train
         PP_TRY(pp_config_preset(&o->config, dataset, model, rule));
     }
     /* then every override, in order */
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (!strcmp(flag, "--dataset"))
+    cli_options_start(&walk, argc, argv, "hq", options, 0);
+    for (;;) {
+        PP_TRY(next_option(&walk, for_eval, &p, &done));
+        if (done) break;
+        if (!strcmp(p.flag, "--dataset"))
             o->config.dataset = dataset;
-        else if (!strcmp(flag, "--model"))
+        else if (!strcmp(p.flag, "--model"))
             o->config.model = model;
-        else if (!strcmp(flag, "--rule"))
+        else if (!strcmp(p.flag, "--rule"))
             o->config.rule = rule;
-        else if (!strcmp(flag, "--coarse"))
+        else if (p.id == OPT_COARSE)
             o->config.cifar100_coarse = coarse;
-        else if (!strcmp(flag, "--analysis"))
+        else if (p.id == OPT_ANALYSIS)
             o->config.analysis = 1;
-        else if (!strcmp(flag, "--naive-modulated-pass"))
+        else if (p.id == OPT_NAIVE)
             o->config.naive_modulated_pass = 1;
-        if (is_in(flag, valued, sizeof valued / sizeof valued[0]))
-            PP_TRY(apply(flag, argv[++i], o));
+        if (p.id == OPT_VALUED) PP_TRY(apply(p.flag, p.value, o));
     }
     if (o->help) return PP_OK;
     if (for_eval && (o->save_path || o->resume_path || o->log_path))
@@ -250,6 +303,9 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "  --coarse              CIFAR-100: the 20 coarse labels\n"
             "  --model fc|conv       fully connected (default) or conv 32@5x5-ReLU-maxpool-FC\n"
             "  --hidden N[,N...]     fc hidden widths (default 1024; 'none' for no hidden layer)\n"
+            "  --arch SPEC           the hidden layers as text, e.g.\n"
+            "                        conv32k5,pool2,conv64k5,pool2,fc1024 (conv layers need\n"
+            "                        --model conv; replaces --hidden and the preset's layers)\n"
             "  --rule NAME           pepita (default), bp, fa, dfa, drtp\n"
             "\n"
             "hyperparameters (defaults: the paper's Table 2 preset, below):\n"
@@ -273,8 +329,16 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "  --resume FILE         continue from a checkpoint\n"
             "  --analysis            per-epoch angle between W_L...W_1 and F^T, weight norms\n"
             "  --quiet               no progress output\n"
+            "\n"
+            "data-parallel training: %s\n"
             "\n",
-            pp_dataset_default_dir(c->dataset));
+            pp_dataset_default_dir(c->dataset),
+            dist_available()
+                ? "mpirun -np N pepita train ... splits each batch over N ranks;\n"
+                  "  each takes the device at its node-local rank among those --device matches,\n"
+                  "  or from a list (--device 0:0,0:1); rank 0 prints and writes the files"
+                : "not in this build; install Open MPI (Debian: libopenmpi-dev openmpi-bin)\n"
+                  "  and rebuild, then run mpirun -np N pepita train ...");
     fprintf(out, "preset for --dataset %s --model %s --rule %s:\n", pp_dataset_name(c->dataset),
             pp_model_name(c->model), pp_rule_name(c->rule));
     fprintf(out, "  epochs %d, batch %d, lr %g, lr x%g after epoch", c->epochs, c->batch,

@@ -1,56 +1,44 @@
 /* Building a network and its workspace, and the forward pass. */
 #include "model/network.h"
 
+#include "model/arch.h"
+#include "model/random_streams.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Random streams: one per layer's weights, and above for fixed matrices. */
-enum { STREAM_WEIGHTS = 0 };
 
 static pp_status alloc_floats(rt_context *ctx, rt_buf *buf, size_t n) {
     return rt_buf_create(ctx, n * sizeof(float), buf);
 }
 
-static pp_status alloc_activations(rt_context *ctx, const net_layer *l, size_t batch,
-                                   net_activations *act) {
-    PP_TRY(alloc_floats(ctx, &act->z, batch * l->units));
-    if (l->kind == NET_CONV) {
-        PP_TRY(alloc_floats(ctx, &act->a, batch * l->units));
-        PP_TRY(rt_buf_create(ctx, batch * l->out * sizeof(int32_t), &act->argmax));
-    }
-    return alloc_floats(ctx, &act->h, batch * l->out);
-}
-
 static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int index) {
     rt_context *ctx = net->ctx;
-    size_t fan_in =
-        l->kind == NET_CONV ? (size_t)l->conv.in_c * l->conv.kernel * l->conv.kernel : l->in;
-    l->n_weights = l->kind == NET_CONV ? (size_t)l->conv.out_c * fan_in : l->out * l->in;
     PP_TRY(alloc_floats(ctx, &l->w, l->n_weights));
     PP_TRY(alloc_floats(ctx, &l->v, l->n_weights));
     PP_TRY(alloc_floats(ctx, &l->g, l->n_weights));
     /* He uniform: U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
-    float bound = sqrtf(6.0f / (float)fan_in);
+    float bound = sqrtf(6.0f / (float)l->fan_in);
     PP_TRY(op_uniform(ctx, l->n_weights, -bound, bound, seed, STREAM_WEIGHTS + (uint32_t)index,
                       &l->w));
-    PP_TRY(alloc_activations(ctx, l, net->max_batch, &l->std));
-    PP_TRY(alloc_activations(ctx, l, net->max_batch, &l->mod));
-    PP_TRY(alloc_floats(ctx, &l->diff, net->max_batch * l->units));
-    PP_TRY(alloc_floats(ctx, &l->delta, net->max_batch * l->units));
-    return alloc_floats(ctx, &l->delta_h, net->max_batch * l->out);
+    return l->ops->activations_create(ctx, l, net->max_batch, &l->std);
 }
 
-static void add_dense(network *net, size_t in, size_t out) {
+pp_status net_activations_create(network *net, int layer, net_activations *act) {
+    const net_layer *l = &net->layers[layer];
+    return l->ops->activations_create(net->ctx, l, net->max_batch, act);
+}
+
+const net_layer_ops *net_layer_ops_of(arch_kind kind) {
+    return kind == ARCH_CONV ? &net_layer_conv : &net_layer_dense;
+}
+
+/* Appends a layer of a spec for an input of c x h x w, advancing them. */
+static void add_layer(network *net, const arch_layer *spec, int *c, int *h, int *w) {
     net_layer *l = &net->layers[net->n_layers++];
-    l->kind = NET_DENSE;
-    l->in = in;
-    l->out = out;
-    l->units = out;
-}
-
-op_act net_hidden_activation(const pp_config *config) {
-    return config->rule == PP_RULE_DRTP ? OP_ACT_TANH : OP_ACT_RELU;
+    l->ops = net_layer_ops_of(spec->kind);
+    l->kind = spec->kind == ARCH_CONV ? NET_CONV : NET_DENSE;
+    l->ops->shape(l, spec, net->max_batch, c, h, w);
 }
 
 const char *net_activation_name(op_act act) {
@@ -58,8 +46,9 @@ const char *net_activation_name(op_act act) {
     return act >= OP_ACT_IDENTITY && act <= OP_ACT_SIGMOID ? names[act] : "?";
 }
 
-pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_h, int in_w,
-                     size_t classes, size_t max_batch, network **out) {
+pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act, net_output output,
+                     int in_c, int in_h, int in_w, size_t classes, size_t max_batch,
+                     network **out) {
     *out = NULL;
     network *net = calloc(1, sizeof *net);
     if (!net) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating the network");
@@ -71,44 +60,25 @@ pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_
     net->input_size = (size_t)in_c * in_h * in_w;
     net->classes = classes;
     net->max_batch = max_batch;
-    net->hidden_act = net_hidden_activation(config);
-    net->sigmoid_output = config->rule == PP_RULE_DRTP;
+    net->hidden_act = hidden_act;
+    net->output = output;
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
 
-    if (config->model == PP_MODEL_CONV) {
-        net_layer *l = &net->layers[net->n_layers++];
-        l->kind = NET_CONV;
-        l->conv = (op_conv_shape){.batch = (int)max_batch,
-                                  .in_c = in_c,
-                                  .in_h = in_h,
-                                  .in_w = in_w,
-                                  .out_c = config->conv_filters,
-                                  .kernel = config->conv_kernel,
-                                  .stride = 1,
-                                  .pad = 0};
-        int oh = op_conv_out_h(&l->conv), ow = op_conv_out_w(&l->conv);
-        l->in = net->input_size;
-        l->units = (size_t)config->conv_filters * oh * ow;
-        l->out = (size_t)config->conv_filters * (oh / 2) * (ow / 2);
-        add_dense(net, l->out, classes);
-    } else {
-        size_t in = net->input_size;
-        for (int i = 0; i < config->n_hidden; i++) {
-            add_dense(net, in, (size_t)config->hidden[i]);
-            in = (size_t)config->hidden[i];
-        }
-        add_dense(net, in, classes);
-    }
-
+    arch_spec spec;
     pp_status st;
+    PP_TRY_GOTO(st, arch_of_config(config, &spec), fail);
+    /* the shape each layer sees: channels x height x width, flattened for dense layers */
+    int c = in_c, h = in_h, w = in_w;
+    for (int i = 0; i < spec.n; i++)
+        add_layer(net, &spec.layers[i], &c, &h, &w);
+    arch_layer output_layer = {.kind = ARCH_DENSE, .units = (int)classes};
+    add_layer(net, &output_layer, &c, &h, &w);
+
     for (int i = 0; i < net->n_layers; i++)
         PP_TRY_GOTO(st, alloc_layer(net, &net->layers[i], config->seed, i), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->x, max_batch * net->input_size), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->x_mod, max_batch * net->input_size), fail);
     PP_TRY_GOTO(st, rt_buf_create(ctx, max_batch * sizeof(int32_t), &net->labels), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->err, max_batch * classes), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->err_mod, max_batch * classes), fail);
-    PP_TRY_GOTO(st, alloc_floats(ctx, &net->onehot, max_batch * classes), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->loss, max_batch), fail);
     PP_TRY_GOTO(st, alloc_floats(ctx, &net->correct, max_batch), fail);
     *out = net;
@@ -118,11 +88,11 @@ fail:
     return st;
 }
 
-static void release_activations(rt_context *ctx, net_activations *act) {
-    rt_buf_release(ctx, &act->z);
-    rt_buf_release(ctx, &act->a);
-    rt_buf_release(ctx, &act->h);
-    rt_buf_release(ctx, &act->argmax);
+void net_activations_release(network *net, net_activations *act) {
+    rt_buf_release(net->ctx, &act->z);
+    rt_buf_release(net->ctx, &act->a);
+    rt_buf_release(net->ctx, &act->h);
+    rt_buf_release(net->ctx, &act->argmax);
 }
 
 void net_destroy(network *net) {
@@ -133,14 +103,9 @@ void net_destroy(network *net) {
         rt_buf_release(ctx, &l->w);
         rt_buf_release(ctx, &l->v);
         rt_buf_release(ctx, &l->g);
-        release_activations(ctx, &l->std);
-        release_activations(ctx, &l->mod);
-        rt_buf_release(ctx, &l->diff);
-        rt_buf_release(ctx, &l->delta);
-        rt_buf_release(ctx, &l->delta_h);
+        net_activations_release(net, &l->std);
     }
-    rt_buf *batch_bufs[] = {&net->x,       &net->x_mod,  &net->labels, &net->err,
-                            &net->err_mod, &net->onehot, &net->loss,   &net->correct};
+    rt_buf *batch_bufs[] = {&net->x, &net->labels, &net->err, &net->loss, &net->correct};
     for (size_t i = 0; i < sizeof batch_bufs / sizeof batch_bufs[0]; i++)
         rt_buf_release(ctx, batch_bufs[i]);
     free(net);
@@ -157,50 +122,49 @@ op_dropout net_dropout(const network *net, int layer, int training, uint32_t ste
     op_dropout d = {.p = training && hidden_dense ? net->dropout : 0.0f,
                     .seed = seed,
                     .step = step,
-                    .layer = (uint32_t)layer};
+                    .layer = (uint32_t)layer,
+                    .first = (uint32_t)(net->first_row * net->layers[layer].units)};
     return d;
 }
 
 pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf *input,
                             net_activations *act, int training, uint32_t step, uint64_t seed) {
     net_layer *l = &net->layers[index];
-    int last = index == net->n_layers - 1;
-    if (l->kind == NET_CONV) {
-        op_conv_shape s = net_conv_shape(l, batch);
-        PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &act->z));
-        PP_TRY(op_act_forward(net->ctx, net->hidden_act, batch * l->units, &act->z, &act->a, NULL));
-        return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
-                                   op_conv_out_w(&s), &act->a, &act->h, &act->argmax);
-    }
-    PP_TRY(op_dense_forward(net->ctx, batch, l->in, l->out, input, &l->w, &act->z));
-    if (last) return PP_OK; /* the output non-linearity is part of the error */
+    PP_TRY(l->ops->linear(net, l, batch, input, &act->z));
+    if (index == net->n_layers - 1)
+        return PP_OK; /* the output non-linearity is part of the error */
     op_dropout drop = net_dropout(net, index, training, step, seed);
-    return op_act_forward(net->ctx, net->hidden_act, batch * l->out, &act->z, &act->h,
-                          drop.p > 0 ? &drop : NULL);
+    return l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL);
 }
 
-pp_status net_forward(network *net, size_t batch, const rt_buf *input, int pass, int training,
-                      uint32_t step, uint64_t seed) {
+pp_status net_forward(network *net, size_t batch, const rt_buf *input, int training, uint32_t step,
+                      uint64_t seed) {
     const rt_buf *in = input;
     for (int i = 0; i < net->n_layers; i++) {
-        net_activations *act = pass ? &net->layers[i].mod : &net->layers[i].std;
+        net_activations *act = &net->layers[i].std;
         PP_TRY(net_layer_forward(net, i, batch, in, act, training, step, seed));
         in = &act->h;
     }
     return PP_OK;
 }
 
-pp_status net_output_error(network *net, size_t batch, int pass) {
-    net_layer *last = &net->layers[net->n_layers - 1];
-    const rt_buf *logits = pass ? &last->mod.z : &last->std.z;
-    rt_buf *err = pass ? &net->err_mod : &net->err;
-    /* the loss and accuracy are those of the standard pass */
-    rt_buf *loss = pass ? NULL : &net->loss, *correct = pass ? NULL : &net->correct;
-    if (net->sigmoid_output)
+/* The loss and accuracy are recorded for the standard pass only. */
+static pp_status output_error(network *net, size_t batch, const rt_buf *logits, rt_buf *err,
+                              rt_buf *loss, rt_buf *correct) {
+    if (net->output == NET_OUTPUT_SIGMOID)
         return op_sigmoid_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
                                 correct);
     return op_softmax_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
                             correct);
+}
+
+pp_status net_output_error(network *net, size_t batch) {
+    return output_error(net, batch, &net->layers[net->n_layers - 1].std.z, &net->err, &net->loss,
+                        &net->correct);
+}
+
+pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err) {
+    return output_error(net, batch, logits, err, NULL, NULL);
 }
 
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {

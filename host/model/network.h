@@ -1,79 +1,94 @@
 /* The network: its layers' weights and optimiser state, the activation
- * workspace for one batch, and the forward pass as a composition of
- * operators. Learning rules use it; it knows nothing of any rule. */
+ * workspace of the standard pass for one batch, and the forward pass as a
+ * composition of operators. Learning rules use it; it knows nothing of any
+ * rule: a rule's own buffers (PEPITA's modulated pass, BP's deltas) are the
+ * rule's, and the rule chooses the hidden activation and the output. */
 #ifndef PEPITA_MODEL_NETWORK_H
 #define PEPITA_MODEL_NETWORK_H
 
+#include "model/layer.h"
 #include "ops/ops.h"
 
 typedef enum net_layer_kind { NET_DENSE, NET_CONV } net_layer_kind;
 
+/* The output layer's non-linearity and loss: softmax with cross-entropy, or
+ * a sigmoid per class with binary cross-entropy. */
+typedef enum net_output { NET_OUTPUT_SOFTMAX, NET_OUTPUT_SIGMOID } net_output;
+
 /* Activations of one layer for one pass over a batch. */
-typedef struct net_activations {
+struct net_activations {
     rt_buf z;      /* pre-activation: batch x units (conv: batch x F x oh x ow) */
     rt_buf a;      /* conv only: ReLU output before pooling */
     rt_buf h;      /* the layer's output as the next layer sees it */
     rt_buf argmax; /* conv only: pooling argmax (int32) */
-} net_activations;
+};
 
-typedef struct net_layer {
-    net_layer_kind kind;
-    size_t in, out;     /* features in and out (conv: out = pooled features) */
-    size_t units;       /* pre-activation size per sample (conv: F*oh*ow, dense: out) */
-    op_conv_shape conv; /* conv only; batch is set per call */
+struct net_layer {
+    const net_layer_ops *ops;
+    net_layer_kind kind; /* for PEPITA's first-layer shortcuts, exact for one kind each */
+    size_t in, out;      /* features in and out (conv: out = pooled features) */
+    size_t units;        /* pre-activation size per sample (conv: F*oh*ow, dense: out) */
+    size_t positions;    /* output positions per filter (conv: oh*ow, dense: 1) */
+    op_conv_shape conv;  /* conv only; batch is set per call */
+    size_t fan_in;       /* inputs per unit: in, or in_c k k for conv (He init) */
     size_t n_weights;
-    rt_buf w, v, g;           /* weights, momentum, gradient (update) */
-    net_activations std, mod; /* the standard and the modulated pass */
-    rt_buf diff;              /* PEPITA: a - a' (conv) or h - h' (dense hidden) */
-    rt_buf delta;             /* gradient-based rules: signal at the pre-activation */
-    rt_buf delta_h;           /* gradient-based rules: signal at the output h (conv: pooled) */
-} net_layer;
+    rt_buf w, v, g;      /* weights, momentum, gradient (update) */
+    net_activations std; /* the standard pass */
+};
 
 #define NET_MAX_LAYERS (PP_MAX_HIDDEN + 2)
 
-typedef struct network {
+struct network {
     rt_context *ctx;
     pp_model_kind model;
     int n_layers;
     net_layer layers[NET_MAX_LAYERS];
     int in_c, in_h, in_w;
     size_t input_size, classes;
-    size_t max_batch;   /* the workspace's capacity */
-    op_act hidden_act;  /* ReLU, or tanh for DRTP */
-    int sigmoid_output; /* DRTP */
-    float dropout;      /* on hidden dense layers while training */
+    size_t max_batch;  /* the workspace's capacity */
+    op_act hidden_act; /* chosen by the rule */
+    net_output output; /* chosen by the rule */
+    float dropout;     /* on hidden dense layers while training */
+    size_t
+        first_row; /* the global batch row of row 0 (a data-parallel rank's slice): keys dropout */
     /* batch buffers */
-    rt_buf x, x_mod;      /* input and modulated input: batch x input_size */
+    rt_buf x;             /* input: batch x input_size */
     rt_buf labels;        /* int32 */
-    rt_buf err, err_mod;  /* output error: batch x classes */
+    rt_buf err;           /* the standard pass's output error: batch x classes */
     rt_buf loss, correct; /* per-sample */
-    rt_buf onehot;        /* batch x classes (DRTP targets) */
-} network;
+};
 
-/* The hidden layers' activation for a configuration: ReLU, or tanh for DRTP
- * (as the paper); and its name ("relu", "tanh"). */
-op_act net_hidden_activation(const pp_config *config);
+/* An activation's name ("ReLU", "tanh"). */
 const char *net_activation_name(op_act act);
 
 /* Builds the layers for a configuration and allocates weights (He uniform
- * from the seed), optimiser state and a workspace for max_batch samples. */
-pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_h, int in_w,
-                     size_t classes, size_t max_batch, network **out);
+ * from the seed), optimiser state and a workspace for max_batch samples;
+ * hidden layers use hidden_act, the output layer `output`. */
+pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act, net_output output,
+                     int in_c, int in_h, int in_w, size_t classes, size_t max_batch, network **out);
 void net_destroy(network *net);
 
-/* The standard (pass == 0) or modulated (pass == 1) forward pass of batch
- * rows of `input` up to the logits z of the last layer. Dropout (when
- * training) is keyed by step, identical in both passes. */
-pp_status net_forward(network *net, size_t batch, const rt_buf *input, int pass, int training,
-                      uint32_t step, uint64_t seed);
+/* Activation buffers shaped for layer l and max_batch samples (a rule's
+ * second pass), and their release. */
+pp_status net_activations_create(network *net, int layer, net_activations *act);
+void net_activations_release(network *net, net_activations *act);
+
+/* The standard forward pass of batch rows of `input` up to the logits z of
+ * the last layer, into each layer's std. Dropout (when training) is keyed by
+ * step, so a second pass of a rule can repeat the same mask. */
+pp_status net_forward(network *net, size_t batch, const rt_buf *input, int training, uint32_t step,
+                      uint64_t seed);
 /* One layer of a pass: z = layer(input), then its activation (and pooling);
  * the last layer stops at the logits. */
 pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf *input,
                             net_activations *act, int training, uint32_t step, uint64_t seed);
 /* The dropout key of hidden layer l at a step (p = 0 when not training). */
 op_dropout net_dropout(const network *net, int layer, int training, uint32_t step, uint64_t seed);
-/* The output error, loss and correct count of pass 0 or 1 into err (pass 0) or err_mod. */
-pp_status net_output_error(network *net, size_t batch, int pass);
+/* The standard pass's output error into err, and its per-sample loss and
+ * correct flags. */
+pp_status net_output_error(network *net, size_t batch);
+/* The output error of other logits (a rule's second pass) into err. */
+pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err);
 /* Conv layer l's shape for a batch. */
 op_conv_shape net_conv_shape(const net_layer *layer, size_t batch);
 /* v = mu v + lr (g + wd w); w -= v, for every layer. */

@@ -8,7 +8,7 @@
 typedef struct drop_args {
     uint32_t threshold; /* 0: no dropout */
     float scale;
-    uint32_t seed_lo, seed_hi, step, layer;
+    uint32_t seed_lo, seed_hi, step, layer, first;
 } drop_args;
 
 static pp_status get_drop_args(const char *op, const op_dropout *drop, drop_args *out) {
@@ -23,6 +23,7 @@ static pp_status get_drop_args(const char *op, const op_dropout *drop, drop_args
     out->seed_hi = (uint32_t)(drop->seed >> 32);
     out->step = drop->step;
     out->layer = drop->layer;
+    out->first = drop->first;
     return PP_OK;
 }
 
@@ -32,13 +33,19 @@ static pp_status check_act(const char *op, op_act act, size_t n) {
     return op_need_int(op, "n", n);
 }
 
+/* Dropout elements per work-item: the profile's, but one when the mask
+ * starts inside a Philox block (a data-parallel rank's rows, cl/activation.cl). */
+static int drop_lanes(const rt_context *ctx, const drop_args *d) {
+    return d->first % 4 ? 1 : ctx->device_profile.dropout_elements_per_item;
+}
+
 /* The kernel is built per activation and with or without dropout; the
  * low-rank kernel also per rank (0: the define is left out). */
 static pp_status get_kernel_ranked(rt_context *ctx, const char *name, op_act act,
                                    const drop_args *d, size_t rank, rt_kernel **k) {
     char defines[96];
     int n = snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d -DDROPOUT_LANES=%d", (int)act,
-                     d->threshold != 0, ctx->device_profile.dropout_elements_per_item);
+                     d->threshold != 0, drop_lanes(ctx, d));
     if (rank) snprintf(defines + n, sizeof defines - (size_t)n, " -DRANK=%zu", rank);
     return rt_kernel_get(ctx, "activation", name, defines, k);
 }
@@ -50,7 +57,7 @@ static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const
 
 #define DROP_ARGS(d)                                                                               \
     RT_UINT((d).threshold), RT_FLOAT((d).scale), RT_UINT((d).seed_lo), RT_UINT((d).seed_hi),       \
-        RT_UINT((d).step), RT_UINT((d).layer)
+        RT_UINT((d).step), RT_UINT((d).layer), RT_UINT((d).first)
 
 /* Launches activation kernel `name` over n elements: one work-item per element
  * without dropout or with the profile's one-element dropout; with four
@@ -61,7 +68,7 @@ static pp_status launch_act(rt_context *ctx, const char *name, op_act act, const
     rt_kernel *k;
     PP_TRY(get_kernel(ctx, name, act, d, &k));
     size_t local = op_pow2_local(k, ctx->device_profile.elementwise_local);
-    if (!d->threshold || ctx->device_profile.dropout_elements_per_item == 1)
+    if (!d->threshold || drop_lanes(ctx, d) == 1)
         return rt_launch(ctx, k, 1, (size_t[]){n}, &local, n_args, args);
     if (n / 4) PP_TRY(rt_launch(ctx, k, 1, (size_t[]){n / 4}, &local, n_args, args));
     if (n % 4 == 0) return PP_OK;

@@ -88,12 +88,15 @@ typedef enum op_act { OP_ACT_IDENTITY = 0, OP_ACT_RELU, OP_ACT_TANH, OP_ACT_SIGM
 /* Dropout keyed by (seed, step, layer): the mask of element i is a pure
  * function of the key and i (Philox-4x32-10), so both PEPITA passes and a
  * BP backward regenerate the same mask. p == 0 disables it, p must be < 1.
- * Kept units are scaled by 1/(1-p). host/ops/philox.h reproduces the mask. */
+ * Kept units are scaled by 1/(1-p). host/ops/philox.h reproduces the mask.
+ * first: the global index of the buffer's element 0 (a data-parallel rank's
+ * rows start inside the global batch; 0 in one process). */
 typedef struct op_dropout {
     float p;
     uint64_t seed;
     uint32_t step;
     uint32_t layer;
+    uint32_t first;
 } op_dropout;
 
 /* y = act(x) * mask / (1 - p); drop may be NULL. In place (x == y) allowed. */

@@ -1,29 +1,27 @@
-/* The pieces gradient-style rules share: each layer's update from a signal
- * at its output, the full backward chain of BP and FA, where the error
- * travels down through one matrix per layer (W_l for BP, a fixed B_l for FA),
- * and the direct projection of DFA and DRTP. */
+/* The pieces gradient-style rules share: their workspace (the signal at
+ * every layer), each layer's update from a signal at its output, the full
+ * backward chain of BP and FA, where the error travels down through one
+ * matrix per layer (W_l for BP, a fixed B_l for FA), and the direct
+ * projection of DFA and DRTP. */
 #ifndef PEPITA_RULES_BACKPROP_CHAIN_H
 #define PEPITA_RULES_BACKPROP_CHAIN_H
 
 #include "rules/rule.h"
 
-/* What layer l saw as input in the standard pass: x, or the layer below's h. */
-const rt_buf *chain_layer_input(const network *net, int layer);
+/* The rule's state (r->state) for every rule of this file. */
+typedef struct chain_state {
+    rt_buf delta[NET_MAX_LAYERS];   /* the signal at each pre-activation */
+    rt_buf delta_h[NET_MAX_LAYERS]; /* the signal at each output h (conv: pooled) */
+    rt_buf onehot;                  /* batch x classes: the targets (from_target) */
+    int from_target;
+    /* backward chain: feedback[l] shaped like W_l ([0] unused); direct:
+     * feedback[l] (classes x layer l's out) for hidden layers */
+    const rt_buf *feedback[NET_MAX_LAYERS];
+} chain_state;
 
-/* The output layer's update: g_L = (1/B) err^T h_{L-1}. */
-pp_status chain_output_update(rule *r, size_t batch, const rt_buf *err);
-
-/* Hidden layer l's update from the signal already in its delta_h (at its
- * output h; pooled for conv): delta = delta_h through pooling, the activation
- * derivative and the dropout mask of the standard pass; g = (1/B) delta^T h_{l-1}
- * (conv: the batch-mean weight gradient). */
-pp_status chain_hidden_update(rule *r, int layer, const rule_step_args *a);
-
-/* A standard pass, its error, then the backward chain: feedback[l] (shaped
- * like W_l) carries layer l's delta to layer l-1's delta_h. feedback[0] is
- * unused. Leaves every layer's update in g. */
-pp_status backprop_chain(rule *r, const rule_step_args *a,
-                         const rt_buf *const feedback[NET_MAX_LAYERS]);
+/* Makes r a backward-chain rule (BP, FA): its workspace and its step; the
+ * caller then fills feedback[l] for l >= 1. */
+pp_status backprop_chain_init(rule *r);
 
 /* Makes r a direct-feedback rule (DFA, DRTP): a standard pass, its error and
  * the output layer's update, then every hidden layer l gets delta_h = s B_l

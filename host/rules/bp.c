@@ -2,14 +2,10 @@
  * down through the transposed forward weights. */
 #include "rules/backprop_chain.h"
 
-static pp_status bp_step(rule *r, const rule_step_args *a) {
-    const rt_buf *feedback[NET_MAX_LAYERS] = {0};
-    for (int i = 0; i < r->net->n_layers; i++)
-        feedback[i] = &r->net->layers[i].w;
-    return backprop_chain(r, a, feedback);
-}
-
 pp_status rule_bp_init(rule *r) {
-    r->step = bp_step;
+    PP_TRY(backprop_chain_init(r));
+    chain_state *s = r->state;
+    for (int i = 1; i < r->net->n_layers; i++)
+        s->feedback[i] = &r->net->layers[i].w;
     return PP_OK;
 }

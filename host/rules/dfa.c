@@ -6,14 +6,11 @@
 
 #include <math.h>
 
-/* B_l comes from random stream DFA_STREAM + l, apart from other rules' matrices. */
-enum { DFA_STREAM = 40 };
-
 pp_status rule_dfa_init(rule *r) {
     float bounds[NET_MAX_LAYERS];
     for (int i = 0; i < r->net->n_layers - 1; i++)
         /* scaled like a W_{l+1} fed by this layer (He uniform over its outputs), so with
          * one hidden layer the signal has the magnitude FA's would have */
         bounds[i] = sqrtf(6.0f / (float)r->net->layers[i].out);
-    return direct_feedback_init(r, 0, bounds, DFA_STREAM);
+    return direct_feedback_init(r, 0, bounds, STREAM_DFA_FEEDBACK);
 }

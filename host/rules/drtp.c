@@ -11,9 +11,6 @@
 
 #include <math.h>
 
-/* B_l comes from random stream DRTP_STREAM + l, apart from other rules' matrices. */
-enum { DRTP_STREAM = 60 };
-
 pp_status rule_drtp_init(rule *r) {
     float bounds[NET_MAX_LAYERS];
     for (int i = 0; i < r->net->n_layers - 1; i++)
@@ -21,5 +18,5 @@ pp_status rule_drtp_init(rule *r) {
          * with torch.nn.init.kaiming_uniform_, whose fan-in is its second dimension.
          * (1/sqrt(out) reached 40.8% instead of 45.89% on CIFAR-10 FC: README.) */
         bounds[i] = sqrtf(6.0f / (float)r->net->layers[i].out);
-    return direct_feedback_init(r, 1, bounds, DRTP_STREAM);
+    return direct_feedback_init(r, 1, bounds, STREAM_DRTP_FEEDBACK);
 }

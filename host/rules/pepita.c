@@ -7,11 +7,13 @@
 #include <stdlib.h>
 
 enum { FIXED_F = 0 };
-/* Noise for the random-modulation control comes from its own seed space. */
-#define RANDOM_MODULATION_SEED_SALT 0x5EED0F5EED0F5EEDull
 
 typedef struct pepita_state {
-    rt_buf w1f;   /* W_1 F: units of layer 1 x classes (dense first layer) */
+    rt_buf x_mod;                        /* the modulated input: batch x input */
+    rt_buf err_mod;                      /* the modulated pass's error (--output-error modulated) */
+    net_activations mod[NET_MAX_LAYERS]; /* the modulated pass */
+    rt_buf diff[NET_MAX_LAYERS];         /* a - a' (conv) or h - h' (dense hidden) */
+    rt_buf w1f;                          /* W_1 F: units of layer 1 x classes (dense first layer) */
     rt_buf noise; /* batch x classes, the random-modulation control's signal */
     /* conv first layer: F^T (classes images), the identity that transposes F
      * by a GEMM, and the convolutions of F's columns (classes x units) */
@@ -32,11 +34,12 @@ static pp_status modulating_signal(rule *r, const rule_step_args *a, const rt_bu
 
 /* x' = x + m F^T (batch x input). */
 static pp_status modulate_input(rule *r, size_t batch, const rt_buf *m) {
+    pepita_state *s = r->state;
     network *net = r->net;
     size_t d = net->input_size, c = net->classes;
-    PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, &net->x_mod, 0, batch * d * sizeof(float)));
+    PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, &s->x_mod, 0, batch * d * sizeof(float)));
     return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, d, c, 1.0f, m, 0, c,
-                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &net->x_mod, 0, d);
+                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &s->x_mod, 0, d);
 }
 
 /* The first dense layer's modulated pre-activation. Exact algebra:
@@ -48,12 +51,12 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     net_layer *l = &net->layers[0];
     size_t d = net->input_size, c = net->classes, u = l->out;
     if (r->config->naive_modulated_pass)
-        return op_dense_forward(net->ctx, batch, d, u, &net->x_mod, &l->w, &l->mod.z);
+        return op_dense_forward(net->ctx, batch, d, u, &s->x_mod, &l->w, &s->mod[0].z);
     PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
                    &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
-    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &l->mod.z, 0, batch * u * sizeof(float)));
+    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &s->mod[0].z, 0, batch * u * sizeof(float)));
     return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, 1.0f, m, 0, c, &s->w1f, 0, c, 1.0f,
-                   &l->mod.z, 0, u);
+                   &s->mod[0].z, 0, u);
 }
 
 /* The first conv layer's modulated pass up to a' and diff = a - a' (the
@@ -73,7 +76,7 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
      * no pass writing z' (measured, PEPITA conv MNIST epoch: 2.46-2.55 s ->
      * 2.12-2.23 s per 20000 samples against copy + rank-10 GEMM + activation). */
     return op_act_forward_diff_lowrank(net->ctx, net->hidden_act, batch, u, c, &l->std.z, m,
-                                       &s->conv_f, &l->std.a, &l->mod.a, &l->diff, NULL);
+                                       &s->conv_f, &l->std.a, &s->mod[0].a, &s->diff[0], NULL);
 }
 
 /* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'.
@@ -81,39 +84,33 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
  * layer's pre-activation is in mod.z, a conv first layer's a' and diff are set. */
 static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *input,
                                   const rule_step_args *a) {
+    pepita_state *st = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[i];
-    if (l->kind == NET_CONV) {
+    net_activations *mod = &st->mod[i];
+    if (i == 0 && l->kind == NET_CONV && !r->config->naive_modulated_pass) {
         op_conv_shape s = net_conv_shape(l, batch);
-        if (i > 0 || r->config->naive_modulated_pass) {
-            PP_TRY(op_conv_forward(net->ctx, &s, input, &l->w, &l->mod.z));
-            PP_TRY(op_act_forward_diff(net->ctx, net->hidden_act, batch * l->units, &l->mod.z,
-                                       &l->std.a, &l->mod.a, &l->diff, NULL));
-        }
         return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
-                                   op_conv_out_w(&s), &l->mod.a, &l->mod.h, &l->mod.argmax);
+                                   op_conv_out_w(&s), &mod->a, &mod->h, &mod->argmax);
     }
-    if (i > 0) PP_TRY(op_dense_forward(net->ctx, batch, l->in, l->out, input, &l->w, &l->mod.z));
+    if (i > 0 || l->kind == NET_CONV) PP_TRY(l->ops->linear(net, l, batch, input, &mod->z));
     op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
-    return op_act_forward_diff(net->ctx, net->hidden_act, batch * l->out, &l->mod.z, &l->std.h,
-                               &l->mod.h, &l->diff, drop.p > 0 ? &drop : NULL);
+    return l->ops->activate_diff(net, l, net->hidden_act, batch, &l->std, mod, &st->diff[i],
+                                 drop.p > 0 ? &drop : NULL);
 }
 
-/* Hidden layer i's update from diff and the presynaptic activity. */
+/* Hidden layer i's update from diff and the presynaptic activity: the mean
+ * over the batch (and a conv layer's positions). */
 static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre) {
+    pepita_state *st = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[i];
-    if (l->kind == NET_CONV) {
-        op_conv_shape s = net_conv_shape(l, batch);
-        float positions = (float)op_conv_out_h(&s) * (float)op_conv_out_w(&s);
-        return op_conv_weight_grad(net->ctx, &s, 1.0f / ((float)batch * positions), &l->diff, pre,
-                                   &l->g);
-    }
-    return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, &l->diff,
-                                  pre, 0.0f, &l->g);
+    float scale = 1.0f / ((float)batch * (float)l->positions);
+    return l->ops->weight_update(net, l, batch, scale, &st->diff[i], pre, &l->g);
 }
 
 static pp_status pepita_step(rule *r, const rule_step_args *a) {
+    pepita_state *s = r->state;
     network *net = r->net;
     const pp_config *cfg = r->config;
     size_t batch = a->batch;
@@ -121,40 +118,38 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     int modulated_pre = cfg->presynaptic == PP_PRESYNAPTIC_MODULATED;
 
     /* 1. the standard pass and its error */
-    PP_TRY(net_forward(net, batch, &net->x, 0, 1, a->step, a->seed));
-    PP_TRY(net_output_error(net, batch, 0));
+    PP_TRY(net_forward(net, batch, &net->x, 1, a->step, a->seed));
+    PP_TRY(net_output_error(net, batch));
 
     /* 2. the modulated pass */
     const rt_buf *m = NULL;
     PP_TRY(modulating_signal(r, a, &m));
     PP_TRY(modulate_input(r, batch, m));
-    const rt_buf *input = &net->x_mod;
+    const rt_buf *input = &s->x_mod;
     for (int i = 0; i < last; i++) {
         if (i == 0 && net->layers[0].kind == NET_DENSE) PP_TRY(first_dense_modulated(r, batch, m));
         if (i == 0 && net->layers[0].kind == NET_CONV && !cfg->naive_modulated_pass)
             PP_TRY(first_conv_modulated(r, batch, m));
         PP_TRY(hidden_modulated(r, i, batch, input, a));
-        input = &net->layers[i].mod.h;
+        input = &s->mod[i].h;
     }
     const rt_buf *err = &net->err;
     if (cfg->output_error == PP_OUTPUT_ERROR_MODULATED) {
-        PP_TRY(net_layer_forward(net, last, batch, input, &net->layers[last].mod, 1, a->step,
-                                 a->seed));
-        PP_TRY(net_output_error(net, batch, 1));
-        err = &net->err_mod;
+        PP_TRY(net_layer_forward(net, last, batch, input, &s->mod[last], 1, a->step, a->seed));
+        PP_TRY(net_output_error_of(net, batch, &s->mod[last].z, &s->err_mod));
+        err = &s->err_mod;
     }
 
     /* 3. the updates, averaged over the batch */
     for (int i = 0; i < last; i++) {
-        const rt_buf *pre =
-            i == 0 ? (modulated_pre ? &net->x_mod : &net->x)
-                   : (modulated_pre ? &net->layers[i - 1].mod.h : &net->layers[i - 1].std.h);
+        const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
+                                   : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
         PP_TRY(hidden_update(r, i, batch, pre));
     }
     net_layer *out = &net->layers[last];
-    const rt_buf *pre =
-        last == 0 ? (modulated_pre ? &net->x_mod : &net->x)
-                  : (modulated_pre ? &net->layers[last - 1].mod.h : &net->layers[last - 1].std.h);
+    const rt_buf *pre = last == 0
+                            ? (modulated_pre ? &s->x_mod : &net->x)
+                            : (modulated_pre ? &s->mod[last - 1].h : &net->layers[last - 1].std.h);
     return op_dense_weight_update(net->ctx, batch, out->in, out->out, 1.0f / (float)batch, err, pre,
                                   0.0f, &out->g);
 }
@@ -172,12 +167,26 @@ static pp_status pepita_fixed_changed(rule *r) {
 static void pepita_destroy(rule *r) {
     pepita_state *s = r->state;
     if (!s) return;
+    network *net = r->net;
+    rt_buf_release(net->ctx, &s->x_mod);
+    rt_buf_release(net->ctx, &s->err_mod);
+    for (int i = 0; i < net->n_layers; i++) {
+        net_activations_release(net, &s->mod[i]);
+        rt_buf_release(net->ctx, &s->diff[i]);
+    }
     rt_buf_release(r->net->ctx, &s->w1f);
     rt_buf_release(r->net->ctx, &s->noise);
     rt_buf_release(r->net->ctx, &s->ft);
     rt_buf_release(r->net->ctx, &s->eye);
     rt_buf_release(r->net->ctx, &s->conv_f);
     free(s);
+}
+
+/* The angle of the analysis: W_L...W_1 against F^T, for fully connected nets. */
+const rt_buf *rule_pepita_angle_reference(const rule *r) {
+    for (int i = 0; i < r->net->n_layers; i++)
+        if (r->net->layers[i].kind != NET_DENSE) return NULL;
+    return &r->fixed.buf[FIXED_F];
 }
 
 pp_status rule_pepita_init(rule *r) {
@@ -187,11 +196,18 @@ pp_status rule_pepita_init(rule *r) {
     r->state = s;
     r->step = pepita_step;
     r->destroy = pepita_destroy;
+    size_t b = net->max_batch;
+    PP_TRY(rt_buf_create(net->ctx, b * net->input_size * sizeof(float), &s->x_mod));
+    PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->err_mod));
+    for (int i = 0; i < net->n_layers; i++) {
+        PP_TRY(net_activations_create(net, i, &s->mod[i]));
+        PP_TRY(rt_buf_create(net->ctx, b * net->layers[i].units * sizeof(float), &s->diff[i]));
+    }
     /* F ~ U(-a, a), a = f_scale sqrt(6 / d); F = 0 for the zero-modulation control */
     float bound = r->config->modulation == PP_MODULATION_ZERO
                       ? 0.0f
                       : r->config->f_scale * sqrtf(6.0f / (float)net->input_size);
-    PP_TRY(rule_fixed_uniform(r, net->input_size * net->classes, bound, FIXED_F));
+    PP_TRY(rule_fixed_uniform(r, net->input_size * net->classes, bound, STREAM_PEPITA_F));
     PP_TRY(rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->w1f));
     PP_TRY(rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise));
     if (net->layers[0].kind != NET_CONV) return PP_OK;

@@ -1,7 +1,20 @@
-/* Rule construction and the fixed random matrices every rule may own. */
+/* Rule construction, and the fixed random matrices every rule may own. */
 #include "rules/rule.h"
 
 #include <stdlib.h>
+
+/* Streams of one matrix per layer must not run into the next list entry. */
+_Static_assert(STREAM_WEIGHTS + NET_MAX_LAYERS <= STREAM_PEPITA_F, "weight streams overlap");
+_Static_assert(STREAM_FA_FEEDBACK + NET_MAX_LAYERS <= STREAM_DFA_FEEDBACK, "FA streams overlap");
+_Static_assert(STREAM_DFA_FEEDBACK + NET_MAX_LAYERS <= STREAM_DRTP_FEEDBACK, "DFA streams overlap");
+
+pp_status rule_network_create(rt_context *ctx, const pp_config *config, int in_c, int in_h,
+                              int in_w, size_t classes, size_t max_batch, network **out) {
+    const rule_descriptor *d = rule_descriptor_of(config->rule);
+    if (!d) return pp_fail(PP_ERR_ARGUMENT, "unknown learning rule %d", (int)config->rule);
+    return net_create(ctx, config, d->hidden_act, d->output, in_c, in_h, in_w, classes, max_batch,
+                      out);
+}
 
 pp_status rule_fixed_uniform(rule *r, size_t n, float bound, uint32_t stream) {
     if (r->fixed.count >= RULE_MAX_FIXED)
@@ -11,25 +24,20 @@ pp_status rule_fixed_uniform(rule *r, size_t n, float bound, uint32_t stream) {
     r->fixed.n[i] = n;
     r->fixed.count++;
     if (bound == 0.0f) return PP_OK; /* zero-filled already */
-    return op_uniform(r->net->ctx, n, -bound, bound, r->config->seed, RULE_STREAM_BASE + stream,
-                      &r->fixed.buf[i]);
+    return op_uniform(r->net->ctx, n, -bound, bound, r->config->seed, stream, &r->fixed.buf[i]);
 }
 
 pp_status rule_create(const pp_config *config, network *net, rule **out) {
-    static pp_status (*const init[])(rule *) = {
-        [PP_RULE_PEPITA] = rule_pepita_init, [PP_RULE_BP] = rule_bp_init,
-        [PP_RULE_FA] = rule_fa_init,         [PP_RULE_DFA] = rule_dfa_init,
-        [PP_RULE_DRTP] = rule_drtp_init,
-    };
     *out = NULL;
-    if ((unsigned)config->rule >= sizeof init / sizeof init[0] || !init[config->rule])
-        return pp_fail(PP_ERR_ARGUMENT, "unknown learning rule %d", (int)config->rule);
+    const rule_descriptor *d = rule_descriptor_of(config->rule);
+    if (!d) return pp_fail(PP_ERR_ARGUMENT, "unknown learning rule %d", (int)config->rule);
     rule *r = calloc(1, sizeof *r);
     if (!r) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory creating the rule");
+    r->descriptor = d;
     r->config = config;
     r->net = net;
-    r->name = pp_rule_name(config->rule);
-    pp_status st = init[config->rule](r);
+    r->name = d->name;
+    pp_status st = d->init(r);
     if (st != PP_OK) {
         rule_destroy(r);
         return st;

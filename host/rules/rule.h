@@ -2,11 +2,15 @@
  * every layer's update into layer->g (the trainer then applies the
  * optimiser) and leaves the standard pass's per-sample loss and correct
  * flags in net->loss / net->correct. A rule calls operators and the
- * network's forward pass only; adding a rule touches no kernel. */
+ * network's forward pass only; adding a rule touches no kernel.
+ *
+ * Each rule is one file (its init, and its hooks) and one row of the table
+ * in rule_table.c (its descriptor). */
 #ifndef PEPITA_RULES_RULE_H
 #define PEPITA_RULES_RULE_H
 
 #include "model/network.h"
+#include "model/random_streams.h"
 
 #define RULE_MAX_FIXED NET_MAX_LAYERS
 
@@ -26,12 +30,40 @@ typedef struct rule_step_args {
     uint64_t seed;
 } rule_step_args;
 
+/* The rows of the paper's Table 2 (the presets of host/train/config.c), in
+ * the order of a descriptor's preset_lr. */
+typedef enum rule_preset_row {
+    RULE_PRESET_FC_MNIST,
+    RULE_PRESET_FC_FASHION,
+    RULE_PRESET_FC_CIFAR,
+    RULE_PRESET_CONV_MNIST,
+    RULE_PRESET_CONV_CIFAR,
+    RULE_PRESET_ROWS
+} rule_preset_row;
+
+/* What a rule is, before any network exists. */
+typedef struct rule_descriptor {
+    pp_rule_kind kind;
+    const char *name; /* as --rule takes it */
+    op_act hidden_act;
+    net_output output;
+    float preset_lr[RULE_PRESET_ROWS];
+    /* Sets up a rule for r->net: its workspace, its fixed matrices (from
+     * random_streams.h), step, and optionally fixed_changed and destroy. */
+    pp_status (*init)(rule *r);
+    /* The analysis hook, optional: the matrix (input x classes) that the
+     * flattened W_L...W_1 is compared with (PEPITA: F), or NULL where the
+     * angle means nothing for this network. */
+    const rt_buf *(*angle_reference)(const rule *r);
+} rule_descriptor;
+
 struct rule {
+    const rule_descriptor *descriptor;
     const char *name;
     const pp_config *config;
     network *net;
     rule_fixed fixed;
-    void *state; /* private to the rule */
+    void *state; /* private to the rule: its workspace */
     pp_status (*step)(rule *self, const rule_step_args *args);
     /* Optional: re-derives what the rule keeps from its fixed matrices, after
      * they were drawn (the rule's init calls it) or restored from a checkpoint. */
@@ -39,12 +71,22 @@ struct rule {
     void (*destroy)(rule *self);
 };
 
+/* The descriptor of a rule kind, or NULL; the index-th row of the table
+ * (NULL past the end), for listing every rule. */
+const rule_descriptor *rule_descriptor_of(pp_rule_kind kind);
+const rule_descriptor *rule_descriptor_at(int index);
+
+/* The network for a configuration, with its rule's activation and output. */
+pp_status rule_network_create(rt_context *ctx, const pp_config *config, int in_c, int in_h,
+                              int in_w, size_t classes, size_t max_batch, network **out);
+
 /* Creates the rule of config->rule for a network (fixed matrices from config->seed). */
 pp_status rule_create(const pp_config *config, network *net, rule **out);
 void rule_destroy(rule *r);
 
-/* One constructor per rule file. */
+/* Each rule file's init and hooks, named in the table. */
 pp_status rule_pepita_init(rule *r);
+const rt_buf *rule_pepita_angle_reference(const rule *r);
 pp_status rule_bp_init(rule *r);
 pp_status rule_fa_init(rule *r);
 pp_status rule_dfa_init(rule *r);
@@ -52,8 +94,5 @@ pp_status rule_drtp_init(rule *r);
 
 /* Allocates fixed matrix i of n floats, U(-bound, bound) keyed by (seed, stream). */
 pp_status rule_fixed_uniform(rule *r, size_t n, float bound, uint32_t stream);
-
-/* Random streams of fixed matrices start here (weights use 0..NET_MAX_LAYERS-1). */
-enum { RULE_STREAM_BASE = 100 };
 
 #endif

@@ -282,6 +282,35 @@ pp_status rt_device_select(const char *selector, int *platform_index, int *devic
     return PP_OK;
 }
 
+/* A rank's device: the nth (mod their count) of the devices the selector
+ * matches; with no selector, of the devices of the default device's type. */
+pp_status pp_device_for_rank(const char *selector, int nth, char *out, size_t size) {
+    int p, d;
+    PP_TRY(rt_device_select(selector, &p, &d)); /* the checks and messages of one device */
+    pp_device_info *list = NULL;
+    size_t n = 0;
+    PP_TRY(rt_devices_list(&list, &n));
+    if (!selector || !*selector) selector = getenv("PEPITA_DEVICE");
+    const char *type = "";
+    for (size_t i = 0; i < n; i++)
+        if (list[i].platform_index == p && list[i].device_index == d) type = list[i].type;
+    size_t count = 0, chosen = 0;
+    for (size_t i = 0; i < n; i++)
+        count += selector && *selector ? matches(&list[i], selector) : !strcmp(list[i].type, type);
+    size_t target = count ? (size_t)nth % count : 0;
+    for (size_t i = 0, seen = 0; i < n; i++) {
+        int match =
+            selector && *selector ? matches(&list[i], selector) : !strcmp(list[i].type, type);
+        if (match && seen++ == target) {
+            chosen = i;
+            break;
+        }
+    }
+    snprintf(out, size, "%d:%d", list[chosen].platform_index, list[chosen].device_index);
+    free(list);
+    return PP_OK;
+}
+
 pp_status rt_device_open(int platform_index, int device_index, cl_platform_id *platform,
                          cl_device_id *device, pp_device_info *info) {
     cl_platform_id *platforms = NULL;

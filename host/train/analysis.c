@@ -46,6 +46,8 @@ static pp_status weight_product(pp_trainer *t) {
     return PP_OK;
 }
 
+typedef const rt_buf *(*angle_reference_fn)(const rule *r);
+
 pp_status trainer_analyse(pp_trainer *t, pp_epoch_stats *stats) {
     network *net = t->net;
     size_t c = net->classes, d = net->input_size;
@@ -55,9 +57,11 @@ pp_status trainer_analyse(pp_trainer *t, pp_epoch_stats *stats) {
     for (int i = 0; i < net->n_layers; i++)
         PP_TRY(op_sum_squares(t->ctx, net->layers[i].n_weights, &net->layers[i].w,
                               &t->analysis_scalars, norms_at + (size_t)i));
-    int has_f = t->config.rule == PP_RULE_PEPITA && net->model == PP_MODEL_FC;
+    /* the rule's analysis hook: PEPITA's F (input x classes) on FC nets */
+    angle_reference_fn reference = t->rule->descriptor->angle_reference;
+    const rt_buf *f = reference ? reference(t->rule) : NULL;
+    int has_f = f != NULL;
     if (has_f) {
-        const rt_buf *f = &t->rule->fixed.buf[0]; /* F: input x classes */
         PP_TRY(weight_product(t));
         /* <P, F^T> = trace(P F) */
         PP_TRY(op_gemm(t->ctx, OP_NO_TRANS, OP_NO_TRANS, c, c, d, 1.0f, &t->analysis_a, 0, d, f, 0,

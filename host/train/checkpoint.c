@@ -19,7 +19,13 @@
 #include <zlib.h>
 
 static const char MAGIC[8] = {'P', 'E', 'P', 'I', 'T', 'A', 'C', 'K'};
-enum { VERSION = 1 };
+/* Version 2 added the architecture text (--arch) after the configuration's
+ * other fields; version 1 files are read as having none (their network is
+ * the preset's, which is what they were trained with). Version 3 adds the
+ * number of MPI ranks after the training position; it is written only by
+ * data-parallel runs, so a one-process checkpoint stays a version 2 file,
+ * and version 1 and 2 files are of one process. */
+enum { VERSION = 3, OLDEST_VERSION = 1, ONE_PROCESS_VERSION = 2 };
 /* Checkpoints hold at most this much (a sanity bound for corrupt headers). */
 #define MAX_TENSOR_FLOATS ((uint64_t)1 << 32)
 
@@ -143,9 +149,12 @@ static void put_config(writer *w, const pp_config *c) {
     put_u32(w, (uint32_t)c->naive_modulated_pass);
     put_u32(w, (uint32_t)c->cifar100_coarse);
     put_u32(w, (uint32_t)c->analysis);
+    uint32_t arch_len = (uint32_t)strnlen(c->arch, sizeof c->arch - 1);
+    put_u32(w, arch_len);
+    put(w, c->arch, arch_len);
 }
 
-static void get_config(reader *r, pp_config *c) {
+static void get_config(reader *r, uint32_t version, pp_config *c) {
     memset(c, 0, sizeof *c);
     c->dataset = (pp_dataset_kind)get_u32(r);
     c->model = (pp_model_kind)get_u32(r);
@@ -174,6 +183,14 @@ static void get_config(reader *r, pp_config *c) {
     c->naive_modulated_pass = (int)get_u32(r);
     c->cifar100_coarse = (int)get_u32(r);
     c->analysis = (int)get_u32(r);
+    if (version < 2) return;
+    uint32_t arch_len = get_u32(r);
+    if (arch_len >= sizeof c->arch) {
+        r->failed = 1; /* no architecture is that long: a corrupt length */
+        return;
+    }
+    get(r, c->arch, arch_len);
+    c->arch[r->failed ? 0 : arch_len] = '\0';
 }
 
 /* ---- Writing ---------------------------------------------------------- */
@@ -190,7 +207,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     if (!t || !path || !*path) return pp_fail(PP_ERR_ARGUMENT, "--save: no checkpoint path");
     writer w = {0};
     put(&w, MAGIC, sizeof MAGIC);
-    put_u32(&w, VERSION);
+    put_u32(&w, t->ranks > 1 ? VERSION : ONE_PROCESS_VERSION);
     put_config(&w, &t->config);
     put_u32(&w, (uint32_t)t->epoch);
     put_u64(&w, (uint64_t)t->next_batch);
@@ -198,6 +215,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     put_f64(&w, t->partial_loss);
     put_f64(&w, t->partial_correct);
     put_f64(&w, t->partial_seconds);
+    if (t->ranks > 1) put_u32(&w, (uint32_t)t->ranks);
     put_u32(&w, (uint32_t)t->net->n_layers);
     pp_status st = PP_OK;
     for (int i = 0; i < t->net->n_layers && st == PP_OK; i++) {
@@ -250,16 +268,17 @@ static pp_status read_file(const char *path, unsigned char **data, size_t *size)
 
 /* Checks magic, version and checksum; leaves r just past the version. */
 static pp_status open_checkpoint(const char *path, const unsigned char *data, size_t size,
-                                 reader *r) {
+                                 reader *r, uint32_t *version_out) {
     if (size == 0) return pp_fail(PP_ERR_FORMAT, "%s: empty file, not a checkpoint", path);
     if (size < sizeof MAGIC + 8 || memcmp(data, MAGIC, sizeof MAGIC) != 0)
         return pp_fail(PP_ERR_FORMAT, "%s: not a pepita checkpoint (bad magic number)", path);
     uint32_t version;
     memcpy(&version, data + sizeof MAGIC, sizeof version);
-    if (version != VERSION)
+    if (version < OLDEST_VERSION || version > VERSION)
         return pp_fail(PP_ERR_MISMATCH,
-                       "%s: checkpoint format version %u, this build reads version %d", path,
-                       version, VERSION);
+                       "%s: checkpoint format version %u, this build reads versions %d to %d", path,
+                       version, OLDEST_VERSION, VERSION);
+    *version_out = version;
     uint32_t stored, crc = crc_of(data, size - sizeof stored);
     memcpy(&stored, data + size - sizeof stored, sizeof stored);
     if (crc != stored)
@@ -274,8 +293,9 @@ static pp_status open_checkpoint(const char *path, const unsigned char *data, si
 pp_status checkpoint_parse_config(const unsigned char *data, size_t size, const char *name,
                                   pp_config *config, int *epoch) {
     reader r;
-    PP_TRY(open_checkpoint(name, data, size, &r));
-    get_config(&r, config);
+    uint32_t version = 0;
+    PP_TRY(open_checkpoint(name, data, size, &r, &version));
+    get_config(&r, version, config);
     uint32_t e = get_u32(&r);
     if (epoch) *epoch = (int)e;
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated configuration", name);
@@ -301,9 +321,11 @@ static const char *architecture_difference(const pp_config *a, const pp_config *
         if (a->n_hidden != b->n_hidden) return "--hidden";
         for (int i = 0; i < a->n_hidden; i++)
             if (a->hidden[i] != b->hidden[i]) return "--hidden";
-    } else if (a->conv_filters != b->conv_filters || a->conv_kernel != b->conv_kernel) {
+    } else if (!a->arch[0] &&
+               (a->conv_filters != b->conv_filters || a->conv_kernel != b->conv_kernel)) {
         return "the conv layer's shape";
     }
+    if (strcmp(a->arch, b->arch)) return "--arch";
     return NULL;
 }
 
@@ -348,17 +370,20 @@ static pp_status get_tensors(reader *r, const char *path, pp_trainer *t, int dry
     return st;
 }
 
-pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
-                             const char *path) {
+/* same_ranks: refuse a checkpoint of another number of MPI ranks (--resume). */
+static pp_status restore(pp_trainer *t, const unsigned char *data, size_t size, const char *path,
+                         int same_ranks) {
     reader r;
     pp_config saved;
-    PP_TRY(open_checkpoint(path, data, size, &r));
-    get_config(&r, &saved);
+    uint32_t version = 0;
+    PP_TRY(open_checkpoint(path, data, size, &r, &version));
+    get_config(&r, version, &saved);
     uint32_t epoch = get_u32(&r);
     uint64_t next_batch = get_u64(&r);
     uint32_t step = get_u32(&r);
     double partial_loss = get_f64(&r), partial_correct = get_f64(&r);
     double partial_seconds = get_f64(&r);
+    uint32_t ranks = version >= 3 ? get_u32(&r) : 1;
     uint32_t n_layers = get_u32(&r);
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
     /* the CRC only vouches for the writer: an epoch that does not fit an int is nonsense */
@@ -370,6 +395,13 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
                        "%s: the checkpoint is of another model (%s differs: saved %s %s %s)", path,
                        diff, pp_dataset_name(saved.dataset), pp_model_name(saved.model),
                        pp_rule_name(saved.rule));
+    /* the ranks' slices of each batch, and so the rounding of the run, follow the count */
+    if (same_ranks && ranks != (uint32_t)t->ranks)
+        return pp_fail(
+            PP_ERR_MISMATCH,
+            "%s: the checkpoint was trained on %u MPI rank%s and this run has %d; resume it "
+            "with the same number of ranks (mpirun -np %u)",
+            path, ranks, ranks == 1 ? "" : "s", t->ranks, ranks);
     if (n_layers != (uint32_t)t->net->n_layers)
         return pp_fail(PP_ERR_MISMATCH, "%s: %u layers saved, this network has %d", path, n_layers,
                        t->net->n_layers);
@@ -392,11 +424,24 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
     return rt_finish(t->ctx);
 }
 
-pp_status pp_trainer_load(pp_trainer *t, const char *path) {
+pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
+                             const char *path) {
+    return restore(t, data, size, path, 0);
+}
+
+static pp_status load(pp_trainer *t, const char *path, int same_ranks) {
     unsigned char *data = NULL;
     size_t size = 0;
     PP_TRY(read_file(path, &data, &size));
-    pp_status st = checkpoint_restore(t, data, size, path);
+    pp_status st = restore(t, data, size, path, same_ranks);
     free(data);
     return st;
+}
+
+pp_status pp_trainer_load(pp_trainer *t, const char *path) {
+    return load(t, path, 0);
+}
+
+pp_status pp_trainer_resume(pp_trainer *t, const char *path) {
+    return load(t, path, 1);
 }

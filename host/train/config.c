@@ -1,13 +1,15 @@
 /* The paper's presets (Table 2), names, parsing and validation of a configuration. */
+#include "model/arch.h"
+#include "rules/rule.h"
 #include "runtime/error.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100"};
 static const char *const model_names[] = {"fc", "conv"};
-static const char *const rule_names[] = {"pepita", "bp", "fa", "dfa", "drtp"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -18,7 +20,8 @@ const char *pp_model_name(pp_model_kind kind) {
     return (unsigned)kind < COUNT(model_names) ? model_names[kind] : "?";
 }
 const char *pp_rule_name(pp_rule_kind kind) {
-    return (unsigned)kind < COUNT(rule_names) ? rule_names[kind] : "?";
+    const rule_descriptor *d = rule_descriptor_of(kind);
+    return d ? d->name : "?";
 }
 
 static int find_name(const char *const *names, size_t count, const char *name) {
@@ -51,40 +54,47 @@ pp_status pp_model_parse(const char *name, pp_model_kind *kind) {
 }
 
 pp_status pp_rule_parse(const char *name, pp_rule_kind *kind) {
-    int i = find_name(rule_names, COUNT(rule_names), name);
-    if (i < 0)
-        return pp_fail(PP_ERR_ARGUMENT,
-                       "--rule: unknown rule '%s' (expected pepita, bp, fa, dfa or drtp)",
-                       name ? name : "");
-    *kind = (pp_rule_kind)i;
-    return PP_OK;
+    char expected[256] = "";
+    const rule_descriptor *d;
+    for (int i = 0; (d = rule_descriptor_at(i)); i++) {
+        if (name && !strcasecmp(d->name, name)) {
+            *kind = d->kind;
+            return PP_OK;
+        }
+        const char *sep = !i ? "" : rule_descriptor_at(i + 1) ? ", " : " or ";
+        size_t used = strlen(expected);
+        snprintf(expected + used, sizeof expected - used, "%s%s", sep, d->name);
+    }
+    return pp_fail(PP_ERR_ARGUMENT, "--rule: unknown rule '%s' (expected %s)", name ? name : "",
+                   expected);
 }
 
-/* Table 2 of the paper: learning rates per rule (DFA takes FA's). */
+/* Table 2 of the paper; each rule's learning rate for a row is in its
+ * descriptor (host/rules/rule_table.c). */
 typedef struct preset_row {
+    rule_preset_row id;
     int batch;
-    float lr[5]; /* pepita, bp, fa, dfa, drtp */
     int decay[3];
     int n_decay;
 } preset_row;
 
-static const preset_row fc_mnist = {64, {0.1f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
+static const preset_row fc_mnist = {RULE_PRESET_FC_MNIST, 64, {60}, 1};
 /* Fashion-MNIST is not in the paper: MNIST's row, but PEPITA at lr 0.1 swings
  * (74.6% after 1 epoch, test loss 1.9) where 0.01 gives 82.3% (README). */
-static const preset_row fc_fashion = {64, {0.01f, 0.1f, 0.1f, 0.1f, 0.01f}, {60}, 1};
-static const preset_row fc_cifar = {64, {0.01f, 0.01f, 0.001f, 0.001f, 0.001f}, {60, 90}, 2};
+static const preset_row fc_fashion = {RULE_PRESET_FC_FASHION, 64, {60}, 1};
+static const preset_row fc_cifar = {RULE_PRESET_FC_CIFAR, 64, {60, 90}, 2};
 /* Conv rows re-derived (README, "Conv presets"): with one mean over batch and
  * positions and the paper's lr 0.1, the 4608/6272-input output layer swings
  * hard in the first batches (PEPITA, FA, DFA). Measured after 1 epoch: MNIST
  * PEPITA 0.1 -> 92.2%, 0.02 -> 96.1%; CIFAR-10 PEPITA 0.1 -> 24.4%, 0.02 ->
  * 36.0%, 0.01 -> 27.2%, 0.005 -> 36.8% (the lowest training loss). */
-static const preset_row conv_mnist = {100, {0.02f, 0.1f, 0.02f, 0.02f, 0.01f}, {10, 30, 50}, 3};
-static const preset_row conv_cifar = {100, {0.005f, 0.01f, 0.01f, 0.01f, 0.01f}, {10, 30, 50}, 3};
+static const preset_row conv_mnist = {RULE_PRESET_CONV_MNIST, 100, {10, 30, 50}, 3};
+static const preset_row conv_cifar = {RULE_PRESET_CONV_CIFAR, 100, {10, 30, 50}, 3};
 
 pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind model,
                            pp_rule_kind rule) {
-    if ((unsigned)dataset >= COUNT(dataset_names) || (unsigned)model >= COUNT(model_names) ||
-        (unsigned)rule >= COUNT(rule_names))
+    const rule_descriptor *d = rule_descriptor_of(rule);
+    if ((unsigned)dataset >= COUNT(dataset_names) || (unsigned)model >= COUNT(model_names) || !d)
         return pp_fail(PP_ERR_ARGUMENT, "no preset for dataset %d, model %d, rule %d", (int)dataset,
                        (int)model, (int)rule);
     int cifar = dataset == PP_DATASET_CIFAR10 || dataset == PP_DATASET_CIFAR100;
@@ -102,7 +112,7 @@ pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind 
     c->conv_kernel = 5;
     c->epochs = 100;
     c->batch = row->batch;
-    c->lr = row->lr[rule];
+    c->lr = d->preset_lr[row->id];
     for (int i = 0; i < row->n_decay; i++)
         c->decay_epochs[i] = row->decay[i];
     c->n_decay = row->n_decay;
@@ -128,7 +138,7 @@ pp_status pp_config_validate(const pp_config *c) {
         return pp_fail(PP_ERR_ARGUMENT, "--dataset: invalid value %d", (int)c->dataset);
     if ((unsigned)c->model >= COUNT(model_names))
         return pp_fail(PP_ERR_ARGUMENT, "--model: invalid value %d", (int)c->model);
-    if ((unsigned)c->rule >= COUNT(rule_names))
+    if (!rule_descriptor_of(c->rule))
         return pp_fail(PP_ERR_ARGUMENT, "--rule: invalid value %d", (int)c->rule);
     if (c->epochs < 1 || c->epochs > 100000)
         return pp_fail(PP_ERR_ARGUMENT, "--epochs must be between 1 and 100000, got %d", c->epochs);
@@ -149,6 +159,16 @@ pp_status pp_config_validate(const pp_config *c) {
                        "the conv model needs 1 to 4096 filters and a kernel of 1 to 11, got %d "
                        "filters of %dx%d",
                        c->conv_filters, c->conv_kernel, c->conv_kernel);
+    if (c->arch[0]) {
+        if (!memchr(c->arch, '\0', sizeof c->arch))
+            return pp_fail(PP_ERR_ARGUMENT, "--arch: not a terminated string");
+        arch_spec spec;
+        PP_TRY(arch_parse(c->arch, &spec));
+        if (arch_has_conv(&spec) != (c->model == PP_MODEL_CONV))
+            return pp_fail(PP_ERR_ARGUMENT, "--arch '%s' %s conv layers: it needs --model %s",
+                           c->arch, arch_has_conv(&spec) ? "has" : "has no",
+                           arch_has_conv(&spec) ? "conv" : "fc");
+    }
     if (c->n_decay < 0 || c->n_decay > PP_MAX_DECAY)
         return pp_fail(PP_ERR_ARGUMENT, "--decay-epochs takes at most %d epochs", PP_MAX_DECAY);
     for (int i = 0; i < c->n_decay; i++)

@@ -2,6 +2,8 @@
  * the host reads back a few scalars per progress tick and per epoch only. */
 #include "train/trainer_internal.h"
 
+#include "model/arch.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@ enum { TOTAL_TRAIN = 0, TOTAL_TEST = 2, N_TOTALS = 4 };
 /* Progress ticks per epoch: each costs one wait for the device. */
 enum { TICKS_PER_EPOCH = 50 };
 
-static double now_seconds(void) {
+double trainer_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -39,7 +41,11 @@ static pp_status check_datasets(const pp_config *c, const pp_dataset *train,
                        test->height, test->width, test->classes);
     if (train->n > INT32_MAX || test->n > INT32_MAX)
         return pp_fail(PP_ERR_ARGUMENT, "datasets above 2^31 samples are not supported");
-    if (c->model == PP_MODEL_CONV) {
+    if (c->arch[0]) {
+        arch_spec spec;
+        PP_TRY(arch_parse(c->arch, &spec));
+        PP_TRY(arch_check_input(&spec, train->channels, train->height, train->width));
+    } else if (c->model == PP_MODEL_CONV) {
         int o = train->height - c->conv_kernel + 1, w = train->width - c->conv_kernel + 1;
         if (o < 2 || w < 2)
             return pp_fail(PP_ERR_ARGUMENT,
@@ -64,8 +70,9 @@ pp_status pp_trainer_create(pp_context *context, const pp_config *config, const 
     const char *device = t->ctx->info.name;
     pp_status st;
     PP_TRY_GOTO(st,
-                net_create(t->ctx, &t->config, train->channels, train->height, train->width,
-                           (size_t)train->classes, (size_t)config->batch, &t->net),
+                rule_network_create(t->ctx, &t->config, train->channels, train->height,
+                                    train->width, (size_t)train->classes, (size_t)config->batch,
+                                    &t->net),
                 fail);
     PP_TRY_GOTO(st, rule_create(&t->config, t->net, &t->rule), fail);
     PP_TRY_GOTO(st, upload_split(t->ctx, train, &t->train), fail);
@@ -85,6 +92,7 @@ pp_status pp_trainer_create(pp_context *context, const pp_config *config, const 
                 fail);
     PP_TRY_GOTO(st, rt_buf_create(t->ctx, N_TOTALS * sizeof(float), &t->totals), fail);
     if (config->analysis) PP_TRY_GOTO(st, trainer_analysis_create(t), fail);
+    PP_TRY_GOTO(st, trainer_parallel_create(t), fail);
     PP_TRY_GOTO(st, rt_finish(t->ctx), fail);
     *out = t;
     return PP_OK;
@@ -106,6 +114,7 @@ void pp_trainer_destroy(pp_trainer *t) {
     rt_buf_release(t->ctx, &t->test_order);
     rt_buf_release(t->ctx, &t->totals);
     trainer_analysis_destroy(t);
+    trainer_parallel_destroy(t);
     free(t->host_order);
     free(t);
 }
@@ -118,17 +127,19 @@ int pp_trainer_epoch(const pp_trainer *t) {
     return t->epoch;
 }
 
-/* Gathers batch b of a split, in the given sample order, into the network's input. */
-static pp_status gather(pp_trainer *t, const device_split *split, const rt_buf *order, size_t b,
+/* Gathers count samples of a split from position start of the given sample
+ * order into the network's input. */
+static pp_status gather(pp_trainer *t, const device_split *split, const rt_buf *order, size_t start,
                         size_t count) {
     network *net = t->net;
-    size_t batch = (size_t)t->config.batch;
     return op_gather_batch(t->ctx, count, net->input_size, &split->pixels, &split->labels, order,
-                           b * batch, 1.0f / 255.0f, &net->x, &net->labels);
+                           start, 1.0f / 255.0f, &net->x, &net->labels);
 }
 
+/* The running totals, summed over the ranks. */
 static pp_status read_totals(pp_trainer *t, float totals[N_TOTALS]) {
-    return rt_buf_read(t->ctx, &t->totals, 0, N_TOTALS * sizeof(float), totals);
+    PP_TRY(rt_buf_read(t->ctx, &t->totals, 0, N_TOTALS * sizeof(float), totals));
+    return trainer_sum_totals(t, totals, N_TOTALS);
 }
 
 /* The shuffled order of the coming epoch: the one upload per epoch. */
@@ -141,11 +152,12 @@ pp_status pp_trainer_evaluate(pp_trainer *t, double *loss, double *accuracy) {
     network *net = t->net;
     size_t batch = (size_t)t->config.batch, n = t->test.n;
     PP_TRY(rt_buf_zero(t->ctx, &t->totals, TOTAL_TEST * sizeof(float), 2 * sizeof(float)));
-    for (size_t b = 0; b * batch < n; b++) {
+    /* ranks take turns over the test batches */
+    for (size_t b = (size_t)t->rank; b * batch < n; b += (size_t)t->ranks) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
-        PP_TRY(gather(t, &t->test, &t->test_order, b, count));
-        PP_TRY(net_forward(net, count, &net->x, 0, 0, t->step, t->config.seed));
-        PP_TRY(net_output_error(net, count, 0));
+        PP_TRY(gather(t, &t->test, &t->test_order, b * batch, count));
+        PP_TRY(net_forward(net, count, &net->x, 0, t->step, t->config.seed));
+        PP_TRY(net_output_error(net, count));
         PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TEST));
     }
     float totals[N_TOTALS];
@@ -164,40 +176,57 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
     size_t tick = n_batches / TICKS_PER_EPOCH ? n_batches / TICKS_PER_EPOCH : 1;
     int epoch = t->epoch + 1;
     float lr = trainer_lr_at(c, epoch);
-    double start = now_seconds();
+    double start = trainer_now_seconds();
     float totals[N_TOTALS];
 
     PP_TRY(set_order(t, n));
     float partial[2] = {(float)t->partial_loss, (float)t->partial_correct};
-    if (t->next_batch == 0) partial[0] = partial[1] = 0.0f;
+    /* an interrupted epoch's totals are global: one rank carries them */
+    if (t->next_batch == 0 || t->rank != 0) partial[0] = partial[1] = 0.0f;
+    t->exchange_seconds = t->allreduce_seconds = 0.0;
     PP_TRY(rt_buf_write(t->ctx, &t->totals, TOTAL_TRAIN * sizeof(float), sizeof partial, partial));
 
     for (size_t b = t->next_batch; b < n_batches; b++) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
-        PP_TRY(gather(t, &t->train, &t->order, b, count));
-        rule_step_args args = {.batch = count, .step = t->step, .seed = c->seed};
-        PP_TRY(t->rule->step(t->rule, &args));
-        PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
+        size_t first, rows; /* this rank's slice of the global batch */
+        trainer_slice(count, t->rank, t->ranks, &first, &rows);
+        if (rows) {
+            PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
+            net->first_row = first;
+            rule_step_args args = {.batch = rows, .step = t->step, .seed = c->seed};
+            PP_TRY(t->rule->step(t->rule, &args));
+            PP_TRY(
+                op_accumulate2(t->ctx, rows, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
+        } else {
+            for (int i = 0; i < net->n_layers; i++) /* nothing to add to the sum */
+                PP_TRY(rt_buf_zero(t->ctx, &net->layers[i].g, 0,
+                                   net->layers[i].n_weights * sizeof(float)));
+        }
+        PP_TRY(trainer_sum_gradients(t, rows, count));
         PP_TRY(net_apply_updates(net, lr, c->momentum, c->weight_decay));
         t->step++;
-        if (progress && ((b + 1) % tick == 0 || b + 1 == n_batches)) {
+        /* ranks > 1: every rank reads the totals at the same ticks (a collective) */
+        if ((progress || t->ranks > 1) && ((b + 1) % tick == 0 || b + 1 == n_batches)) {
             PP_TRY(read_totals(t, totals));
             size_t seen = b * batch + count;
-            int stop = progress(user, b + 1, n_batches, totals[TOTAL_TRAIN] / (double)seen,
-                                totals[TOTAL_TRAIN + 1] / (double)seen,
-                                t->partial_seconds + now_seconds() - start);
+            int stop = progress
+                           ? progress(user, b + 1, n_batches, totals[TOTAL_TRAIN] / (double)seen,
+                                      totals[TOTAL_TRAIN + 1] / (double)seen,
+                                      t->partial_seconds + trainer_now_seconds() - start)
+                           : 0;
+            PP_TRY(trainer_any_stop(t, &stop));
             if (stop && b + 1 < n_batches) {
                 t->next_batch = b + 1;
                 t->partial_loss = totals[TOTAL_TRAIN];
                 t->partial_correct = totals[TOTAL_TRAIN + 1];
-                t->partial_seconds += now_seconds() - start;
+                t->partial_seconds += trainer_now_seconds() - start;
                 return pp_fail(PP_ERR_INTERRUPTED, "stopped after batch %zu of %zu in epoch %d",
                                b + 1, n_batches, epoch);
             }
         }
     }
     PP_TRY(read_totals(t, totals));
-    double seconds = t->partial_seconds + now_seconds() - start;
+    double seconds = t->partial_seconds + trainer_now_seconds() - start;
     double train_loss = totals[TOTAL_TRAIN] / (double)n;
     if (!isfinite(train_loss))
         return pp_fail(PP_ERR_NUMERIC,
@@ -211,6 +240,8 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
     stats->train_accuracy = totals[TOTAL_TRAIN + 1] / (double)n;
     stats->seconds = seconds;
     stats->samples_per_second = seconds > 0 ? (double)n / seconds : 0;
+    stats->exchange_seconds = t->exchange_seconds;
+    stats->allreduce_seconds = t->allreduce_seconds;
     t->epoch = epoch;
     t->next_batch = 0;
     t->partial_loss = t->partial_correct = t->partial_seconds = 0.0;

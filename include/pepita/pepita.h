@@ -67,6 +67,10 @@ typedef struct pp_device_info {
 
 /* Lists every device of every platform. Free the array with free(). */
 pp_status pp_devices_list(pp_device_info **devices, size_t *count);
+/* The device of one rank of a data-parallel job as "P:D" in out: the
+ * (nth mod count)-th of the devices the selector matches (no selector: of
+ * the default device's type), nth being the rank's node-local rank. */
+pp_status pp_device_for_rank(const char *selector, int nth, char *out, size_t size);
 
 /* A context owns one device, its queue and the compiled programs.
  * selector: "cpu", "gpu", "P:D", or a case-insensitive part of the device
@@ -114,6 +118,7 @@ typedef enum pp_modulation {
 
 #define PP_MAX_HIDDEN 8
 #define PP_MAX_DECAY 8
+#define PP_MAX_ARCH 128
 
 typedef struct pp_config {
     pp_dataset_kind dataset;
@@ -143,6 +148,10 @@ typedef struct pp_config {
     int naive_modulated_pass;
     int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
     int analysis;        /* per-epoch angle, norms and final histograms */
+    /* The hidden layers as text, e.g. "conv32k5,pool2,conv64k5,pool2,fc1024"
+     * (grammar: README, "Architectures"); "" for the preset's (--hidden, or
+     * the conv model's single conv layer). With conv layers the model is conv. */
+    char arch[PP_MAX_ARCH];
 } pp_config;
 
 /* Fills the paper's Table 2 preset for a dataset, model and rule. */
@@ -190,6 +199,9 @@ typedef struct pp_epoch_stats {
     double test_loss, test_accuracy;
     double seconds;
     double samples_per_second;
+    /* data-parallel runs (mpirun): seconds of the epoch spent staging and
+     * summing the ranks' updates, and of those in MPI_Allreduce; 0 otherwise */
+    double exchange_seconds, allreduce_seconds;
     /* with config.analysis */
     double angle_degrees; /* between flattened W_L...W_1 and F^T (FC models) */
     int n_norms;
@@ -223,6 +235,9 @@ pp_status pp_trainer_save(const pp_trainer *trainer, const char *path);
 pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *epoch);
 /* Restores a trainer (created with the checkpoint's configuration) from a checkpoint. */
 pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
+/* pp_trainer_load to continue training: also refuses a checkpoint of a
+ * data-parallel run with another number of MPI ranks (PP_ERR_MISMATCH). */
+pp_status pp_trainer_resume(pp_trainer *trainer, const char *path);
 
 /* Copies the current weights of layer `layer` to the host (for analysis). */
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);

@@ -147,8 +147,8 @@ static void checkpoint_seeds(void) {
     uint8_t none = 0;
     /* another version (the fuzz target fixes the CRC up) */
     uint8_t version = data[8];
-    data[8] = 2;
-    seed("checkpoint", "version-2", &none, 0, data, size);
+    data[8] = 3;
+    seed("checkpoint", "version-3", &none, 0, data, size);
     data[8] = version;
     seed("checkpoint", "truncated", &none, 0, data, size / 2);
     data[size / 2] ^= 0x40;

@@ -234,10 +234,12 @@ void ts_run_cli_with(const char *const *args, const ts_cli_options *options,
     char out_path[4200], err_path[4200];
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
-    const char *argv[64];
+    const char *argv[80];
     int argc = 0;
+    for (int i = 0; i < 23 && options->launcher[i]; i++)
+        argv[argc++] = options->launcher[i];
     argv[argc++] = ts_cli_path();
-    for (; *args && argc < 63; args++)
+    for (; *args && argc < 79; args++)
         argv[argc++] = *args;
     argv[argc] = NULL;
     fflush(stdout);
@@ -252,7 +254,7 @@ void ts_run_cli_with(const char *const *args, const ts_cli_options *options,
         if (options->as_nobody) become_nobody(dir, out, err);
         for (int i = 0; i < 4 && options->env[i]; i++)
             putenv((char *)options->env[i]);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(123);
     }
     int status = 0;

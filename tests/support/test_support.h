@@ -41,6 +41,9 @@ void ts_run_cli(const char *const *args, ts_cli_result *result);
 typedef struct ts_cli_options {
     const char *env[4]; /* "NAME=value" settings added to its environment, NULL-ended */
     int as_nobody;      /* drop root to user nobody first, with a private HOME */
+    /* a program and its arguments that run pepita (mpirun -np 2 ...), looked
+     * up in PATH; NULL-ended, launcher[0] NULL for none */
+    const char *launcher[24];
 } ts_cli_options;
 /* ts_run_cli with options (NULL: none). */
 void ts_run_cli_with(const char *const *args, const ts_cli_options *options, ts_cli_result *result);

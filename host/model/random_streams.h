@@ -1,0 +1,21 @@
+/* Every Philox-4x32-10 stream the library draws from, in one list, so that no
+ * two draws share one. A draw is keyed by (seed, stream); a matrix with one
+ * stream per layer takes `base + layer` (layer < NET_MAX_LAYERS = 10, so
+ * bases are 20 apart). */
+#ifndef PEPITA_MODEL_RANDOM_STREAMS_H
+#define PEPITA_MODEL_RANDOM_STREAMS_H
+
+enum random_stream {
+    STREAM_WEIGHTS = 0,         /* + layer: the He-uniform initial weights */
+    STREAM_PEPITA_F = 100,      /* PEPITA's F */
+    STREAM_FA_FEEDBACK = 120,   /* + layer: FA's B_l */
+    STREAM_DFA_FEEDBACK = 140,  /* + layer: DFA's B_l */
+    STREAM_DRTP_FEEDBACK = 160, /* + layer: DRTP's B_l */
+};
+
+/* Not streams of this list: dropout masks are keyed by counter (unit / 4,
+ * step, layer, 1) inside the kernel, and the random-modulation control's
+ * noise by (seed ^ RANDOM_MODULATION_SEED_SALT, step). */
+#define RANDOM_MODULATION_SEED_SALT 0x5EED0F5EED0F5EEDull
+
+#endif
