@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 EPOCHS ?= 5
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
            libclblast-dev check zlib1g-dev libopenblas-dev dataset-fashion-mnist \
-           clang libclang-rt-14-dev clang-format gnuplot-nox
+           clang libclang-rt-14-dev clang-format gnuplot-nox libzip-dev python3-numpy
 SUDO = $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps build run test clean

@@ -365,8 +365,8 @@ static const malformed_case cases[] = {
     {"unknown rule", NULL, "train --rule sgd", PP_ERR_ARGUMENT, NULL,
      "--rule: unknown rule 'sgd' (expected pepita, bp, fa, dfa or drtp)"},
     {"unknown dataset", NULL, "train --dataset imagenet", PP_ERR_ARGUMENT, NULL,
-     "--dataset: unknown dataset 'imagenet' (expected mnist, fashion-mnist, cifar10 or "
-     "cifar100)"},
+     "--dataset: unknown dataset 'imagenet' (expected mnist, fashion-mnist, cifar10, cifar100 "
+     "or npz)"},
     {"unknown model", NULL, "train --model transformer", PP_ERR_ARGUMENT, NULL,
      "--model: unknown model 'transformer' (expected fc or conv)"},
     {"unknown device", NULL, "train --dataset mnist --data $D --device quantum", PP_ERR_NO_DEVICE,

@@ -245,8 +245,10 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "Trains a network and evaluates it on the test set after every epoch.\n"
             "\n"
             "what to train:\n"
-            "  --dataset NAME        mnist, fashion-mnist (default), cifar10, cifar100\n"
-            "  --data DIR            dataset directory (default: $PEPITA_DATA, else %s)\n"
+            "  --dataset NAME        mnist, fashion-mnist (default), cifar10, cifar100, npz\n"
+            "  --data DIR            dataset directory (default: $PEPITA_DATA, else %s);\n"
+            "                        npz: FILE.npz or a directory of .npy files holding\n"
+            "                        x_train, y_train, x_test, y_test\n"
             "  --coarse              CIFAR-100: the 20 coarse labels\n"
             "  --model fc|conv       fully connected (default) or conv 32@5x5-ReLU-maxpool-FC\n"
             "  --hidden N[,N...]     fc hidden widths (default 1024; 'none' for no hidden layer)\n"
@@ -274,7 +276,7 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "  --analysis            per-epoch angle between W_L...W_1 and F^T, weight norms\n"
             "  --quiet               no progress output\n"
             "\n",
-            pp_dataset_default_dir(c->dataset));
+            pp_dataset_default_dir(c->dataset) ? pp_dataset_default_dir(c->dataset) : "none");
     fprintf(out, "preset for --dataset %s --model %s --rule %s:\n", pp_dataset_name(c->dataset),
             pp_model_name(c->model), pp_rule_name(c->rule));
     fprintf(out, "  epochs %d, batch %d, lr %g, lr x%g after epoch", c->epochs, c->batch,
