@@ -53,6 +53,10 @@ op_act net_hidden_activation(const pp_config *config) {
     return config->rule == PP_RULE_DRTP ? OP_ACT_TANH : OP_ACT_RELU;
 }
 
+int net_sigmoid_output(const pp_config *config) {
+    return config->rule == PP_RULE_DRTP;
+}
+
 const char *net_activation_name(op_act act) {
     static const char *const names[] = {"identity", "ReLU", "tanh", "sigmoid"};
     return act >= OP_ACT_IDENTITY && act <= OP_ACT_SIGMOID ? names[act] : "?";
@@ -72,7 +76,7 @@ pp_status net_create(rt_context *ctx, const pp_config *config, int in_c, int in_
     net->classes = classes;
     net->max_batch = max_batch;
     net->hidden_act = net_hidden_activation(config);
-    net->sigmoid_output = config->rule == PP_RULE_DRTP;
+    net->sigmoid_output = net_sigmoid_output(config);
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
 
     if (config->model == PP_MODEL_CONV) {

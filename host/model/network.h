@@ -54,6 +54,8 @@ typedef struct network {
  * (as the paper); and its name ("relu", "tanh"). */
 op_act net_hidden_activation(const pp_config *config);
 const char *net_activation_name(op_act act);
+/* Whether the output is a sigmoid (DRTP, as the paper) rather than a softmax. */
+int net_sigmoid_output(const pp_config *config);
 
 /* Builds the layers for a configuration and allocates weights (He uniform
  * from the seed), optimiser state and a workspace for max_batch samples. */

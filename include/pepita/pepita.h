@@ -240,6 +240,23 @@ pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *ep
 /* Restores a trainer (created with the checkpoint's configuration) from a checkpoint. */
 pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
 
+/* Writes a checkpoint's tensors and configuration to an .npz archive that
+ * numpy.load reads (written to a temporary name, fsynced, renamed), with no
+ * device needed. Arrays, float32, C order:
+ *   w1..wL         layer weights: dense (out, in), conv (filters, C, k, k)
+ *   momentum1..L   the optimiser's velocity, shaped as the weights
+ *   F              PEPITA's fixed feedback, (input size, classes)
+ *   B2..BL         FA's feedback, shaped as w2..wL
+ *   B1..B(L-1)     DFA's and DRTP's feedback, (classes, units of layer l)
+ *   config         a JSON string: dataset, model, rule, shapes, activations,
+ *                  hyperparameters, epochs completed
+ * data is the training or test set (only its shape and class count are
+ * used); it is needed only when the checkpoint cannot tell the input shape:
+ * a model trained on PP_DATASET_NPZ that is conv or has no hidden layer.
+ * Otherwise NULL. */
+pp_status pp_checkpoint_export_npz(const char *checkpoint, const pp_dataset *data,
+                                   const char *npz_path);
+
 /* Copies the current weights of layer `layer` to the host (for analysis). */
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);
 pp_status pp_trainer_read_weights(pp_trainer *trainer, int layer, float **values, size_t *count);
