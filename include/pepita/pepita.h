@@ -160,7 +160,8 @@ pp_status pp_rule_parse(const char *name, pp_rule_kind *kind);
 
 /* A dataset in host memory: n samples of channels x height x width values
  * (CHW) and one label each. The values are uint8 pixels, scaled to [0, 1]
- * when batched, or float32 features used as they are. */
+ * when batched, or float32 features used as they are. A dataset filled by
+ * hand must start zeroed (features NULL) or come from pp_dataset_from_memory. */
 typedef struct pp_dataset {
     size_t n;
     int channels, height, width;

@@ -101,6 +101,7 @@ void ts_download(rt_context *ctx, const rt_buf *b, void *dst, size_t bytes) {
 
 void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed) {
     enum { SIDE = 10, CLASSES = 4 };
+    memset(d, 0, sizeof *d);
     d->n = n;
     d->channels = 1;
     d->height = d->width = SIDE;
