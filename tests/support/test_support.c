@@ -232,6 +232,7 @@ static void become_nobody(const char *dir, int out, int err) {
     if (mkdir(home, 0755) || chown(home, NOBODY, NOBODY)) _exit(121);
     setenv("HOME", home, 1);
     setenv("XDG_CACHE_HOME", home, 1);
+    setenv("POCL_CACHE_DIR", home, 1); /* the suite's own is root's, in the build directory */
     if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
         setresuid(NOBODY, NOBODY, NOBODY))
         _exit(TS_CLI_CANNOT_BECOME_NOBODY);
