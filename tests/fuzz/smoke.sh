@@ -11,7 +11,7 @@ if [ -n "$skip_reason" ]; then
     exit 77
 fi
 status=0
-for target in idx cifar checkpoint options; do
+for target in idx cifar checkpoint options npz; do
     bin=$fuzz_dir/fuzz_$target
     if [ ! -x "$bin" ]; then
         echo "FAIL: $bin was not built"
