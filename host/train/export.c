@@ -76,7 +76,7 @@ typedef struct export_layout {
     tensor_shape weights[CHECKPOINT_MAX_TENSORS];
     int n_fixed;
     tensor_shape fixed[CHECKPOINT_MAX_TENSORS];
-    char fixed_name[CHECKPOINT_MAX_TENSORS][8];
+    char fixed_name[CHECKPOINT_MAX_TENSORS][16];
 } export_layout;
 
 static pp_status layout_of(const char *path, const pp_config *c, const export_geometry *g,
