@@ -5,7 +5,7 @@ EPOCHS ?= 5
 PACKAGES = cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
            libclblast-dev check zlib1g-dev libjansson-dev libopenblas-dev dataset-fashion-mnist \
            clang libclang-rt-14-dev clang-format gnuplot-nox oclgrind \
-           libopenmpi-dev openmpi-bin
+           libopenmpi-dev openmpi-bin libzip-dev python3-numpy
 SUDO = $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps build run test clean

@@ -1,4 +1,4 @@
-/* Batch assembly from the device-resident uint8 dataset: the pixels as a 2-D
+/* Batch assembly from the device-resident uint8 (or float32) dataset: the pixels as a 2-D
  * range (sample_size / VEC column groups x rows) with explicit VEC-wide loads
  * and stores, and the labels. PoCL does not vectorise uchar loads under a
  * bounds check across work-items; the explicit form is 3-6x faster than one
@@ -7,8 +7,16 @@
 #ifndef VEC
 #define VEC 1
 #endif
+/* FLOAT_DATA: the dataset holds float32 features (the user's own data) */
+#ifdef FLOAT_DATA
+#define DATA_T float
+#define TO_FLOAT4(v) (v)
+#else
+#define DATA_T uchar
+#define TO_FLOAT4(v) convert_float4(v)
+#endif
 
-kernel void gather_batch(int count, int sample_size, int samples, global const uchar *restrict data,
+kernel void gather_batch(int count, int sample_size, int samples, global const DATA_T *restrict data,
                          global const int *restrict idx, int idx_off, float scale,
                          global float *restrict x) {
     const int q = (int)get_global_id(0), row = (int)get_global_id(1);
@@ -18,7 +26,7 @@ kernel void gather_batch(int count, int sample_size, int samples, global const u
     const int valid = s >= 0 && s < samples;
 #if VEC == 4
     const float4 v =
-        valid ? convert_float4(vload4(q, data + (size_t)s * sample_size)) * scale : (float4)(0.0f);
+        valid ? TO_FLOAT4(vload4(q, data + (size_t)s * sample_size)) * scale : (float4)(0.0f);
     vstore4(v, q, dst);
 #else
     dst[q] = valid ? (float)data[(size_t)s * sample_size + q] * scale : 0.0f;

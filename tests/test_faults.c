@@ -45,6 +45,7 @@ static char *path_in(const char *name) {
 
 /* A dataset in memory: n images with a deterministic pattern. */
 static void make_dataset(pp_dataset *d, size_t n, unsigned seed) {
+    memset(d, 0, sizeof *d);
     d->n = n;
     d->channels = 1, d->height = SIDE, d->width = SIDE, d->classes = 10;
     d->pixels = malloc(n * SIDE * SIDE);

@@ -8,6 +8,7 @@
 int cli_devices(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_export(int argc, char **argv);
 int cli_selftest(int argc, char **argv);
 int cli_slowness(int argc, char **argv);
 int cli_plot(int argc, char **argv);

@@ -10,6 +10,7 @@ static void usage(FILE *out) {
                  "commands:\n"
                  "  train      train a network (default: PEPITA on Fashion-MNIST)\n"
                  "  eval       test accuracy of a checkpoint\n"
+                 "  export     a checkpoint's weights and configuration as NumPy .npz\n"
                  "  devices    list the OpenCL devices\n"
                  "  selftest   check every operator against a plain-C reference on a device\n"
                  "  plot       PNG figures of runs: learning curves, angle, norms, histograms\n"
@@ -44,9 +45,9 @@ int main(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } commands[] = {
-        {"train", cli_train},       {"eval", cli_eval}, {"devices", cli_devices},
-        {"selftest", cli_selftest}, {"plot", cli_plot}, {"slowness", cli_slowness},
-        {"summary", cli_summary},
+        {"train", cli_train},       {"eval", cli_eval},     {"devices", cli_devices},
+        {"selftest", cli_selftest}, {"plot", cli_plot},     {"slowness", cli_slowness},
+        {"summary", cli_summary},   {"export", cli_export},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(command, commands[i].name)) return commands[i].run(argc - 1, argv + 1);

@@ -298,8 +298,10 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "Trains a network and evaluates it on the test set after every epoch.\n"
             "\n"
             "what to train:\n"
-            "  --dataset NAME        mnist, fashion-mnist (default), cifar10, cifar100\n"
-            "  --data DIR            dataset directory (default: $PEPITA_DATA, else %s)\n"
+            "  --dataset NAME        mnist, fashion-mnist (default), cifar10, cifar100, npz\n"
+            "  --data DIR            dataset directory (default: $PEPITA_DATA, else %s);\n"
+            "                        npz: FILE.npz or a directory of .npy files holding\n"
+            "                        x_train, y_train, x_test, y_test\n"
             "  --coarse              CIFAR-100: the 20 coarse labels\n"
             "  --model fc|conv       fully connected (default) or conv 32@5x5-ReLU-maxpool-FC\n"
             "  --hidden N[,N...]     fc hidden widths (default 1024; 'none' for no hidden layer)\n"
@@ -332,7 +334,7 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "\n"
             "data-parallel training: %s\n"
             "\n",
-            pp_dataset_default_dir(c->dataset),
+            pp_dataset_default_dir(c->dataset) ? pp_dataset_default_dir(c->dataset) : "none",
             dist_available()
                 ? "mpirun -np N pepita train ... splits each batch over N ranks;\n"
                   "  each takes the device at its node-local rank among those --device matches,\n"

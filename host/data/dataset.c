@@ -6,6 +6,7 @@
 #include "data/dataset_files.h"
 #include "data/gz_reader.h"
 #include "data/idx.h"
+#include "data/npz_dataset.h"
 #include "pepita/pepita.h"
 #include "runtime/error.h"
 
@@ -16,6 +17,7 @@ void pp_dataset_free(pp_dataset *dataset) {
     if (!dataset) return;
     free(dataset->pixels);
     free(dataset->labels);
+    free(dataset->features);
     memset(dataset, 0, sizeof *dataset);
 }
 
@@ -106,6 +108,10 @@ pp_status pp_dataset_load(pp_dataset_kind kind, const char *dir, int cifar100_co
         return pp_fail(PP_ERR_ARGUMENT, "pp_dataset_load: train and test must be two datasets");
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
+    if (kind == PP_DATASET_NPZ) {
+        const char *path = dir && *dir ? dir : getenv("PEPITA_DATA");
+        return npz_dataset_load(path, train, test);
+    }
     /* 24 KiB of paths: on the heap, to be kind to small thread stacks. */
     dataset_files *files = malloc(sizeof *files);
     if (!files) return pp_fail(PP_ERR_OUT_OF_MEMORY, "pp_dataset_load: out of memory");
@@ -125,6 +131,8 @@ pp_status pp_dataset_load(pp_dataset_kind kind, const char *dir, int cifar100_co
             status = load_cifar_split(files->paths, 1, CIFAR_100, cifar100_coarse, train);
             if (status == PP_OK)
                 status = load_cifar_split(files->paths + 1, 1, CIFAR_100, cifar100_coarse, test);
+            break;
+        case PP_DATASET_NPZ:
             break;
         }
     }

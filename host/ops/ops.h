@@ -165,6 +165,10 @@ pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float w
 pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, const rt_buf *data_u8,
                           const rt_buf *labels_u8, const rt_buf *idx, size_t idx_off, float scale,
                           rt_buf *x, rt_buf *y);
+/* The same over float32 data (sample_size floats per sample), unscaled. */
+pp_status op_gather_batch_f32(rt_context *ctx, size_t count, size_t sample_size,
+                              const rt_buf *data_f32, const rt_buf *labels_u8, const rt_buf *idx,
+                              size_t idx_off, rt_buf *x, rt_buf *y);
 
 /* ---- Reductions (results stay on the device) -------------------------- */
 

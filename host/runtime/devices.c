@@ -12,6 +12,12 @@
     "no OpenCL platform found: install an OpenCL driver (for CPUs the Debian package "             \
     "pocl-opencl-icd)"
 
+/* PoCL hides its CPU device when it cannot make its kernel cache (a HOME
+ * that is read-only or not a directory): the commonest cause on CI runners. */
+#define NO_DEVICE_HINT                                                                             \
+    " (PoCL shows no device when it cannot create its kernel cache: make $XDG_CACHE_HOME or "      \
+    "$HOME/.cache writable, or set POCL_CACHE_DIR to a writable directory)"
+
 static void copy_string_info(cl_device_id device, cl_device_info what, char *dst, size_t size) {
     if (clGetDeviceInfo(device, what, size, dst, NULL) != CL_SUCCESS) snprintf(dst, size, "?");
     dst[size - 1] = '\0';
@@ -197,7 +203,8 @@ pp_status rt_devices_list(pp_device_info **devices, size_t *count) {
     free(platforms);
     if (n == 0) {
         free(list);
-        return pp_fail(PP_ERR_NO_DEVICE, "OpenCL platforms exist but expose no device");
+        return pp_fail(PP_ERR_NO_DEVICE,
+                       "OpenCL platforms exist but expose no device" NO_DEVICE_HINT);
     }
     list[default_index(list, n)].is_default = 1;
     *devices = list;

@@ -238,7 +238,7 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
 
 /* ---- Reading ---------------------------------------------------------- */
 
-static pp_status read_file(const char *path, unsigned char **data, size_t *size) {
+pp_status checkpoint_read_file(const char *path, unsigned char **data, size_t *size) {
     struct stat sb;
     *data = NULL;
     if (stat(path, &sb) != 0)
@@ -302,10 +302,54 @@ pp_status checkpoint_parse_config(const unsigned char *data, size_t size, const 
     return PP_OK;
 }
 
+/* One tensor header and its place; false when the file ends first. */
+static int walk_tensor(reader *r, checkpoint_tensor *t) {
+    uint64_t n = get_u64(r);
+    if (r->failed || n > MAX_TENSOR_FLOATS || n * sizeof(float) > r->size - r->pos) return 0;
+    t->bytes = r->data + r->pos;
+    t->count = (size_t)n;
+    r->pos += (size_t)n * sizeof(float);
+    return 1;
+}
+
+pp_status checkpoint_parse_tensors(const unsigned char *data, size_t size, const char *name,
+                                   pp_config *config, int *epoch, checkpoint_tensors *out) {
+    reader r;
+    memset(out, 0, sizeof *out);
+    uint32_t version = 0;
+    PP_TRY(open_checkpoint(name, data, size, &r, &version));
+    get_config(&r, version, config);
+    uint32_t e = get_u32(&r);
+    get_u64(&r); /* the training position: not needed here */
+    get_u32(&r);
+    get_f64(&r), get_f64(&r), get_f64(&r);
+    if (version >= 3) get_u32(&r); /* the MPI ranks */
+    uint32_t n_layers = get_u32(&r);
+    if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", name);
+    if (n_layers == 0 || n_layers > CHECKPOINT_MAX_TENSORS)
+        return pp_fail(PP_ERR_FORMAT, "%s: %u layers is out of range", name, n_layers);
+    for (uint32_t i = 0; i < n_layers; i++)
+        if (!walk_tensor(&r, &out->weights[i]) || !walk_tensor(&r, &out->momentum[i]))
+            return pp_fail(PP_ERR_FORMAT, "%s: truncated in layer %u", name, i + 1);
+    uint32_t n_fixed = get_u32(&r);
+    if (r.failed || n_fixed > CHECKPOINT_MAX_TENSORS)
+        return pp_fail(PP_ERR_FORMAT, "%s: bad count of fixed matrices", name);
+    for (uint32_t i = 0; i < n_fixed; i++)
+        if (!walk_tensor(&r, &out->fixed[i]))
+            return pp_fail(PP_ERR_FORMAT, "%s: truncated in fixed matrix %u", name, i + 1);
+    if (r.pos != r.size)
+        return pp_fail(PP_ERR_FORMAT, "%s: %zu unexpected bytes after the data", name,
+                       r.size - r.pos);
+    out->n_layers = (int)n_layers;
+    out->n_fixed = (int)n_fixed;
+    if (epoch) *epoch = (int)e;
+    return PP_OK;
+}
+
 pp_status pp_checkpoint_read_config(const char *path, pp_config *config, int *epoch) {
     unsigned char *data = NULL;
     size_t size = 0;
-    PP_TRY(read_file(path, &data, &size));
+    PP_TRY(checkpoint_read_file(path, &data, &size));
     pp_status st = checkpoint_parse_config(data, size, path, config, epoch);
     free(data);
     return st;
@@ -432,7 +476,7 @@ pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t si
 static pp_status load(pp_trainer *t, const char *path, int same_ranks) {
     unsigned char *data = NULL;
     size_t size = 0;
-    PP_TRY(read_file(path, &data, &size));
+    PP_TRY(checkpoint_read_file(path, &data, &size));
     pp_status st = restore(t, data, size, path, same_ranks);
     free(data);
     return st;

@@ -20,4 +20,29 @@ pp_status checkpoint_parse_config(const unsigned char *data, size_t size, const 
 pp_status checkpoint_restore(pp_trainer *t, const unsigned char *data, size_t size,
                              const char *path);
 
+/* One tensor of a checkpoint, in place (the bytes may be unaligned). */
+typedef struct checkpoint_tensor {
+    const unsigned char *bytes; /* count floats in the host's byte order */
+    size_t count;
+} checkpoint_tensor;
+
+#define CHECKPOINT_MAX_TENSORS 16
+
+/* Every tensor of a checkpoint, without a device: per layer its weights and
+ * momentum, then the rule's fixed matrices. */
+typedef struct checkpoint_tensors {
+    int n_layers;
+    checkpoint_tensor weights[CHECKPOINT_MAX_TENSORS], momentum[CHECKPOINT_MAX_TENSORS];
+    int n_fixed;
+    checkpoint_tensor fixed[CHECKPOINT_MAX_TENSORS];
+} checkpoint_tensors;
+
+/* Checks magic, version and checksum, reads the configuration and epoch,
+ * then walks every tensor; PP_ERR_FORMAT when the counts do not fit the file. */
+pp_status checkpoint_parse_tensors(const unsigned char *data, size_t size, const char *name,
+                                   pp_config *config, int *epoch, checkpoint_tensors *tensors);
+
+/* A whole checkpoint file into memory (free it). */
+pp_status checkpoint_read_file(const char *path, unsigned char **data, size_t *size);
+
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100"};
+static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100", "npz"};
 static const char *const model_names[] = {"fc", "conv"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -37,8 +37,8 @@ pp_status pp_dataset_parse(const char *name, pp_dataset_kind *kind) {
     if (i < 0 && name && !strcasecmp(name, "cifar-100")) i = PP_DATASET_CIFAR100;
     if (i < 0)
         return pp_fail(PP_ERR_ARGUMENT,
-                       "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist, cifar10 "
-                       "or cifar100)",
+                       "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist, cifar10, "
+                       "cifar100 or npz)",
                        name ? name : "");
     *kind = (pp_dataset_kind)i;
     return PP_OK;
@@ -98,10 +98,13 @@ pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind 
         return pp_fail(PP_ERR_ARGUMENT, "no preset for dataset %d, model %d, rule %d", (int)dataset,
                        (int)model, (int)rule);
     int cifar = dataset == PP_DATASET_CIFAR10 || dataset == PP_DATASET_CIFAR100;
+    /* the user's own data (npz) takes the gentlest rows: Fashion-MNIST's FC
+     * (PEPITA lr 0.01) and MNIST's conv */
+    int gentle = dataset == PP_DATASET_FASHION_MNIST || dataset == PP_DATASET_NPZ;
     const preset_row *row = model == PP_MODEL_CONV ? (cifar ? &conv_cifar : &conv_mnist)
                             : cifar                ? &fc_cifar
-                            : dataset == PP_DATASET_FASHION_MNIST ? &fc_fashion
-                                                                  : &fc_mnist;
+                            : gentle               ? &fc_fashion
+                                                   : &fc_mnist;
     memset(c, 0, sizeof *c);
     c->dataset = dataset;
     c->model = model;

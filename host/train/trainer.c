@@ -22,16 +22,23 @@ double trainer_now_seconds(void) {
 static pp_status upload_split(rt_context *ctx, const pp_dataset *d, device_split *out) {
     size_t sample = (size_t)d->channels * d->height * d->width;
     out->n = d->n;
-    PP_TRY(rt_buf_create(ctx, d->n * sample, &out->pixels));
-    PP_TRY(rt_buf_write(ctx, &out->pixels, 0, d->n * sample, d->pixels));
+    out->is_float = d->features != NULL;
+    size_t bytes = d->n * sample * (out->is_float ? sizeof(float) : 1);
+    PP_TRY(rt_buf_create(ctx, bytes, &out->pixels));
+    PP_TRY(rt_buf_write(ctx, &out->pixels, 0, bytes,
+                        out->is_float ? (const void *)d->features : (const void *)d->pixels));
     PP_TRY(rt_buf_create(ctx, d->n, &out->labels));
     return rt_buf_write(ctx, &out->labels, 0, d->n, d->labels);
 }
 
 static pp_status check_datasets(const pp_config *c, const pp_dataset *train,
                                 const pp_dataset *test) {
-    if (!train || !test || !train->n || !test->n || !train->pixels || !test->pixels)
+    if (!train || !test || !train->n || !test->n || !train->labels || !test->labels ||
+        !(train->pixels || train->features) || !(test->pixels || test->features))
         return pp_fail(PP_ERR_ARGUMENT, "the training and test sets must both hold samples");
+    if (!train->features != !test->features)
+        return pp_fail(PP_ERR_ARGUMENT, "the training and test sets must both be uint8 pixels or "
+                                        "both float32 features");
     if (train->channels != test->channels || train->height != test->height ||
         train->width != test->width || train->classes != test->classes)
         return pp_fail(PP_ERR_ARGUMENT,
@@ -132,6 +139,9 @@ int pp_trainer_epoch(const pp_trainer *t) {
 static pp_status gather(pp_trainer *t, const device_split *split, const rt_buf *order, size_t start,
                         size_t count) {
     network *net = t->net;
+    if (split->is_float)
+        return op_gather_batch_f32(t->ctx, count, net->input_size, &split->pixels, &split->labels,
+                                   order, start, &net->x, &net->labels);
     return op_gather_batch(t->ctx, count, net->input_size, &split->pixels, &split->labels, order,
                            start, 1.0f / 255.0f, &net->x, &net->labels);
 }

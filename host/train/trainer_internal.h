@@ -4,9 +4,11 @@
 
 #include "rules/rule.h"
 
-/* A dataset split resident on the device as uint8. */
+/* A dataset split resident on the device: uint8 pixels, or float32
+ * features when is_float. */
 typedef struct device_split {
     size_t n;
+    int is_float;
     rt_buf pixels, labels;
 } device_split;
 

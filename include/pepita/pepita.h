@@ -87,6 +87,7 @@ typedef enum pp_dataset_kind {
     PP_DATASET_FASHION_MNIST,
     PP_DATASET_CIFAR10,
     PP_DATASET_CIFAR100,
+    PP_DATASET_NPZ, /* the user's own arrays: an .npz file or a directory of .npy files */
 } pp_dataset_kind;
 
 typedef enum pp_model_kind { PP_MODEL_FC, PP_MODEL_CONV } pp_model_kind;
@@ -169,21 +170,40 @@ pp_status pp_rule_parse(const char *name, pp_rule_kind *kind);
 
 /* ---- Datasets --------------------------------------------------------- */
 
-/* A dataset in host memory: n samples of channels x height x width uint8
- * pixels (CHW) and one label each. */
+/* A dataset in host memory: n samples of channels x height x width values
+ * (CHW) and one label each. The values are uint8 pixels, scaled to [0, 1]
+ * when batched, or float32 features used as they are. A dataset filled by
+ * hand must start zeroed (features NULL) or come from pp_dataset_from_memory. */
 typedef struct pp_dataset {
     size_t n;
     int channels, height, width;
     int classes;
-    uint8_t *pixels; /* n * channels * height * width */
+    uint8_t *pixels; /* n * channels * height * width, or NULL when features */
     uint8_t *labels; /* n */
+    float *features; /* n * channels * height * width, or NULL when pixels */
 } pp_dataset;
 
 /* Loads the train and test splits from dir (NULL: $PEPITA_DATA, else the
  * default location for the dataset). Every header, size and label is
- * validated; errors name the file and what is wrong. */
+ * validated; errors name the file and what is wrong. For PP_DATASET_NPZ,
+ * dir is an .npz file holding x_train, y_train, x_test and y_test, or a
+ * directory holding those four as .npy files (see pp_dataset_from_memory
+ * for what the arrays may be). */
 pp_status pp_dataset_load(pp_dataset_kind kind, const char *dir, int cifar100_coarse,
                           pp_dataset *train, pp_dataset *test);
+
+/* The element type of samples handed to pp_dataset_from_memory. */
+typedef enum pp_sample_type { PP_SAMPLES_UINT8, PP_SAMPLES_FLOAT32 } pp_sample_type;
+
+/* A dataset made from arrays in memory (both copied): n samples of
+ * channels x height x width values of the given type, C order (a feature
+ * vector is 1 x 1 x d), and n labels in [0, classes). classes <= 0 infers
+ * it as the largest label + 1; at most 256 classes. Floats must be finite.
+ * The training and test sets passed to pp_trainer_create must agree in
+ * shape, type and class count. */
+pp_status pp_dataset_from_memory(const void *samples, pp_sample_type type, size_t n, int channels,
+                                 int height, int width, const int32_t *labels, int classes,
+                                 pp_dataset *dataset);
 void pp_dataset_free(pp_dataset *dataset);
 /* Where the dataset is looked for when no directory is given. */
 const char *pp_dataset_default_dir(pp_dataset_kind kind);
@@ -238,6 +258,23 @@ pp_status pp_trainer_load(pp_trainer *trainer, const char *path);
 /* pp_trainer_load to continue training: also refuses a checkpoint of a
  * data-parallel run with another number of MPI ranks (PP_ERR_MISMATCH). */
 pp_status pp_trainer_resume(pp_trainer *trainer, const char *path);
+
+/* Writes a checkpoint's tensors and configuration to an .npz archive that
+ * numpy.load reads (written to a temporary name, fsynced, renamed), with no
+ * device needed. Arrays, float32, C order:
+ *   w1..wL         layer weights: dense (out, in), conv (filters, C, k, k)
+ *   momentum1..L   the optimiser's velocity, shaped as the weights
+ *   F              PEPITA's fixed feedback, (input size, classes)
+ *   B2..BL         FA's feedback, shaped as w2..wL
+ *   B1..B(L-1)     DFA's and DRTP's feedback, (classes, units of layer l)
+ *   config         a JSON string: dataset, model, rule, shapes, activations,
+ *                  hyperparameters, epochs completed
+ * data is the training or test set (only its shape and class count are
+ * used); it is needed only when the checkpoint cannot tell the input shape:
+ * a model trained on PP_DATASET_NPZ that is conv or has no hidden layer.
+ * Otherwise NULL. */
+pp_status pp_checkpoint_export_npz(const char *checkpoint, const pp_dataset *data,
+                                   const char *npz_path);
 
 /* Copies the current weights of layer `layer` to the host (for analysis). */
 pp_status pp_trainer_layer_count(const pp_trainer *trainer, int *count);

@@ -15,8 +15,8 @@
 
 #define MAX_ARGS 64
 
-static char checkpoint_dir[64];
-static char checkpoint_path[128];
+static char checkpoint_dir[4096];
+static char checkpoint_path[4200];
 static FILE *null_out;
 
 static void cleanup(void) {
@@ -27,7 +27,9 @@ static void cleanup(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    snprintf(checkpoint_dir, sizeof checkpoint_dir, "/tmp/pepita-fuzz-options-XXXXXX");
+    const char *tmp = getenv("TMPDIR"); /* the suite runs wherever TMPDIR points */
+    snprintf(checkpoint_dir, sizeof checkpoint_dir, "%s/pepita-fuzz-options-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(checkpoint_dir)) abort();
     snprintf(checkpoint_path, sizeof checkpoint_path, "%s/run.ckpt", checkpoint_dir);
     fake_trainer f;

@@ -1,6 +1,6 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind
  * each target accepts, a few near misses, and argument lists covering every
- * option. Usage: make_seeds DIR (creates DIR/{idx,cifar,checkpoint,options}). */
+ * option. Usage: make_seeds DIR (creates DIR/{idx,cifar,checkpoint,options,npz}). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +11,8 @@
 
 #include "data/cifar.h"
 #include "data/idx.h"
+#include "data/npy.h"
+#include "data/npz.h"
 #include "fake_trainer.h"
 
 static const char *root;
@@ -222,6 +224,63 @@ static void options_seeds(void) {
     options("no-value", 0, (const char *const[]){"--epochs", NULL});
 }
 
+/* An .npy file of n elements of size bytes (values i * 7), into out. */
+static size_t npy_bytes(uint8_t *out, const char *descr, int ndim, const size_t *shape,
+                        size_t elem) {
+    char header[NPY_HEADER_MAX];
+    size_t h = npy_write_header(header, descr, ndim, shape);
+    if (!h) fail("npy header");
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    memcpy(out, header, h);
+    memset(out + h, 0, n * elem);
+    for (size_t i = 0; i < n; i++)
+        out[h + i * elem] = (uint8_t)(i * 7 % 3); /* small values: valid labels too */
+    return h + n * elem;
+}
+
+/* An .npz of the four arrays: samples of descr/elem and shape (n first), int64 labels. */
+static void npz_seed(const char *name, const char *descr, size_t elem, int ndim,
+                     const size_t *shape) {
+    static uint8_t files[4][8192];
+    size_t sizes[4], label_shape[1] = {shape[0]};
+    sizes[0] = npy_bytes(files[0], descr, ndim, shape, elem);
+    sizes[1] = npy_bytes(files[1], "<i8", 1, label_shape, 8);
+    sizes[2] = npy_bytes(files[2], descr, ndim, shape, elem);
+    sizes[3] = npy_bytes(files[3], "<i8", 1, label_shape, 8);
+    static const char *const names[4] = {"x_train", "y_train", "x_test", "y_test"};
+    npz_writer *w;
+    if (npz_writer_create(&w) != PP_OK) fail("npz writer");
+    for (int i = 0; i < 4; i++)
+        if (npz_writer_add(w, names[i], files[i], sizes[i], NULL, 0) != PP_OK) fail("npz add");
+    uint8_t *data;
+    size_t size;
+    if (npz_writer_finish(w, &data, &size) != PP_OK) fail("npz finish");
+    npz_writer_destroy(w);
+    const uint8_t mode = 1;
+    seed("npz", name, &mode, 1, data, size);
+    free(data);
+}
+
+static void npz_seeds(void) {
+    static uint8_t buf[8192];
+    const uint8_t npy_mode = 0;
+    size_t images[3] = {4, 5, 5}, features[2] = {3, 7}, chw[4] = {2, 3, 4, 4}, labels[1] = {9};
+    seed("npz", "npy-u1-3d", &npy_mode, 1, buf, npy_bytes(buf, "|u1", 3, images, 1));
+    seed("npz", "npy-f4-2d", &npy_mode, 1, buf, npy_bytes(buf, "<f4", 2, features, 4));
+    seed("npz", "npy-i8-1d", &npy_mode, 1, buf, npy_bytes(buf, "<i8", 1, labels, 8));
+    seed("npz", "npy-f4-0d", &npy_mode, 1, buf, npy_bytes(buf, "<f4", 0, NULL, 4));
+    size_t n = npy_bytes(buf, "<u2", 4, chw, 2);
+    buf[6] = 2; /* version 2.0: a 4-byte header length */
+    memmove(buf + 12, buf + 10, n - 10);
+    buf[10] = buf[11] = 0;
+    seed("npz", "npy-v2-u2-4d", &npy_mode, 1, buf, n + 2);
+    npz_seed("npz-u1-images", "|u1", 1, 3, images);
+    npz_seed("npz-f4-features", "<f4", 4, 2, features);
+    npz_seed("npz-u1-chw", "|u1", 1, 4, chw);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds DIR\n");
@@ -233,9 +292,11 @@ int main(int argc, char **argv) {
     make_dir("cifar");
     make_dir("checkpoint");
     make_dir("options");
+    make_dir("npz");
     idx_seeds();
     cifar_seeds();
     checkpoint_seeds();
     options_seeds();
+    npz_seeds();
     return 0;
 }

@@ -182,6 +182,16 @@ void ref_gather_batch(size_t count, size_t sample_size, size_t samples, const ui
     }
 }
 
+void ref_gather_batch_f32(size_t count, size_t sample_size, size_t samples, const float *data,
+                          const uint8_t *labels, const int32_t *idx, float *x, int32_t *y) {
+    for (size_t r = 0; r < count; r++) {
+        const int valid = idx[r] >= 0 && (size_t)idx[r] < samples;
+        for (size_t c = 0; c < sample_size; c++)
+            x[r * sample_size + c] = valid ? data[(size_t)idx[r] * sample_size + c] : 0.0f;
+        y[r] = valid ? (int32_t)labels[idx[r]] : -1;
+    }
+}
+
 double ref_sum(size_t n, const float *x) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++)
@@ -538,14 +548,17 @@ static pp_status check_elementwise(rt_context *ctx, ref_check_list *list, int ki
     return sc_end(&s);
 }
 
+/* as_float: the float32 dataset variant (the user's own features), unscaled. */
 static pp_status check_gather(rt_context *ctx, ref_check_list *list, size_t count,
-                              size_t sample_size, size_t samples, size_t idx_off) {
-    ref_check_result *r = ref_check_list_add(list, "gather_batch", "%zu of %zu x %zu offset %zu",
-                                             count, samples, sample_size, idx_off);
+                              size_t sample_size, size_t samples, size_t idx_off, int as_float) {
+    ref_check_result *r =
+        ref_check_list_add(list, as_float ? "gather_batch_f32" : "gather_batch",
+                           "%zu of %zu x %zu offset %zu", count, samples, sample_size, idx_off);
     if (!r) return PP_ERR_OUT_OF_MEMORY;
     const size_t total = count * sample_size;
     scratch s = {.ctx = ctx};
     uint8_t *data = sc_host(&s, samples * sample_size), *labels = sc_host(&s, samples);
+    float *fdata = sc_host(&s, samples * sample_size * 4);
     int32_t *idx = sc_host(&s, samples * 4), *y = sc_host(&s, count * 4),
             *ref_y = sc_host(&s, count * 4);
     float *x = sc_host(&s, total * 4), *ref_x = sc_host(&s, total * 4),
@@ -553,17 +566,27 @@ static pp_status check_gather(rt_context *ctx, ref_check_list *list, size_t coun
     if (s.status != PP_OK) return sc_end(&s);
     for (size_t i = 0; i < samples * sample_size; i++)
         data[i] = (uint8_t)(philox_u32(0x5EED, PHILOX_DOMAIN_HOST, 10, 0, (uint32_t)i) >> 24);
+    for (size_t i = 0; i < samples * sample_size; i++)
+        fdata[i] = ((float)data[i] - 127.5f) * 0.37f; /* negative and fractional values too */
     for (size_t i = 0; i < samples; i++)
         labels[i] = (uint8_t)(i % 100);
     philox_shuffle_i32(idx, samples, 0x5EED, 11);
     const float scale = 1.0f / 255.0f;
-    rt_buf *bd = sc_dev(&s, samples * sample_size, data), *bl = sc_dev(&s, samples, labels),
-           *bi = sc_dev(&s, samples * 4, idx), *bx = sc_dev(&s, total * 4, NULL),
-           *by = sc_dev(&s, count * 4, NULL);
+    rt_buf *bd = as_float ? sc_dev(&s, samples * sample_size * 4, fdata)
+                          : sc_dev(&s, samples * sample_size, data),
+           *bl = sc_dev(&s, samples, labels), *bi = sc_dev(&s, samples * 4, idx),
+           *bx = sc_dev(&s, total * 4, NULL), *by = sc_dev(&s, count * 4, NULL);
     if (s.status != PP_OK) return sc_end(&s);
-    pp_status op = op_gather_batch(ctx, count, sample_size, bd, bl, bi, idx_off, scale, bx, by);
+    pp_status op =
+        as_float ? op_gather_batch_f32(ctx, count, sample_size, bd, bl, bi, idx_off, bx, by)
+                 : op_gather_batch(ctx, count, sample_size, bd, bl, bi, idx_off, scale, bx, by);
     if (op_failed(&s, r, op)) return sc_end(&s);
-    ref_gather_batch(count, sample_size, samples, data, labels, idx + idx_off, scale, ref_x, ref_y);
+    if (as_float)
+        ref_gather_batch_f32(count, sample_size, samples, fdata, labels, idx + idx_off, ref_x,
+                             ref_y);
+    else
+        ref_gather_batch(count, sample_size, samples, data, labels, idx + idx_off, scale, ref_x,
+                         ref_y);
     sc_read(&s, bx, x, total * 4);
     sc_read(&s, by, y, count * 4);
     if (s.status != PP_OK) return sc_end(&s);
@@ -687,10 +710,13 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
         for (int kind = EW_SUB; kind <= EW_SGD; kind++)
             PP_TRY(check_elementwise(ctx, list, kind, vec_sizes[i]));
 
-    PP_TRY(check_gather(ctx, list, 1, 7, 5, 0));
-    PP_TRY(check_gather(ctx, list, 37, 784, 101, 64)); /* last partial batch, offset */
-    PP_TRY(check_gather(ctx, list, 64, 784, 200, 128));
-    if (!quick) PP_TRY(check_gather(ctx, list, 100, 3072, 300, 200));
+    for (int as_float = 0; as_float <= 1; as_float++) {
+        PP_TRY(check_gather(ctx, list, 1, 7, 5, 0, as_float));
+        PP_TRY(check_gather(ctx, list, 37, 784, 101, 64, as_float)); /* last partial batch */
+        PP_TRY(check_gather(ctx, list, 64, 784, 200, 128, as_float));
+        PP_TRY(check_gather(ctx, list, 9, 20, 13, 3, as_float)); /* feature vectors */
+        if (!quick) PP_TRY(check_gather(ctx, list, 100, 3072, 300, 200, as_float));
+    }
 
     PP_TRY(check_reduce(ctx, list, RED_SUM, 0));
     for (size_t i = 0; i < n_vec; i++)

@@ -36,6 +36,9 @@ void ref_sgd_momentum(size_t n, float lr, float mu, float wd, float *w, float *v
 /* samples: how many rows data and labels hold (others give a zero row, label -1). */
 void ref_gather_batch(size_t count, size_t sample_size, size_t samples, const uint8_t *data,
                       const uint8_t *labels, const int32_t *idx, float scale, float *x, int32_t *y);
+/* The same over float32 data, unscaled. */
+void ref_gather_batch_f32(size_t count, size_t sample_size, size_t samples, const float *data,
+                          const uint8_t *labels, const int32_t *idx, float *x, int32_t *y);
 
 /* In double. */
 double ref_sum(size_t n, const float *x);

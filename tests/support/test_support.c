@@ -101,6 +101,7 @@ void ts_download(rt_context *ctx, const rt_buf *b, void *dst, size_t bytes) {
 
 void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed) {
     enum { SIDE = 10, CLASSES = 4 };
+    memset(d, 0, sizeof *d);
     d->n = n;
     d->channels = 1;
     d->height = d->width = SIDE;
@@ -206,6 +207,22 @@ static void read_into(const char *path, char *out, size_t size) {
     free(data);
 }
 
+/* Copies the pepita binary into dir (mode 755) and returns the copy's path:
+ * nobody cannot reach the build directory when the repository is cloned
+ * under a private (mode 700) directory such as root's home or mktemp -d. */
+static int copy_binary_for_nobody(const char *dir, char *copy, size_t size) {
+    snprintf(copy, size, "%s/pepita", dir);
+    size_t n = 0;
+    char *data = ts_read_file(ts_cli_path(), &n);
+    if (!data) return -1;
+    int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    ssize_t wrote = fd >= 0 ? write(fd, data, n) : -1;
+    int failed = fd < 0 || wrote != (ssize_t)n || fchmod(fd, 0755) != 0;
+    if (fd >= 0 && close(fd) != 0) failed = 1;
+    free(data);
+    return failed ? -1 : 0;
+}
+
 /* In the child: gives the output files and a fresh HOME under dir to nobody
  * (PoCL shows no device without a writable cache directory), then drops root. */
 static void become_nobody(const char *dir, int out, int err) {
@@ -215,9 +232,23 @@ static void become_nobody(const char *dir, int out, int err) {
     if (mkdir(home, 0755) || chown(home, NOBODY, NOBODY)) _exit(121);
     setenv("HOME", home, 1);
     setenv("XDG_CACHE_HOME", home, 1);
+    setenv("POCL_CACHE_DIR", home, 1); /* the suite's own is root's, in the build directory */
     if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
         setresuid(NOBODY, NOBODY, NOBODY))
-        _exit(122);
+        _exit(TS_CLI_CANNOT_BECOME_NOBODY);
+    /* a private TMPDIR keeps nobody out of everything under it */
+    if (access(home, W_OK | X_OK) != 0) _exit(TS_CLI_NOBODY_LOCKED_OUT);
+}
+
+const char *ts_cli_nobody_skip_reason(const ts_cli_result *result) {
+    switch (result->exit_code) {
+    case TS_CLI_CANNOT_BECOME_NOBODY:
+        return "cannot switch to user nobody";
+    case TS_CLI_NOBODY_LOCKED_OUT:
+        return "user nobody cannot reach the temporary directory (is TMPDIR private?)";
+    default:
+        return NULL;
+    }
 }
 
 void ts_run_cli(const char *const *args, ts_cli_result *result) {
@@ -236,9 +267,22 @@ void ts_run_cli_with(const char *const *args, const ts_cli_options *options,
     snprintf(err_path, sizeof err_path, "%s/err", dir);
     const char *argv[80];
     int argc = 0;
+    char copy[4200];
     for (int i = 0; i < 23 && options->launcher[i]; i++)
         argv[argc++] = options->launcher[i];
+    const int binary = argc;
     argv[argc++] = ts_cli_path();
+    if (options->as_nobody) {
+        if (copy_binary_for_nobody(dir, copy, sizeof copy) != 0) {
+            result->exit_code = TS_CLI_NOT_RUN;
+            snprintf(result->err, sizeof result->err, "cannot copy %s into %s", argv[binary], dir);
+            result->out[0] = '\0';
+            ts_remove_tree(dir);
+            free(dir);
+            return;
+        }
+        argv[binary] = copy;
+    }
     for (; *args && argc < 79; args++)
         argv[argc++] = *args;
     argv[argc] = NULL;

@@ -37,6 +37,14 @@ const char *ts_cli_path(void);
 /* Runs `pepita args...` (NULL-terminated) with stdout and stderr captured. */
 void ts_run_cli(const char *const *args, ts_cli_result *result);
 
+/* Exit codes of a run that never reached pepita: the binary could not be
+ * copied for nobody; the child could not switch to nobody; nobody cannot
+ * reach the run's directory (TMPDIR is private). Callers skip on the last
+ * two, naming the reason. */
+enum { TS_CLI_NOT_RUN = -2000, TS_CLI_CANNOT_BECOME_NOBODY = 122, TS_CLI_NOBODY_LOCKED_OUT = 124 };
+/* Why a run as nobody was not made, or NULL when it was. */
+const char *ts_cli_nobody_skip_reason(const ts_cli_result *result);
+
 /* What may differ in the child of one run. */
 typedef struct ts_cli_options {
     const char *env[4]; /* "NAME=value" settings added to its environment, NULL-ended */
