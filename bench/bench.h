@@ -20,6 +20,7 @@ typedef struct bench_options {
     size_t samples;        /* training samples for the epochs (0: all) */
     int epochs;            /* epochs per end-to-end run (>= 2 shows memory constancy) */
     const char *self_path; /* this executable, for the start-up child */
+    const char *python;    /* interpreter for the PyTorch peer; NULL: no peer */
 } bench_options;
 
 /* Monotonic seconds. */
@@ -32,6 +33,8 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
                      double *best);
 /* Whether section `name` was asked for. */
 int bench_section_on(const bench_options *o, const char *name);
+/* Whether any end-to-end epoch run was asked for. */
+int bench_epochs_on(const bench_options *o);
 
 /* ---- JSON writer: appends to a growing string ------------------------ */
 
@@ -68,7 +71,9 @@ pp_status bench_data_generate(size_t n, int channels, int height, int width, int
 pp_status bench_gemm(const bench_options *o, rt_context *ctx, bench_json *j);
 pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j);
 pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
-                       const pp_dataset *test, int real_data, bench_json *j);
+                       const pp_dataset *test, int real_data, double peak_gflops, bench_json *j);
+/* The FMA peak of ctx's device in GFLOP/s (cl/peak.cl); 0 when not measured. */
+pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, double *peak_gflops);
 pp_status bench_startup(const bench_options *o, const char *selector, bench_json *j);
 void bench_flops(const bench_options *o, bench_json *j);
 
@@ -89,6 +94,21 @@ pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int 
                            float lr, uint64_t seed, reference **out);
 pp_status reference_epoch(reference *r, reference_result *out);
 void reference_destroy(reference *r);
+
+/* ---- The PyTorch CPU peer (bench/peers/torch_peer.py, a child process) -- */
+
+typedef struct peer peer;
+/* Writes both splits to a new temporary file (path receives its name). */
+pp_status peer_data_file(const pp_dataset *train, const pp_dataset *test, char *path,
+                         size_t path_size);
+/* Starts the peer for model ("fc", "conv") and rule ("pepita", "bp") on the
+ * data file; about receives e.g. "torch 2.5.1, 2 threads". Fails (nothing
+ * left running) when the interpreter or torch is missing. */
+pp_status peer_start(const char *python, const char *data_file, const char *model, const char *rule,
+                     peer **out, char *about, size_t about_size);
+/* One training epoch in the peer: its training seconds and test accuracy. */
+pp_status peer_epoch(peer *p, double *seconds, double *test_accuracy);
+void peer_stop(peer *p);
 
 /* FLOPs of one training step (GEMM and convolution multiply-adds x 2). */
 double flops_step(const pp_config *c, int in_c, int in_h, int in_w, int classes, size_t batch);

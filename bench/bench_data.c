@@ -34,6 +34,12 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
     return PP_OK;
 }
 
+int bench_epochs_on(const bench_options *o) {
+    return bench_section_on(o, "epochs") || bench_section_on(o, "epoch-pepita-fc") ||
+           bench_section_on(o, "epoch-bp-fc") || bench_section_on(o, "epoch-pepita-conv") ||
+           bench_section_on(o, "epoch-bp-conv");
+}
+
 int bench_section_on(const bench_options *o, const char *name) {
     if (!o->sections || !*o->sections) return 1;
     size_t len = strlen(name);

@@ -21,9 +21,12 @@ static void usage(FILE *f) {
                "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
                "  --samples N      training samples per end-to-end epoch (default: all)\n"
                "  --epochs N       epochs per end-to-end run (default 2)\n"
-               "  --sections LIST  comma list of: gemm, kernels, epochs, epoch-pepita-fc,\n"
+               "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
                "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, startup, flops\n"
-               "                   (default: all)\n");
+               "                   (default: all)\n"
+               "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
+               "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
+               "                   'none': no peer; skipped when torch does not import)\n");
 }
 
 static int parse_args(int argc, char **argv, bench_options *o) {
@@ -61,12 +64,19 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->samples = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(a, "--epochs"))
             o->epochs = atoi(v);
+        else if (!strcmp(a, "--python"))
+            o->python = v;
         else {
             fprintf(stderr, "pepita-bench: unknown option %s\n", a);
             return 0;
         }
     }
     if (o->repeats <= 0) o->repeats = o->quick ? 2 : 5;
+    /* the smoke run (--quick) leaves the peer out unless asked for */
+    if (!o->python && !o->quick) o->python = getenv("PEPITA_BENCH_PYTHON");
+    if (!o->python && !o->quick) o->python = "python3";
+    if (o->python && !*o->python) o->python = "python3";
+    if (o->python && !strcmp(o->python, "none")) o->python = NULL;
     if (o->epochs < 1) o->epochs = 1;
     return 1;
 }
@@ -128,12 +138,17 @@ static int bench_device(const bench_options *o, const char *selector, const pp_d
     write_device(j, &ctx->info);
     printf("\n## %s (%s, %s, %u compute units)\n", ctx->info.name, ctx->info.platform,
            ctx->info.type, ctx->info.compute_units);
+    double peak_gflops = 0.0;
+    /* the epochs report their rate against the peak: measure it for them too */
+    if ((bench_section_on(o, "peak") || bench_epochs_on(o)) &&
+        bench_peak(o, ctx, j, &peak_gflops) != PP_OK)
+        printf("\npeak section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "gemm") && bench_gemm(o, ctx, j) != PP_OK)
         printf("\ngemm section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "kernels") && bench_kernels(o, ctx, j) != PP_OK)
         printf("\nkernels section failed: %s\n", pp_last_error());
     rt_context_destroy(ctx);
-    bench_epochs(o, selector, train, test, real, j);
+    bench_epochs(o, selector, train, test, real, peak_gflops, j);
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
     json_object_end(j);
@@ -163,9 +178,7 @@ int main(int argc, char **argv) {
     pp_dataset train = {0}, test = {0};
     int real = 0;
     size_t n_train = o.samples ? o.samples : (o.quick ? 256 : 0);
-    if (bench_section_on(&o, "epochs") || bench_section_on(&o, "epoch-pepita-fc") ||
-        bench_section_on(&o, "epoch-bp-fc") || bench_section_on(&o, "epoch-pepita-conv") ||
-        bench_section_on(&o, "epoch-bp-conv")) {
+    if (bench_epochs_on(&o)) {
         if (bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &train, &test, &real) !=
             PP_OK) {
             fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
