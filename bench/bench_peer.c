@@ -95,14 +95,11 @@ pp_status peer_start(const char *python, const char *data_file, const char *mode
         free(p);
         return st;
     }
-    char threads[16];
-    snprintf(threads, sizeof threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     char *argv[] = {(char *)python,    PEPITA_BENCH_PEERS_DIR "/torch_peer.py",
                     "--serve",         "--data-file",
                     (char *)data_file, "--model",
                     (char *)model,     "--rule",
-                    (char *)rule,      "--threads",
-                    threads,           NULL};
+                    (char *)rule,      NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
