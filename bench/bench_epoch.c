@@ -86,6 +86,9 @@ static const epoch_run runs[] = {
 
 typedef struct epoch_result {
     double best_s, best_ref_s, best_peer_s; /* best_peer_s 0: no peer */
+    /* each round's ratio (pepita-cl's epoch / the peer's next one), after the
+     * first round: the spread the machine's load gives the ratio */
+    double ref_ratio_lo, ref_ratio_hi, peer_ratio_lo, peer_ratio_hi;
     double peer_test_accuracy;
     char peer_about[96];
     double samples_per_s;
@@ -98,6 +101,12 @@ typedef struct epoch_result {
     size_t batches; /* summed over the profiled epochs */
     int epochs;     /* profiled */
 } epoch_result;
+
+/* Widens [lo, hi] (0, 0: empty) to hold x. */
+static void widen(double *lo, double *hi, double x) {
+    if (*hi == 0 || x < *lo) *lo = x;
+    if (*hi == 0 || x > *hi) *hi = x;
+}
 
 static pp_status run_one(const bench_options *o, const char *selector, const epoch_run *r,
                          const pp_dataset *train, const pp_dataset *test, const char *peer_data,
@@ -167,6 +176,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
             reference_result rr;
             PP_TRY_GOTO(st, reference_epoch(ref, &rr), done);
             if (e == 0 || rr.seconds < res->best_ref_s) res->best_ref_s = rr.seconds;
+            if (profiled) widen(&res->ref_ratio_lo, &res->ref_ratio_hi, s.seconds / rr.seconds);
             res->ref_test_accuracy = rr.test_accuracy;
             fprintf(stderr, "  cpu-native reference epoch %d: %.2f s, test %.2f%%\n", e + 1,
                     rr.seconds, 100 * rr.test_accuracy);
@@ -175,6 +185,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
             double seconds, accuracy;
             PP_TRY_GOTO(st, peer_epoch(torch_peer, &seconds, &accuracy), done);
             if (e == 0 || seconds < res->best_peer_s) res->best_peer_s = seconds;
+            if (profiled) widen(&res->peer_ratio_lo, &res->peer_ratio_hi, s.seconds / seconds);
             res->peer_test_accuracy = accuracy;
             fprintf(stderr, "  PyTorch peer epoch %d: %.2f s, test %.2f%%\n", e + 1, seconds,
                     100 * accuracy);
@@ -206,13 +217,13 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
            100 * res->test_accuracy);
     double peer_ratio = res->best_peer_s > 0 ? res->best_s / res->best_peer_s : NAN;
     if (r->with_reference)
-        printf(" %.3f s (%.2f%%) | **%.2fx** |", res->best_ref_s, 100 * res->ref_test_accuracy,
-               ratio);
+        printf(" %.3f s (%.2f%%) | **%.2fx** (%.2f-%.2f) |", res->best_ref_s,
+               100 * res->ref_test_accuracy, ratio, res->ref_ratio_lo, res->ref_ratio_hi);
     else
         printf(" - | - |");
     if (res->best_peer_s > 0)
-        printf(" %.3f s (%.2f%%) | **%.2fx** |\n", res->best_peer_s, 100 * res->peer_test_accuracy,
-               peer_ratio);
+        printf(" %.3f s (%.2f%%) | **%.2fx** (%.2f-%.2f) |\n", res->best_peer_s,
+               100 * res->peer_test_accuracy, peer_ratio, res->peer_ratio_lo, res->peer_ratio_hi);
     else
         printf(" - | - |\n");
 
@@ -247,12 +258,16 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
         json_number(j, "cpu_reference_seconds_per_epoch", res->best_ref_s);
         json_number(j, "cpu_reference_test_accuracy", res->ref_test_accuracy);
         json_number(j, "ratio_to_cpu_reference", ratio);
+        json_number(j, "ratio_to_cpu_reference_min", res->ref_ratio_lo);
+        json_number(j, "ratio_to_cpu_reference_max", res->ref_ratio_hi);
     }
     if (res->best_peer_s > 0) {
         json_string(j, "torch_peer", res->peer_about);
         json_number(j, "torch_peer_seconds_per_epoch", res->best_peer_s);
         json_number(j, "torch_peer_test_accuracy", res->peer_test_accuracy);
         json_number(j, "ratio_to_torch_peer", peer_ratio);
+        json_number(j, "ratio_to_torch_peer_min", res->peer_ratio_lo);
+        json_number(j, "ratio_to_torch_peer_max", res->peer_ratio_hi);
     }
     json_array_begin(j, "operators");
     for (size_t i = 0; i < res->ops.count; i++) {
@@ -321,8 +336,8 @@ pp_status bench_epochs(const bench_options *o, const char *selector, const pp_da
            real_data ? "MNIST" : "generated MNIST-shaped data", train->n, o->epochs);
     json_number(j, "device_peak_gflops", peak_gflops);
     printf("| run | s/epoch | samples/s | effective GFLOP/s | of peak (%.0f GFLOP/s) | peak MiB | "
-           "memory constant | test acc | CPU-native OpenBLAS epoch (acc) | ratio | PyTorch "
-           "peer epoch (acc) | ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           "memory constant | test acc | CPU-native OpenBLAS epoch (acc) | ratio, best (rounds) | PyTorch "
+           "peer epoch (acc) | ratio, best (rounds) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
            peak_gflops);
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         char section[64];
