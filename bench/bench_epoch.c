@@ -71,6 +71,7 @@ static pp_status take_profile(rt_context *ctx, op_times *t, double sign) {
 
 typedef struct epoch_run {
     const char *name;
+    pp_dataset_kind dataset; /* MNIST (real or generated) or CIFAR-10 (with --cifar) */
     pp_model_kind model;
     pp_rule_kind rule;
     int with_reference;                 /* PEPITA FC: alternate with the CPU-native epoch */
@@ -78,10 +79,12 @@ typedef struct epoch_run {
 } epoch_run;
 
 static const epoch_run runs[] = {
-    {"pepita-fc", PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
-    {"bp-fc", PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
-    {"pepita-conv", PP_MODEL_CONV, PP_RULE_PEPITA, 0, "conv", "pepita"},
-    {"bp-conv", PP_MODEL_CONV, PP_RULE_BP, 0, "conv", "bp"},
+    {"pepita-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
+    {"bp-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
+    {"pepita-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_PEPITA, 0, "conv", "pepita"},
+    {"bp-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_BP, 0, "conv", "bp"},
+    {"pepita-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
+    {"bp-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
 };
 
 typedef struct epoch_result {
@@ -112,7 +115,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
                          const pp_dataset *train, const pp_dataset *test, const char *peer_data,
                          epoch_result *res) {
     pp_config c;
-    PP_TRY(pp_config_preset(&c, PP_DATASET_MNIST, r->model, r->rule));
+    PP_TRY(pp_config_preset(&c, r->dataset, r->model, r->rule));
     c.epochs = o->epochs;
     pp_context *context = NULL;
     pp_trainer *trainer = NULL;
@@ -125,8 +128,8 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
     if (r->with_reference)
         PP_TRY_GOTO(st, reference_create(train, test, c.hidden[0], c.batch, c.lr, c.seed + 1, &ref),
                     done);
-    if (peer_data && peer_start(o->python, peer_data, r->peer_model, r->peer_rule, &torch_peer,
-                                res->peer_about, sizeof res->peer_about) != PP_OK)
+    if (peer_data && peer_start(o->python, peer_data, r->peer_model, r->peer_rule, c.batch, c.lr,
+                                &torch_peer, res->peer_about, sizeof res->peer_about) != PP_OK)
         fprintf(stderr, "  %s: no PyTorch peer: %s\n", r->name, pp_last_error());
     size_t n_batches = (train->n + (size_t)c.batch - 1) / (size_t)c.batch;
     size_t full = train->n / (size_t)c.batch, rest = train->n % (size_t)c.batch;
@@ -306,46 +309,58 @@ static void report_shares(const epoch_run *r, const epoch_result *res) {
     }
 }
 
-pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
-                       const pp_dataset *test, int real_data, double peak_gflops, bench_json *j) {
-    int any = bench_section_on(o, "epochs");
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+pp_status bench_epochs(const bench_options *o, const char *selector, const bench_datasets *data,
+                       double peak_gflops, bench_json *j) {
+    enum { RUNS = sizeof runs / sizeof runs[0] };
+    int wanted[RUNS], any = 0;
+    for (size_t i = 0; i < RUNS; i++) {
         char section[64];
         snprintf(section, sizeof section, "epoch-%s", runs[i].name);
-        any |= bench_section_on(o, section);
+        int has_data = runs[i].dataset != PP_DATASET_CIFAR10 || data->cifar_train.n > 0;
+        wanted[i] = has_data && (bench_section_on(o, "epochs") || bench_section_on(o, section));
+        any |= wanted[i];
     }
     if (!any) return PP_OK;
-    char peer_data[512];
-    int have_peer_data = 0;
-    if (o->python) {
-        if (peer_data_file(train, test, peer_data, sizeof peer_data) == PP_OK)
-            have_peer_data = 1;
+    /* the PyTorch peer reads the same samples from a file, one per data set */
+    char peer_data[2][512];
+    int have_peer_data[2] = {0, 0};
+    for (int d = 0; d < 2 && o->python; d++) {
+        const pp_dataset *train = d ? &data->cifar_train : &data->train;
+        const pp_dataset *test = d ? &data->cifar_test : &data->test;
+        if (train->n == 0) continue;
+        if (peer_data_file(train, test, peer_data[d], sizeof peer_data[d]) == PP_OK)
+            have_peer_data[d] = 1;
         else
             fprintf(stderr, "pepita-bench: no PyTorch peer: %s\n", pp_last_error());
     }
-    epoch_result results[sizeof runs / sizeof runs[0]];
-    int ok[sizeof runs / sizeof runs[0]];
+    epoch_result results[RUNS];
+    int ok[RUNS];
     memset(results, 0, sizeof results);
     json_object_begin(j, "epochs");
-    json_string(j, "data", real_data ? "mnist" : "generated mnist-shaped");
-    json_int(j, "train_samples", (long long)train->n);
-    json_int(j, "test_samples", (long long)test->n);
+    json_string(j, "data", data->real ? "mnist" : "generated mnist-shaped");
+    json_int(j, "train_samples", (long long)data->train.n);
+    json_int(j, "test_samples", (long long)data->test.n);
+    if (data->cifar_train.n) json_int(j, "cifar10_train_samples", (long long)data->cifar_train.n);
     json_int(j, "epochs_per_run", o->epochs);
-    json_array_begin(j, "runs");
-    printf("\n### End to end (%s, %zu training samples, best of %d epochs)\n\n",
-           real_data ? "MNIST" : "generated MNIST-shaped data", train->n, o->epochs);
     json_number(j, "device_peak_gflops", peak_gflops);
+    json_array_begin(j, "runs");
+    printf("\n### End to end (%s, %zu training samples",
+           data->real ? "MNIST" : "generated MNIST-shaped data", data->train.n);
+    if (data->cifar_train.n) printf("; CIFAR-10, %zu", data->cifar_train.n);
+    printf("; best of %d epochs; each peer's epoch right after pepita-cl's)\n\n", o->epochs);
     printf("| run | s/epoch | samples/s | effective GFLOP/s | of peak (%.0f GFLOP/s) | peak MiB | "
-           "memory constant | test acc | CPU-native OpenBLAS epoch (acc) | ratio, best (rounds) | PyTorch "
-           "peer epoch (acc) | ratio, best (rounds) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           "memory constant | test acc | CPU-native OpenBLAS epoch (acc) | ratio, best (rounds) | "
+           "PyTorch peer epoch (acc) | ratio, best (rounds) |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
            peak_gflops);
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        char section[64];
-        snprintf(section, sizeof section, "epoch-%s", runs[i].name);
+    for (size_t i = 0; i < RUNS; i++) {
         ok[i] = 0;
-        if (!bench_section_on(o, "epochs") && !bench_section_on(o, section)) continue;
+        if (!wanted[i]) continue;
+        int cifar = runs[i].dataset == PP_DATASET_CIFAR10;
+        const pp_dataset *train = cifar ? &data->cifar_train : &data->train;
+        const pp_dataset *test = cifar ? &data->cifar_test : &data->test;
         pp_status st = run_one(o, selector, &runs[i], train, test,
-                               have_peer_data ? peer_data : NULL, &results[i]);
+                               have_peer_data[cifar] ? peer_data[cifar] : NULL, &results[i]);
         if (st != PP_OK) {
             printf("| %s | failed: %s | | | | | | | | | | |\n", runs[i].name, pp_last_error());
             json_object_begin(j, NULL);
@@ -359,10 +374,11 @@ pp_status bench_epochs(const bench_options *o, const char *selector, const pp_da
     }
     json_array_end(j);
     json_object_end(j);
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    for (size_t i = 0; i < RUNS; i++) {
         if (ok[i]) report_shares(&runs[i], &results[i]);
         free(results[i].ops.items);
     }
-    if (have_peer_data) unlink(peer_data);
+    for (int d = 0; d < 2; d++)
+        if (have_peer_data[d]) unlink(peer_data[d]);
     return PP_OK;
 }

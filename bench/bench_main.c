@@ -19,12 +19,15 @@ static void usage(FILE *f) {
                "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
                "  --json FILE      write the results as JSON\n"
                "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
+               "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
                "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
                "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
                "  --samples N      training samples per end-to-end epoch (default: all)\n"
                "  --epochs N       epochs per end-to-end run (default 2)\n"
                "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
-               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, startup, flops\n"
+               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, "
+               "epoch-pepita-fc-cifar10,\n"
+               "                   epoch-bp-fc-cifar10, startup, flops\n"
                "                   (default: all)\n"
                "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
                "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
@@ -83,6 +86,8 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->json_path = v;
         else if (!strcmp(a, "--data"))
             o->data_dir = v;
+        else if (!strcmp(a, "--cifar"))
+            o->cifar_dir = v;
         else if (!strcmp(a, "--sections"))
             o->sections = v;
         else if (!strcmp(a, "--repeats"))
@@ -151,8 +156,8 @@ static void write_device(bench_json *j, const pp_device_info *d) {
 
 /* Every section for one device. A failing section is reported, not fatal;
  * returns 0 when the device could not be opened. */
-static int bench_device(const bench_options *o, const char *selector, const pp_dataset *train,
-                        const pp_dataset *test, int real, bench_json *j) {
+static int bench_device(const bench_options *o, const char *selector, const bench_datasets *data,
+                        bench_json *j) {
     rt_context *ctx = NULL;
     json_object_begin(j, NULL);
     json_string(j, "selector", selector);
@@ -176,7 +181,7 @@ static int bench_device(const bench_options *o, const char *selector, const pp_d
     if (bench_section_on(o, "kernels") && bench_kernels(o, ctx, j) != PP_OK)
         printf("\nkernels section failed: %s\n", pp_last_error());
     rt_context_destroy(ctx);
-    bench_epochs(o, selector, train, test, real, peak_gflops, j);
+    bench_epochs(o, selector, data, peak_gflops, j);
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
     json_object_end(j);
@@ -205,14 +210,20 @@ int main(int argc, char **argv) {
     json_string(&j, "tool", "pepita-bench");
     write_host(&j, &o, when);
 
-    pp_dataset train = {0}, test = {0};
-    int real = 0;
+    bench_datasets data;
+    memset(&data, 0, sizeof data);
     size_t n_train = o.samples ? o.samples : (o.quick ? 256 : 0);
     if (bench_epochs_on(&o)) {
-        if (bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &train, &test, &real) !=
-            PP_OK) {
+        pp_status st = bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &data.train,
+                                        &data.test, &data.real);
+        if (st == PP_OK && o.cifar_dir)
+            st = bench_data_cifar10(o.cifar_dir, n_train, o.quick ? 64 : 0, &data.cifar_train,
+                                    &data.cifar_test);
+        if (st != PP_OK) {
             fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
             json_free(&j);
+            pp_dataset_free(&data.train);
+            pp_dataset_free(&data.test);
             return 1;
         }
     }
@@ -232,10 +243,10 @@ int main(int argc, char **argv) {
             char selector[32];
             snprintf(selector, sizeof selector, "%d:%d", devices[i].platform_index,
                      devices[i].device_index);
-            if (!bench_device(&o, selector, &train, &test, real, &j)) failed_devices++;
+            if (!bench_device(&o, selector, &data, &j)) failed_devices++;
         }
         free(devices);
-    } else if (!bench_device(&o, o.device, &train, &test, real, &j)) {
+    } else if (!bench_device(&o, o.device, &data, &j)) {
         failed_devices++;
     }
     json_array_end(&j);
@@ -253,7 +264,9 @@ int main(int argc, char **argv) {
         rc = 1;
     }
     json_free(&j);
-    pp_dataset_free(&train);
-    pp_dataset_free(&test);
+    pp_dataset_free(&data.train);
+    pp_dataset_free(&data.test);
+    pp_dataset_free(&data.cifar_train);
+    pp_dataset_free(&data.cifar_test);
     return rc;
 }

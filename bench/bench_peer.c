@@ -79,7 +79,7 @@ void peer_stop(peer *p) {
 }
 
 pp_status peer_start(const char *python, const char *data_file, const char *model, const char *rule,
-                     peer **out, char *about, size_t about_size) {
+                     int batch, float lr, peer **out, char *about, size_t about_size) {
     *out = NULL;
     int in[2] = {-1, -1}, outp[2] = {-1, -1};
     peer *p = calloc(1, sizeof *p);
@@ -95,11 +95,16 @@ pp_status peer_start(const char *python, const char *data_file, const char *mode
         free(p);
         return st;
     }
+    char batch_text[16], lr_text[32];
+    snprintf(batch_text, sizeof batch_text, "%d", batch);
+    snprintf(lr_text, sizeof lr_text, "%.9g", (double)lr);
     char *argv[] = {(char *)python,    PEPITA_BENCH_PEERS_DIR "/torch_peer.py",
                     "--serve",         "--data-file",
                     (char *)data_file, "--model",
                     (char *)model,     "--rule",
-                    (char *)rule,      NULL};
+                    (char *)rule,      "--batch",
+                    batch_text,        "--lr",
+                    lr_text,           NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);

@@ -87,10 +87,10 @@ def he_uniform(shape, fan_in, gen):
 
 
 class Peer:
-    def __init__(self, model, rule, train, test, seed):
+    def __init__(self, model, rule, train, test, seed, batch=None, lr=None):
         self.model, self.rule = model, rule
         preset = PRESETS[(model, rule)]
-        self.batch, self.lr, self.p_drop = preset["batch"], preset["lr"], preset["dropout"]
+        self.batch, self.lr, self.p_drop = batch or preset["batch"], lr or preset["lr"], preset["dropout"]
         pixels, labels, self.classes = train
         # pixels scaled to [0, 1] once, as pepita-cl gathers them per batch
         self.x = torch.from_numpy(np.array(pixels)).float().div_(255.0)
@@ -209,7 +209,7 @@ def pick_threads(args, train, test):
     best = None
     for threads in sorted({1, os.cpu_count() or 1}, reverse=True):
         torch.set_num_threads(threads)
-        peer = Peer(args.model, args.rule, train, test, args.seed)
+        peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr)
         step = peer.pepita_step if args.rule == "pepita" else peer.bp_step
         batches = [torch.arange(i * peer.batch, (i + 1) * peer.batch) % peer.x.shape[0] for i in range(40)]
         for i, idx in enumerate(batches):
@@ -235,6 +235,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0,
                     help="torch intra-op threads (0: the faster of 1 and all CPUs, timed on 30 steps)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--batch", type=int, help="batch size (default: pepita-cl's MNIST preset)")
+    ap.add_argument("--lr", type=float, help="learning rate (default: pepita-cl's MNIST preset)")
     ap.add_argument("--serve", action="store_true", help="one epoch per 'epoch' line on stdin")
     args = ap.parse_args()
 
@@ -244,7 +246,7 @@ def main():
     else:
         train, test = load_mnist(args.mnist, args.samples)
     torch.set_num_threads(args.threads or pick_threads(args, train, test))
-    peer = Peer(args.model, args.rule, train, test, args.seed)
+    peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr)
     hello = dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads(),
                  mkldnn=torch.backends.mkldnn.is_available(), batch=peer.batch, lr=peer.lr)
     print(json.dumps(hello), flush=True)
