@@ -82,9 +82,13 @@ typedef struct bench_datasets {
     pp_dataset cifar_train, cifar_test;
 } bench_datasets;
 pp_status bench_epochs(const bench_options *o, const char *selector, const bench_datasets *data,
-                       double peak_gflops, bench_json *j);
+                       double peak_gflops, int peak_width, bench_json *j);
 /* The FMA peak of ctx's device in GFLOP/s (cl/peak.cl); 0 when not measured. */
-pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, double *peak_gflops);
+pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, double *peak_gflops,
+                     int *peak_width);
+/* The peak again at the best vector width, without output: the epochs take
+ * the highest of these (the machine may be shared, so one measurement can be low). */
+pp_status bench_peak_again(const bench_options *o, rt_context *ctx, int width, double *gflops);
 pp_status bench_startup(const bench_options *o, const char *selector, bench_json *j);
 void bench_flops(const bench_options *o, bench_json *j);
 

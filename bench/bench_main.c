@@ -172,16 +172,17 @@ static int bench_device(const bench_options *o, const char *selector, const benc
     printf("\n## %s (%s, %s, %u compute units)\n", ctx->info.name, ctx->info.platform,
            ctx->info.type, ctx->info.compute_units);
     double peak_gflops = 0.0;
+    int peak_width = 16;
     /* the epochs report their rate against the peak: measure it for them too */
     if ((bench_section_on(o, "peak") || bench_epochs_on(o)) &&
-        bench_peak(o, ctx, j, &peak_gflops) != PP_OK)
+        bench_peak(o, ctx, j, &peak_gflops, &peak_width) != PP_OK)
         printf("\npeak section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "gemm") && bench_gemm(o, ctx, j) != PP_OK)
         printf("\ngemm section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "kernels") && bench_kernels(o, ctx, j) != PP_OK)
         printf("\nkernels section failed: %s\n", pp_last_error());
     rt_context_destroy(ctx);
-    bench_epochs(o, selector, data, peak_gflops, j);
+    bench_epochs(o, selector, data, peak_gflops, peak_width, j);
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
     json_object_end(j);
