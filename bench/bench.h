@@ -15,11 +15,13 @@ typedef struct bench_options {
     const char *device;    /* selector, or "all" */
     const char *json_path; /* NULL: no JSON */
     const char *data_dir;  /* MNIST IDX files; NULL: generated MNIST-shaped data */
+    const char *cifar_dir; /* CIFAR-10 binary batches: FC epochs on CIFAR-10 too; NULL: none */
     const char *sections;  /* comma list of sections to run; NULL: all */
     int repeats;           /* best of this many timings */
     size_t samples;        /* training samples for the epochs (0: all) */
     int epochs;            /* epochs per end-to-end run (>= 2 shows memory constancy) */
     const char *self_path; /* this executable, for the start-up child */
+    const char *python;    /* interpreter for the PyTorch peer; NULL: no peer */
 } bench_options;
 
 /* Monotonic seconds. */
@@ -32,6 +34,8 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
                      double *best);
 /* Whether section `name` was asked for. */
 int bench_section_on(const bench_options *o, const char *name);
+/* Whether any end-to-end epoch run was asked for. */
+int bench_epochs_on(const bench_options *o);
 
 /* ---- JSON writer: appends to a growing string ------------------------ */
 
@@ -59,6 +63,9 @@ void json_free(bench_json *j);
  * class prototypes. n_train (0: all) trims the training split. */
 pp_status bench_data_mnist(const char *dir, size_t n_train, size_t n_test, pp_dataset *train,
                            pp_dataset *test, int *real);
+/* CIFAR-10 from dir, trimmed like bench_data_mnist. */
+pp_status bench_data_cifar10(const char *dir, size_t n_train, size_t n_test, pp_dataset *train,
+                             pp_dataset *test);
 /* A generated set of any shape (CIFAR-shaped runs). */
 pp_status bench_data_generate(size_t n, int channels, int height, int width, int classes,
                               uint64_t seed, pp_dataset *out);
@@ -67,8 +74,21 @@ pp_status bench_data_generate(size_t n, int channels, int height, int width, int
 
 pp_status bench_gemm(const bench_options *o, rt_context *ctx, bench_json *j);
 pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j);
-pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
-                       const pp_dataset *test, int real_data, bench_json *j);
+/* The data of the end-to-end runs: MNIST (real or generated) and, when
+ * loaded, CIFAR-10 (cifar_train.n 0: none). */
+typedef struct bench_datasets {
+    pp_dataset train, test;
+    int real; /* MNIST from files */
+    pp_dataset cifar_train, cifar_test;
+} bench_datasets;
+pp_status bench_epochs(const bench_options *o, const char *selector, const bench_datasets *data,
+                       double peak_gflops, int peak_width, bench_json *j);
+/* The FMA peak of ctx's device in GFLOP/s (cl/peak.cl); 0 when not measured. */
+pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, double *peak_gflops,
+                     int *peak_width);
+/* The peak again at the best vector width, without output: the epochs take
+ * the highest of these (the machine may be shared, so one measurement can be low). */
+pp_status bench_peak_again(const bench_options *o, rt_context *ctx, int width, double *gflops);
 pp_status bench_startup(const bench_options *o, const char *selector, bench_json *j);
 void bench_flops(const bench_options *o, bench_json *j);
 
@@ -89,6 +109,21 @@ pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int 
                            float lr, uint64_t seed, reference **out);
 pp_status reference_epoch(reference *r, reference_result *out);
 void reference_destroy(reference *r);
+
+/* ---- The PyTorch CPU peer (bench/peers/torch_peer.py, a child process) -- */
+
+typedef struct peer peer;
+/* Writes both splits to a new temporary file (path receives its name). */
+pp_status peer_data_file(const pp_dataset *train, const pp_dataset *test, char *path,
+                         size_t path_size);
+/* Starts the peer for model ("fc", "conv") and rule ("pepita", "bp") on the
+ * data file; about receives e.g. "torch 2.5.1, 2 threads". Fails (nothing
+ * left running) when the interpreter or torch is missing. */
+pp_status peer_start(const char *python, const char *data_file, const char *model, const char *rule,
+                     int batch, float lr, peer **out, char *about, size_t about_size);
+/* One training epoch in the peer: its training seconds and test accuracy. */
+pp_status peer_epoch(peer *p, double *seconds, double *test_accuracy);
+void peer_stop(peer *p);
 
 /* FLOPs of one training step (GEMM and convolution multiply-adds x 2). */
 double flops_step(const pp_config *c, int in_c, int in_h, int in_w, int classes, size_t batch);

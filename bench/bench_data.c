@@ -34,6 +34,13 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
     return PP_OK;
 }
 
+int bench_epochs_on(const bench_options *o) {
+    return bench_section_on(o, "epochs") || bench_section_on(o, "epoch-pepita-fc") ||
+           bench_section_on(o, "epoch-bp-fc") || bench_section_on(o, "epoch-pepita-conv") ||
+           bench_section_on(o, "epoch-bp-conv") || bench_section_on(o, "epoch-pepita-fc-cifar10") ||
+           bench_section_on(o, "epoch-bp-fc-cifar10");
+}
+
 int bench_section_on(const bench_options *o, const char *name) {
     if (!o->sections || !*o->sections) return 1;
     size_t len = strlen(name);
@@ -100,6 +107,14 @@ pp_status bench_data_mnist(const char *dir, size_t n_train, size_t n_test, pp_da
     }
     PP_TRY(pp_dataset_load(PP_DATASET_MNIST, dir, 0, train, test));
     /* trimming keeps the first samples: the arrays stay valid, n shrinks */
+    if (n_train && n_train < train->n) train->n = n_train;
+    if (n_test && n_test < test->n) test->n = n_test;
+    return PP_OK;
+}
+
+pp_status bench_data_cifar10(const char *dir, size_t n_train, size_t n_test, pp_dataset *train,
+                             pp_dataset *test) {
+    PP_TRY(pp_dataset_load(PP_DATASET_CIFAR10, dir, 0, train, test));
     if (n_train && n_train < train->n) train->n = n_train;
     if (n_test && n_test < test->n) test->n = n_test;
     return PP_OK;

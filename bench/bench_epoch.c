@@ -10,6 +10,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* CPU seconds of the calling (host) thread: enqueueing, argument setting and
+ * waiting, without the OpenCL driver's worker threads. */
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return NAN;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 typedef struct op_time {
     char name[64];
@@ -20,6 +30,7 @@ typedef struct op_time {
 typedef struct op_times {
     op_time *items;
     size_t count;
+    double idle_seconds; /* device idle between consecutive launches */
 } op_times;
 
 static pp_status op_times_add(op_times *t, const rt_profile_entry *e, size_t n, double sign) {
@@ -52,6 +63,7 @@ static pp_status take_profile(rt_context *ctx, op_times *t, double sign) {
     size_t n = 0;
     PP_TRY(rt_profile_collect(ctx, &e, &n));
     pp_status st = op_times_add(t, e, n, sign);
+    t->idle_seconds += sign * rt_profile_idle_seconds(ctx);
     free(e);
     rt_profile_reset(ctx);
     return st;
@@ -59,49 +71,83 @@ static pp_status take_profile(rt_context *ctx, op_times *t, double sign) {
 
 typedef struct epoch_run {
     const char *name;
+    pp_dataset_kind dataset; /* MNIST (real or generated) or CIFAR-10 (with --cifar) */
     pp_model_kind model;
     pp_rule_kind rule;
-    int with_reference; /* PEPITA FC: alternate with the CPU-native epoch */
+    int with_reference;                 /* PEPITA FC: alternate with the CPU-native epoch */
+    const char *peer_model, *peer_rule; /* the PyTorch peer's arguments */
 } epoch_run;
 
 static const epoch_run runs[] = {
-    {"pepita-fc", PP_MODEL_FC, PP_RULE_PEPITA, 1},
-    {"bp-fc", PP_MODEL_FC, PP_RULE_BP, 0},
-    {"pepita-conv", PP_MODEL_CONV, PP_RULE_PEPITA, 0},
-    {"bp-conv", PP_MODEL_CONV, PP_RULE_BP, 0},
+    {"pepita-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
+    {"bp-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
+    {"pepita-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_PEPITA, 0, "conv", "pepita"},
+    {"bp-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_BP, 0, "conv", "bp"},
+    {"pepita-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
+    {"bp-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
 };
 
 typedef struct epoch_result {
-    double best_s, best_ref_s;
+    double best_s, best_ref_s, best_peer_s; /* best_peer_s 0: no peer */
+    /* each round's ratio (pepita-cl's epoch / the peer's next one), after the
+     * first round: the spread the machine's load gives the ratio */
+    double ref_ratio_lo, ref_ratio_hi, peer_ratio_lo, peer_ratio_hi;
+    double peer_test_accuracy;
+    char peer_about[96];
     double samples_per_s;
     double test_accuracy, ref_test_accuracy;
     size_t live_first, peak_first, live_last, peak_last;
     double kernel_s, train_s; /* summed over the profiled epochs */
+    double host_cpu_s;        /* the host thread's CPU time in training, profiled epochs */
+    double flops_per_epoch;   /* GEMM and convolution FLOPs (bench_flops.c's count) */
     op_times ops;
     size_t batches; /* summed over the profiled epochs */
     int epochs;     /* profiled */
 } epoch_result;
 
+/* Widens [lo, hi] (0, 0: empty) to hold x. */
+static void widen(double *lo, double *hi, double x) {
+    if (*hi == 0 || x < *lo) *lo = x;
+    if (*hi == 0 || x > *hi) *hi = x;
+}
+
 static pp_status run_one(const bench_options *o, const char *selector, const epoch_run *r,
-                         const pp_dataset *train, const pp_dataset *test, epoch_result *res) {
+                         const pp_dataset *train, const pp_dataset *test, const char *peer_data,
+                         int peak_width, double *peak_gflops, epoch_result *res) {
     pp_config c;
-    PP_TRY(pp_config_preset(&c, PP_DATASET_MNIST, r->model, r->rule));
+    PP_TRY(pp_config_preset(&c, r->dataset, r->model, r->rule));
     c.epochs = o->epochs;
     pp_context *context = NULL;
     pp_trainer *trainer = NULL;
     reference *ref = NULL;
+    peer *torch_peer = NULL;
     pp_status st;
     PP_TRY_GOTO(st, pp_context_create_profiling(selector, &context), done);
     rt_context *ctx = pp_context_runtime(context);
     PP_TRY_GOTO(st, pp_trainer_create(context, &c, train, test, &trainer), done);
+    /* the peak again next to this run, on its context: the highest measured counts */
+    double peak_now = 0.0;
+    PP_TRY_GOTO(st, bench_peak_again(o, ctx, peak_width, &peak_now), done);
+    if (peak_now > *peak_gflops) *peak_gflops = peak_now;
     if (r->with_reference)
         PP_TRY_GOTO(st, reference_create(train, test, c.hidden[0], c.batch, c.lr, c.seed + 1, &ref),
                     done);
+    if (peer_data && peer_start(o->python, peer_data, r->peer_model, r->peer_rule, c.batch, c.lr,
+                                &torch_peer, res->peer_about, sizeof res->peer_about) != PP_OK)
+        fprintf(stderr, "  %s: no PyTorch peer: %s\n", r->name, pp_last_error());
     size_t n_batches = (train->n + (size_t)c.batch - 1) / (size_t)c.batch;
+    size_t full = train->n / (size_t)c.batch, rest = train->n % (size_t)c.batch;
+    res->flops_per_epoch =
+        (double)full * flops_step(&c, train->channels, train->height, train->width, train->classes,
+                                  (size_t)c.batch) +
+        (rest ? flops_step(&c, train->channels, train->height, train->width, train->classes, rest)
+              : 0.0);
     rt_profile_reset(ctx);
     for (int e = 0; e < o->epochs; e++) {
         pp_epoch_stats s;
+        double cpu0 = thread_cpu_seconds();
         PP_TRY_GOTO(st, pp_trainer_run_epoch(trainer, NULL, NULL, &s), done);
+        double cpu1 = thread_cpu_seconds();
         /* shares come from the epochs after the first (which builds kernels
          * and settles the GEMM dispatch), unless there is only one */
         int profiled = e > 0 || o->epochs == 1;
@@ -112,6 +158,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
         PP_TRY_GOTO(st, take_profile(ctx, &res->ops, 1.0), done);
         /* the epoch call also evaluated the test set: take one evaluation out */
         PP_TRY_GOTO(st, pp_trainer_evaluate(trainer, NULL, NULL), done);
+        double cpu2 = thread_cpu_seconds();
         PP_TRY_GOTO(st, take_profile(ctx, &res->ops, -1.0), done);
         if (e == 0 || s.seconds < res->best_s) {
             res->best_s = s.seconds;
@@ -119,6 +166,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
         }
         if (profiled) {
             res->train_s += s.seconds;
+            res->host_cpu_s += (cpu1 - cpu0) - (cpu2 - cpu1);
             res->batches += n_batches;
             res->epochs++;
         }
@@ -135,15 +183,26 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
             reference_result rr;
             PP_TRY_GOTO(st, reference_epoch(ref, &rr), done);
             if (e == 0 || rr.seconds < res->best_ref_s) res->best_ref_s = rr.seconds;
+            if (profiled) widen(&res->ref_ratio_lo, &res->ref_ratio_hi, s.seconds / rr.seconds);
             res->ref_test_accuracy = rr.test_accuracy;
             fprintf(stderr, "  cpu-native reference epoch %d: %.2f s, test %.2f%%\n", e + 1,
                     rr.seconds, 100 * rr.test_accuracy);
+        }
+        if (torch_peer) {
+            double seconds, accuracy;
+            PP_TRY_GOTO(st, peer_epoch(torch_peer, &seconds, &accuracy), done);
+            if (e == 0 || seconds < res->best_peer_s) res->best_peer_s = seconds;
+            if (profiled) widen(&res->peer_ratio_lo, &res->peer_ratio_hi, s.seconds / seconds);
+            res->peer_test_accuracy = accuracy;
+            fprintf(stderr, "  PyTorch peer epoch %d: %.2f s, test %.2f%%\n", e + 1, seconds,
+                    100 * accuracy);
         }
     }
     for (size_t i = 0; i < res->ops.count; i++)
         res->kernel_s += res->ops.items[i].seconds;
     qsort(res->ops.items, res->ops.count, sizeof *res->ops.items, by_seconds);
 done:
+    peer_stop(torch_peer);
     reference_destroy(ref);
     pp_trainer_destroy(trainer);
     pp_context_destroy(context);
@@ -154,14 +213,24 @@ static double mib(size_t bytes) {
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-static void report(const epoch_run *r, const epoch_result *res, size_t n_train, bench_json *j) {
+static void report(const epoch_run *r, const epoch_result *res, size_t n_train, double peak_gflops,
+                   bench_json *j) {
     int constant = res->live_first == res->live_last && res->peak_first == res->peak_last;
     double ratio = res->best_ref_s > 0 ? res->best_s / res->best_ref_s : NAN;
-    printf("| %s | %.3f | %.0f | %.1f | %s | %.2f%% |", r->name, res->best_s, res->samples_per_s,
-           mib(res->peak_last), constant ? "yes" : "NO", 100 * res->test_accuracy);
+    double gflops = res->flops_per_epoch / res->best_s * 1e-9;
+    double of_peak = peak_gflops > 0 ? gflops / peak_gflops : NAN;
+    printf("| %s | %.3f | %.0f | %.1f | %.1f%% | %.1f | %s | %.2f%% |", r->name, res->best_s,
+           res->samples_per_s, gflops, 100 * of_peak, mib(res->peak_last), constant ? "yes" : "NO",
+           100 * res->test_accuracy);
+    double peer_ratio = res->best_peer_s > 0 ? res->best_s / res->best_peer_s : NAN;
     if (r->with_reference)
-        printf(" %.3f s (%.2f%%) | **%.2fx** |\n", res->best_ref_s, 100 * res->ref_test_accuracy,
-               ratio);
+        printf(" %.3f s (%.2f%%) | **%.2fx** (%.2f-%.2f) |", res->best_ref_s,
+               100 * res->ref_test_accuracy, ratio, res->ref_ratio_lo, res->ref_ratio_hi);
+    else
+        printf(" - | - |");
+    if (res->best_peer_s > 0)
+        printf(" %.3f s (%.2f%%) | **%.2fx** (%.2f-%.2f) |\n", res->best_peer_s,
+               100 * res->peer_test_accuracy, peer_ratio, res->peer_ratio_lo, res->peer_ratio_hi);
     else
         printf(" - | - |\n");
 
@@ -179,10 +248,33 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
     json_int(j, "peak_device_bytes_after_first_epoch", (long long)res->peak_first);
     json_bool(j, "memory_constant_after_first_epoch", constant);
     json_number(j, "kernel_seconds_per_epoch", res->kernel_s / res->epochs);
+    json_number(j, "flops_per_epoch", res->flops_per_epoch);
+    json_number(j, "effective_gflops", gflops);
+    json_number(j, "fraction_of_peak", of_peak);
+    double batches = (double)res->batches, launches = 0.0;
+    for (size_t i = 0; i < res->ops.count; i++)
+        launches += (double)res->ops.items[i].launches;
+    json_object_begin(j, "step");
+    json_number(j, "wall_seconds", res->train_s / batches);
+    json_number(j, "kernel_seconds", res->kernel_s / batches);
+    json_number(j, "idle_between_kernels_seconds", res->ops.idle_seconds / batches);
+    json_number(j, "host_cpu_seconds", res->host_cpu_s / batches);
+    json_number(j, "launches", launches / batches);
+    json_object_end(j);
     if (r->with_reference) {
         json_number(j, "cpu_reference_seconds_per_epoch", res->best_ref_s);
         json_number(j, "cpu_reference_test_accuracy", res->ref_test_accuracy);
         json_number(j, "ratio_to_cpu_reference", ratio);
+        json_number(j, "ratio_to_cpu_reference_min", res->ref_ratio_lo);
+        json_number(j, "ratio_to_cpu_reference_max", res->ref_ratio_hi);
+    }
+    if (res->best_peer_s > 0) {
+        json_string(j, "torch_peer", res->peer_about);
+        json_number(j, "torch_peer_seconds_per_epoch", res->best_peer_s);
+        json_number(j, "torch_peer_test_accuracy", res->peer_test_accuracy);
+        json_number(j, "ratio_to_torch_peer", peer_ratio);
+        json_number(j, "ratio_to_torch_peer_min", res->peer_ratio_lo);
+        json_number(j, "ratio_to_torch_peer_max", res->peer_ratio_hi);
     }
     json_array_begin(j, "operators");
     for (size_t i = 0; i < res->ops.count; i++) {
@@ -200,11 +292,17 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
 }
 
 static void report_shares(const epoch_run *r, const epoch_result *res) {
-    printf("\n%s: kernel time %.3f s of %.3f s training wall time (%.0f%% busy) in %d epoch%s; "
-           "per kernel:\n\n",
+    double batches = (double)res->batches, launches = 0.0;
+    for (size_t i = 0; i < res->ops.count; i++)
+        launches += (double)res->ops.items[i].launches;
+    printf("\n%s: kernel time %.3f s of %.3f s training wall time (%.0f%% busy) in %d epoch%s. "
+           "Per step: wall %.3f ms, kernels %.3f ms, device idle between kernels %.3f ms, "
+           "%.1f launches, host thread CPU %.3f ms. Per kernel:\n\n",
            r->name, res->kernel_s, res->train_s,
            res->train_s > 0 ? 100 * res->kernel_s / res->train_s : 0.0, res->epochs,
-           res->epochs == 1 ? "" : "s");
+           res->epochs == 1 ? "" : "s", 1e3 * res->train_s / batches, 1e3 * res->kernel_s / batches,
+           1e3 * res->ops.idle_seconds / batches, launches / batches,
+           1e3 * res->host_cpu_s / batches);
     printf("| kernel | share | ms/batch | launches/batch |\n|---|---|---|---|\n");
     for (size_t i = 0; i < res->ops.count && i < 12; i++) {
         const op_time *t = &res->ops.items[i];
@@ -215,50 +313,87 @@ static void report_shares(const epoch_run *r, const epoch_result *res) {
     }
 }
 
-pp_status bench_epochs(const bench_options *o, const char *selector, const pp_dataset *train,
-                       const pp_dataset *test, int real_data, bench_json *j) {
-    int any = bench_section_on(o, "epochs");
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+pp_status bench_epochs(const bench_options *o, const char *selector, const bench_datasets *data,
+                       double peak_gflops, int peak_width, bench_json *j) {
+    enum { RUNS = sizeof runs / sizeof runs[0] };
+    int wanted[RUNS], any = 0;
+    for (size_t i = 0; i < RUNS; i++) {
         char section[64];
         snprintf(section, sizeof section, "epoch-%s", runs[i].name);
-        any |= bench_section_on(o, section);
+        int has_data = runs[i].dataset != PP_DATASET_CIFAR10 || data->cifar_train.n > 0;
+        wanted[i] = has_data && (bench_section_on(o, "epochs") || bench_section_on(o, section));
+        any |= wanted[i];
     }
     if (!any) return PP_OK;
-    epoch_result results[sizeof runs / sizeof runs[0]];
-    int ok[sizeof runs / sizeof runs[0]];
+    /* the PyTorch peer reads the same samples from a file, one per data set */
+    char peer_data[2][512];
+    int have_peer_data[2] = {0, 0};
+    for (int d = 0; d < 2 && o->python; d++) {
+        const pp_dataset *train = d ? &data->cifar_train : &data->train;
+        const pp_dataset *test = d ? &data->cifar_test : &data->test;
+        if (train->n == 0) continue;
+        if (peer_data_file(train, test, peer_data[d], sizeof peer_data[d]) == PP_OK)
+            have_peer_data[d] = 1;
+        else
+            fprintf(stderr, "pepita-bench: no PyTorch peer: %s\n", pp_last_error());
+    }
+    epoch_result results[RUNS];
+    int ok[RUNS];
+    char errors[RUNS][256];
     memset(results, 0, sizeof results);
-    json_object_begin(j, "epochs");
-    json_string(j, "data", real_data ? "mnist" : "generated mnist-shaped");
-    json_int(j, "train_samples", (long long)train->n);
-    json_int(j, "test_samples", (long long)test->n);
-    json_int(j, "epochs_per_run", o->epochs);
-    json_array_begin(j, "runs");
-    printf("\n### End to end (%s, %zu training samples, best of %d epochs)\n\n",
-           real_data ? "MNIST" : "generated MNIST-shaped data", train->n, o->epochs);
-    printf("| run | s/epoch | samples/s | peak MiB | memory constant | test acc | CPU-native "
-           "OpenBLAS epoch (acc) | ratio |\n|---|---|---|---|---|---|---|---|\n");
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        char section[64];
-        snprintf(section, sizeof section, "epoch-%s", runs[i].name);
+    /* run everything first: the rows need the highest peak measured among the runs */
+    for (size_t i = 0; i < RUNS; i++) {
         ok[i] = 0;
-        if (!bench_section_on(o, "epochs") && !bench_section_on(o, section)) continue;
-        pp_status st = run_one(o, selector, &runs[i], train, test, &results[i]);
-        if (st != PP_OK) {
-            printf("| %s | failed: %s | | | | | | |\n", runs[i].name, pp_last_error());
+        errors[i][0] = 0;
+        if (!wanted[i]) continue;
+        int cifar = runs[i].dataset == PP_DATASET_CIFAR10;
+        const pp_dataset *train = cifar ? &data->cifar_train : &data->train;
+        const pp_dataset *test = cifar ? &data->cifar_test : &data->test;
+        pp_status st = run_one(o, selector, &runs[i], train, test,
+                               have_peer_data[cifar] ? peer_data[cifar] : NULL, peak_width,
+                               &peak_gflops, &results[i]);
+        if (st == PP_OK)
+            ok[i] = 1;
+        else
+            snprintf(errors[i], sizeof errors[i], "%s", pp_last_error());
+    }
+    json_object_begin(j, "epochs");
+    json_string(j, "data", data->real ? "mnist" : "generated mnist-shaped");
+    json_int(j, "train_samples", (long long)data->train.n);
+    json_int(j, "test_samples", (long long)data->test.n);
+    if (data->cifar_train.n) json_int(j, "cifar10_train_samples", (long long)data->cifar_train.n);
+    json_int(j, "epochs_per_run", o->epochs);
+    json_number(j, "device_peak_gflops", peak_gflops);
+    json_array_begin(j, "runs");
+    printf("\n### End to end (%s, %zu training samples",
+           data->real ? "MNIST" : "generated MNIST-shaped data", data->train.n);
+    if (data->cifar_train.n) printf("; CIFAR-10, %zu", data->cifar_train.n);
+    printf("; best of %d epochs; each peer's epoch right after pepita-cl's)\n\n", o->epochs);
+    printf("| run | s/epoch | samples/s | effective GFLOP/s | of peak (%.0f GFLOP/s, the highest "
+           "measured) | peak MiB | memory constant | test acc | CPU-native OpenBLAS epoch (acc) | "
+           "ratio, best (rounds) | PyTorch peer epoch (acc) | ratio, best (rounds) |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           peak_gflops);
+    for (size_t i = 0; i < RUNS; i++) {
+        int cifar = runs[i].dataset == PP_DATASET_CIFAR10;
+        if (ok[i]) {
+            report(&runs[i], &results[i], (cifar ? &data->cifar_train : &data->train)->n,
+                   peak_gflops, j);
+        } else if (wanted[i]) {
+            printf("| %s | failed: %s | | | | | | | | | | |\n", runs[i].name, errors[i]);
             json_object_begin(j, NULL);
             json_string(j, "run", runs[i].name);
-            json_string(j, "error", pp_last_error());
+            json_string(j, "error", errors[i]);
             json_object_end(j);
-            continue;
         }
-        ok[i] = 1;
-        report(&runs[i], &results[i], train->n, j);
     }
     json_array_end(j);
     json_object_end(j);
-    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    for (size_t i = 0; i < RUNS; i++) {
         if (ok[i]) report_shares(&runs[i], &results[i]);
         free(results[i].ops.items);
     }
+    for (int d = 0; d < 2; d++)
+        if (have_peer_data[d]) unlink(peer_data[d]);
     return PP_OK;
 }

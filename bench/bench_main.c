@@ -6,8 +6,10 @@
 #include "util/atomic_file.h"
 #include "runtime/error.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,13 +19,44 @@ static void usage(FILE *f) {
                "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
                "  --json FILE      write the results as JSON\n"
                "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
+               "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
                "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
                "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
                "  --samples N      training samples per end-to-end epoch (default: all)\n"
                "  --epochs N       epochs per end-to-end run (default 2)\n"
-               "  --sections LIST  comma list of: gemm, kernels, epochs, epoch-pepita-fc,\n"
-               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, startup, flops\n"
-               "                   (default: all)\n");
+               "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
+               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, "
+               "epoch-pepita-fc-cifar10,\n"
+               "                   epoch-bp-fc-cifar10, startup, flops\n"
+               "                   (default: all)\n"
+               "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
+               "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
+               "                   'none': no peer; skipped when torch does not import)\n");
+}
+
+/* OpenBLAS picks its kernels from the CPU model; on a CPU it does not know
+ * (virtual machines often report a plain "Intel Xeon Processor") it falls back
+ * to the generic Prescott (SSE3) kernels, 2-3x slower than the AVX-512 ones
+ * on these shapes, and the OpenBLAS yardsticks would be slowed ones. The
+ * choice is made when the library loads, so the bench restarts itself once
+ * with OPENBLAS_CORETYPE naming the kernels the CPU's features support. */
+static void openblas_native_kernels(char **argv) {
+#if defined(__x86_64__)
+    if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice, or already restarted */
+    const char *core = openblas_get_corename();
+    if (!core || strcasecmp(core, "prescott") != 0) return;
+    const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                         : NULL;
+    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    fprintf(stderr,
+            "pepita-bench: OpenBLAS chose its generic %s kernels; restarting with "
+            "OPENBLAS_CORETYPE=%s\n",
+            core, want);
+    execv("/proc/self/exe", argv); /* on failure: go on with the generic kernels */
+#else
+    (void)argv;
+#endif
 }
 
 static int parse_args(int argc, char **argv, bench_options *o) {
@@ -53,6 +86,8 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->json_path = v;
         else if (!strcmp(a, "--data"))
             o->data_dir = v;
+        else if (!strcmp(a, "--cifar"))
+            o->cifar_dir = v;
         else if (!strcmp(a, "--sections"))
             o->sections = v;
         else if (!strcmp(a, "--repeats"))
@@ -61,12 +96,19 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->samples = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(a, "--epochs"))
             o->epochs = atoi(v);
+        else if (!strcmp(a, "--python"))
+            o->python = v;
         else {
             fprintf(stderr, "pepita-bench: unknown option %s\n", a);
             return 0;
         }
     }
     if (o->repeats <= 0) o->repeats = o->quick ? 2 : 5;
+    /* the smoke run (--quick) leaves the peer out unless asked for */
+    if (!o->python && !o->quick) o->python = getenv("PEPITA_BENCH_PYTHON");
+    if (!o->python && !o->quick) o->python = "python3";
+    if (o->python && !*o->python) o->python = "python3";
+    if (o->python && !strcmp(o->python, "none")) o->python = NULL;
     if (o->epochs < 1) o->epochs = 1;
     return 1;
 }
@@ -91,6 +133,7 @@ static void write_host(bench_json *j, const bench_options *o, const char *when) 
         json_string(j, "kernel", u.release);
     }
     json_int(j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    json_string(j, "openblas_core", openblas_get_corename());
     json_number(j, "load_1min", load[0]);
     json_number(j, "load_5min", load[1]);
     json_number(j, "load_15min", load[2]);
@@ -113,8 +156,8 @@ static void write_device(bench_json *j, const pp_device_info *d) {
 
 /* Every section for one device. A failing section is reported, not fatal;
  * returns 0 when the device could not be opened. */
-static int bench_device(const bench_options *o, const char *selector, const pp_dataset *train,
-                        const pp_dataset *test, int real, bench_json *j) {
+static int bench_device(const bench_options *o, const char *selector, const bench_datasets *data,
+                        bench_json *j) {
     rt_context *ctx = NULL;
     json_object_begin(j, NULL);
     json_string(j, "selector", selector);
@@ -128,12 +171,18 @@ static int bench_device(const bench_options *o, const char *selector, const pp_d
     write_device(j, &ctx->info);
     printf("\n## %s (%s, %s, %u compute units)\n", ctx->info.name, ctx->info.platform,
            ctx->info.type, ctx->info.compute_units);
+    double peak_gflops = 0.0;
+    int peak_width = 16;
+    /* the epochs report their rate against the peak: measure it for them too */
+    if ((bench_section_on(o, "peak") || bench_epochs_on(o)) &&
+        bench_peak(o, ctx, j, &peak_gflops, &peak_width) != PP_OK)
+        printf("\npeak section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "gemm") && bench_gemm(o, ctx, j) != PP_OK)
         printf("\ngemm section failed: %s\n", pp_last_error());
     if (bench_section_on(o, "kernels") && bench_kernels(o, ctx, j) != PP_OK)
         printf("\nkernels section failed: %s\n", pp_last_error());
     rt_context_destroy(ctx);
-    bench_epochs(o, selector, train, test, real, j);
+    bench_epochs(o, selector, data, peak_gflops, peak_width, j);
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
     json_object_end(j);
@@ -142,6 +191,7 @@ static int bench_device(const bench_options *o, const char *selector, const pp_d
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--startup-child")) return bench_startup_child(argv[2]);
+    openblas_native_kernels(argv);
     bench_options o;
     if (!parse_args(argc, argv, &o)) {
         usage(stderr);
@@ -152,24 +202,29 @@ int main(int argc, char **argv) {
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
     double load[3];
     load_average(load);
-    printf("# pepita-bench %s (load average %.2f %.2f %.2f on %ld CPUs)%s\n", when, load[0],
-           load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN), o.quick ? " --quick" : "");
+    printf("# pepita-bench %s (load average %.2f %.2f %.2f on %ld CPUs, OpenBLAS %s kernels)%s\n",
+           when, load[0], load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN), openblas_get_corename(),
+           o.quick ? " --quick" : "");
 
     bench_json j = {0};
     json_object_begin(&j, NULL);
     json_string(&j, "tool", "pepita-bench");
     write_host(&j, &o, when);
 
-    pp_dataset train = {0}, test = {0};
-    int real = 0;
+    bench_datasets data;
+    memset(&data, 0, sizeof data);
     size_t n_train = o.samples ? o.samples : (o.quick ? 256 : 0);
-    if (bench_section_on(&o, "epochs") || bench_section_on(&o, "epoch-pepita-fc") ||
-        bench_section_on(&o, "epoch-bp-fc") || bench_section_on(&o, "epoch-pepita-conv") ||
-        bench_section_on(&o, "epoch-bp-conv")) {
-        if (bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &train, &test, &real) !=
-            PP_OK) {
+    if (bench_epochs_on(&o)) {
+        pp_status st = bench_data_mnist(o.data_dir, n_train, o.quick ? 64 : 0, &data.train,
+                                        &data.test, &data.real);
+        if (st == PP_OK && o.cifar_dir)
+            st = bench_data_cifar10(o.cifar_dir, n_train, o.quick ? 64 : 0, &data.cifar_train,
+                                    &data.cifar_test);
+        if (st != PP_OK) {
             fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
             json_free(&j);
+            pp_dataset_free(&data.train);
+            pp_dataset_free(&data.test);
             return 1;
         }
     }
@@ -189,10 +244,10 @@ int main(int argc, char **argv) {
             char selector[32];
             snprintf(selector, sizeof selector, "%d:%d", devices[i].platform_index,
                      devices[i].device_index);
-            if (!bench_device(&o, selector, &train, &test, real, &j)) failed_devices++;
+            if (!bench_device(&o, selector, &data, &j)) failed_devices++;
         }
         free(devices);
-    } else if (!bench_device(&o, o.device, &train, &test, real, &j)) {
+    } else if (!bench_device(&o, o.device, &data, &j)) {
         failed_devices++;
     }
     json_array_end(&j);
@@ -210,7 +265,9 @@ int main(int argc, char **argv) {
         rc = 1;
     }
     json_free(&j);
-    pp_dataset_free(&train);
-    pp_dataset_free(&test);
+    pp_dataset_free(&data.train);
+    pp_dataset_free(&data.test);
+    pp_dataset_free(&data.cifar_train);
+    pp_dataset_free(&data.cifar_test);
     return rc;
 }

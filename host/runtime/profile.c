@@ -17,6 +17,7 @@ struct rt_profile {
     cl_event slot;
     rt_profile_entry *totals;
     size_t n_totals;
+    double idle_seconds; /* device idle between consecutive launches, since the reset */
 };
 
 pp_status rt_profile_create(rt_profile **profile) {
@@ -91,6 +92,7 @@ pp_status rt_profile_collect(rt_context *ctx, rt_profile_entry **entries, size_t
     *count = 0;
     if (!p) return pp_fail(PP_ERR_ARGUMENT, "profiling was not enabled for this context");
     PP_TRY(rt_finish(ctx));
+    cl_ulong previous_end = 0;
     for (size_t i = 0; i < p->count; i++) {
         cl_ulong start = 0, end = 0;
         RT_CHECK(clGetEventProfilingInfo(p->events[i].event, CL_PROFILING_COMMAND_START,
@@ -100,6 +102,9 @@ pp_status rt_profile_collect(rt_context *ctx, rt_profile_entry **entries, size_t
                                          &end, NULL),
                  "clGetEventProfilingInfo(END)");
         PP_TRY(add_total(p, p->events[i].name, end > start ? (double)(end - start) * 1e-9 : 0.0));
+        /* the queue is in order: a launch starting after the last one ended left the device idle */
+        if (i > 0 && start > previous_end) p->idle_seconds += (double)(start - previous_end) * 1e-9;
+        if (end > previous_end) previous_end = end;
     }
     release_pending(p);
     rt_profile_entry *copy = malloc((p->n_totals ? p->n_totals : 1) * sizeof *copy);
@@ -117,4 +122,9 @@ void rt_profile_reset(rt_context *ctx) {
     free(ctx->profile->totals);
     ctx->profile->totals = NULL;
     ctx->profile->n_totals = 0;
+    ctx->profile->idle_seconds = 0.0;
+}
+
+double rt_profile_idle_seconds(const rt_context *ctx) {
+    return ctx->profile ? ctx->profile->idle_seconds : 0.0;
 }

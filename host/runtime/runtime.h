@@ -172,5 +172,8 @@ typedef struct rt_profile_entry {
 } rt_profile_entry;
 pp_status rt_profile_collect(rt_context *ctx, rt_profile_entry **entries, size_t *count);
 void rt_profile_reset(rt_context *ctx);
+/* Seconds the device sat idle between consecutive launches of the collected
+ * events (each collect's first launch excluded), since the last reset. */
+double rt_profile_idle_seconds(const rt_context *ctx);
 
 #endif
