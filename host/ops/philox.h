@@ -17,6 +17,7 @@ enum {
     PHILOX_DOMAIN_DROPOUT = 1, /* a = step, b = layer, index = unit / 4 (op_act_*) */
     PHILOX_DOMAIN_UNIFORM = 2, /* a = stream, b = 0 (op_uniform) */
     PHILOX_DOMAIN_SHUFFLE = 3, /* a = epoch, b = 0 (philox_shuffle_i32) */
+    PHILOX_DOMAIN_NORMAL = 4,  /* a, b: the caller's (op_normal, weight mirroring) */
 };
 
 /* The raw generator: out = Philox-4x32-10(ctr, key). */
@@ -41,6 +42,11 @@ float philox_dropout_scale(float p);
  * so one Philox block serves four units. */
 int philox_dropout_keep(uint64_t seed, uint32_t step, uint32_t layer, uint32_t index,
                         uint32_t threshold);
+
+/* A standard normal value from the block at counter (index, a, b, NORMAL),
+ * bit-identical to op_normal's (cl/mirror.cl): Box-Muller with word 0 as
+ * u1 in (0, 1] and word 1 as the angle, computed with +, - and * only. */
+float philox_normal(uint64_t seed, uint32_t a, uint32_t b, uint32_t index);
 
 /* Fills idx with a permutation of 0..n-1 (Fisher-Yates), a pure function of
  * (seed, epoch). n must be below 2^31. */

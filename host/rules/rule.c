@@ -1,12 +1,16 @@
 /* Rule construction, and the fixed random matrices every rule may own. */
 #include "rules/rule.h"
 
+#include "ops/mirror_ops.h"
+
 #include <stdlib.h>
 
 /* Streams of one matrix per layer must not run into the next list entry. */
 _Static_assert(STREAM_WEIGHTS + NET_MAX_LAYERS <= STREAM_PEPITA_F, "weight streams overlap");
 _Static_assert(STREAM_FA_FEEDBACK + NET_MAX_LAYERS <= STREAM_DFA_FEEDBACK, "FA streams overlap");
 _Static_assert(STREAM_DFA_FEEDBACK + NET_MAX_LAYERS <= STREAM_DRTP_FEEDBACK, "DFA streams overlap");
+_Static_assert(STREAM_DRTP_FEEDBACK + NET_MAX_LAYERS <= STREAM_MIRROR_FACTORS,
+               "DRTP streams overlap");
 
 pp_status rule_network_create(rt_context *ctx, const pp_config *config, int in_c, int in_h,
                               int in_w, size_t classes, size_t max_batch, network **out) {
@@ -25,6 +29,12 @@ pp_status rule_fixed_uniform(rule *r, size_t n, float bound, uint32_t stream) {
     r->fixed.count++;
     if (bound == 0.0f) return PP_OK; /* zero-filled already */
     return op_uniform(r->net->ctx, n, -bound, bound, r->config->seed, stream, &r->fixed.buf[i]);
+}
+
+pp_status rule_fixed_normal(rule *r, size_t n, float std, uint32_t stream) {
+    PP_TRY(rule_fixed_uniform(r, n, 0.0f, stream));
+    return op_normal(r->net->ctx, n, std, r->config->seed, stream, 0,
+                     &r->fixed.buf[r->fixed.count - 1]);
 }
 
 pp_status rule_create(const pp_config *config, network *net, rule **out) {

@@ -69,6 +69,15 @@ struct rule {
      * they were drawn (the rule's init calls it) or restored from a checkpoint. */
     pp_status (*fixed_changed)(rule *self);
     void (*destroy)(rule *self);
+    /* Optional: runs at the start of every global step on every rank, before
+     * step and even on a rank that holds no rows of this batch, so that what
+     * the rule learns besides the weights (PEPITA's mirrored F) stays the
+     * same on every rank. */
+    pp_status (*begin_step)(rule *self, const rule_step_args *args);
+    /* Optional: 0 when the steps of this epoch (1-based) leave no update
+     * (PEPITA's pre-mirroring epochs): the trainer then moves neither the
+     * weights nor their momentum. NULL: every epoch updates. */
+    int (*updates_weights)(const rule *self, int epoch);
 };
 
 /* The descriptor of a rule kind, or NULL; the index-th row of the table
@@ -94,5 +103,7 @@ pp_status rule_drtp_init(rule *r);
 
 /* Allocates fixed matrix i of n floats, U(-bound, bound) keyed by (seed, stream). */
 pp_status rule_fixed_uniform(rule *r, size_t n, float bound, uint32_t stream);
+/* The same, N(0, std^2) (op_normal at (seed, stream, 0)). */
+pp_status rule_fixed_normal(rule *r, size_t n, float std, uint32_t stream);
 
 #endif
