@@ -48,7 +48,7 @@ int cli_selftest(int argc, char **argv) {
            ctx->device_profile.forced ? " (forced by PEPITA_PROFILE)" : "");
     ref_check_list list = {0};
     pp_status (*const areas[])(rt_context *, int, ref_check_list *) = {
-        ref_checks_gemm, ref_checks_elementwise, ref_checks_conv};
+        ref_checks_gemm, ref_checks_elementwise, ref_checks_conv, ref_checks_mirror};
     for (size_t a = 0; a < sizeof areas / sizeof areas[0] && st == PP_OK; a++)
         st = areas[a](ctx, !full, &list);
     int failed = 0, errors = 0;

@@ -38,5 +38,6 @@ void ref_check_list_free(ref_check_list *list);
 pp_status ref_checks_gemm(rt_context *ctx, int quick, ref_check_list *list);
 pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *list);
 pp_status ref_checks_conv(rt_context *ctx, int quick, ref_check_list *list);
+pp_status ref_checks_mirror(rt_context *ctx, int quick, ref_check_list *list);
 
 #endif
