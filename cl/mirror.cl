@@ -71,8 +71,8 @@ ALWAYS_INLINE float normal_sqrt(float x) {
 /* cos(2 pi k 2^-24), k < 2^24: the octant from k's top bits (exact), then
  * Taylor polynomials of sin and cos on [0, pi/4]. */
 ALWAYS_INLINE float normal_cos_turn(uint k) {
-    const uint octant = k >> 21, rest = k & 0x1FFFFFu, odd = octant & 1u;
-    const uint t = odd ? 0x200000u - rest : rest;
+    const uint octant = k >> 21, rest = k & 0x1FFFFFu;
+    const uint t = (octant & 1u) ? 0x200000u - rest : rest;
     const float y = ((float)t * 5.96046448e-8f) * 6.28318548f;
     const float y2 = y * y;
     float p = 2.75573188e-06f, q;
@@ -96,10 +96,12 @@ ALWAYS_INLINE float normal_cos_turn(uint k) {
     c = -0.5f + q;
     q = y2 * c;
     const float cos_y = 1.0f + q;
-    /* the angle is j pi/2 + y (even octant) or j pi/2 - y (odd) */
-    const uint j = ((octant + odd) >> 1) & 3u;
-    const float signed_sin = odd ? -sin_y : sin_y;
-    return j == 0u ? cos_y : (j == 1u ? -signed_sin : (j == 2u ? -cos_y : signed_sin));
+    /* The angle is a multiple of pi/2 plus or minus y: octants 1, 2, 5, 6
+     * give +-sin y, octants 2 to 5 are negative. Two bit tests, not a
+     * chain of == on the quadrant: clang turns that into a `switch i2`,
+     * which Oclgrind 21.10 takes wrongly (tests/oclgrind/README.md). */
+    const float magnitude = ((octant + 1u) & 2u) ? sin_y : cos_y;
+    return octant - 2u < 4u ? -magnitude : magnitude;
 }
 
 /* x[i] = std N(0, 1) from the Philox block at counter (i, a, b, NORMAL):

@@ -59,8 +59,8 @@ static float normal_sqrt(float x) {
 }
 
 static float normal_cos_turn(uint32_t k) {
-    const uint32_t octant = k >> 21, rest = k & 0x1FFFFFu, odd = octant & 1u;
-    const uint32_t t = odd ? 0x200000u - rest : rest;
+    const uint32_t octant = k >> 21, rest = k & 0x1FFFFFu;
+    const uint32_t t = (octant & 1u) ? 0x200000u - rest : rest;
     const float scaled = (float)t * 5.96046448e-8f;
     const float y = scaled * 6.28318548f;
     const float y2 = y * y;
@@ -79,9 +79,9 @@ static float normal_cos_turn(uint32_t k) {
     }
     q = y2 * c;
     const float cos_y = 1.0f + q;
-    const uint32_t j = ((octant + odd) >> 1) & 3u;
-    const float signed_sin = odd ? -sin_y : sin_y;
-    return j == 0u ? cos_y : (j == 1u ? -signed_sin : (j == 2u ? -cos_y : signed_sin));
+    /* octants 1, 2, 5, 6 give +-sin y; octants 2 to 5 are negative */
+    const float magnitude = ((octant + 1u) & 2u) ? sin_y : cos_y;
+    return octant - 2u < 4u ? -magnitude : magnitude;
 }
 
 float philox_normal(uint64_t seed, uint32_t a, uint32_t b, uint32_t index) {
