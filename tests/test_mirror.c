@@ -5,7 +5,9 @@
 #include "model/network.h"
 #include "ops/mirror_ops.h"
 #include "ops/philox.h"
+#include "ref_elementwise.h"
 #include "ref_mirror.h"
+#include "ref_pepita.h"
 #include "reference.h"
 #include "rules/pepita_mirror.h"
 #include "test_support.h"
@@ -79,6 +81,208 @@ START_TEST(test_normal_keys_separate) {
 }
 END_TEST
 
+/* ---- The mirroring module on a network, against the host model ----------- */
+
+typedef struct mirror_net {
+    pp_config config;
+    network *net;
+    rule *rule;
+    pepita_mirror *mirror;
+    pepita_mirror_params params;
+    ref_net ref;
+    double *w[NET_MAX_LAYERS];
+} mirror_net;
+
+static float *read_floats(const rt_buf *b, size_t n) {
+    float *f = malloc(n * sizeof *f);
+    ck_assert_int_eq(rt_buf_read(ctx, b, 0, n * sizeof(float), f), PP_OK);
+    return f;
+}
+
+static double *read_doubles(const rt_buf *b, size_t n) {
+    float *f = read_floats(b, n);
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    free(f);
+    return d;
+}
+
+/* A dense input-hidden...-classes network with PEPITA's rule and F = B_1...B_L. */
+static void mirror_net_create(mirror_net *m, size_t input, const int *hidden, int n_hidden,
+                              size_t classes, int batch, float dropout) {
+    memset(m, 0, sizeof *m);
+    ck_assert_int_eq(pp_config_preset(&m->config, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA),
+                     PP_OK);
+    for (int i = 0; i < n_hidden; i++)
+        m->config.hidden[i] = hidden[i];
+    m->config.n_hidden = n_hidden;
+    m->config.dropout = dropout;
+    m->config.batch = batch;
+    m->config.seed = 4321;
+    pp_status st =
+        rule_network_create(ctx, &m->config, 1, 1, (int)input, classes, (size_t)batch, &m->net);
+    ck_assert_msg(st == PP_OK, "%s", pp_last_error());
+    ck_assert_int_eq(rule_create(&m->config, m->net, &m->rule), PP_OK);
+    m->params = (pepita_mirror_params){.lr = 0.1f,
+                                       .decay = 0.5f,
+                                       .noise = 0.1f,
+                                       .pre_mirror = 1,
+                                       .every = 2,
+                                       .target_std = 0.05f * sqrtf(2.0f / (float)input)};
+    st = pepita_mirror_create(m->rule, &m->rule->fixed.buf[0], &m->params, &m->mirror);
+    ck_assert_msg(st == PP_OK, "%s", pp_last_error());
+    ref_net_init(&m->ref, &m->config, 1, 1, (int)input, (int)classes, batch);
+    for (int l = 0; l < m->net->n_layers; l++) {
+        m->w[l] = read_doubles(&m->net->layers[l].w, m->net->layers[l].n_weights);
+        m->ref.w[l] = m->w[l];
+    }
+}
+
+static void mirror_net_destroy(mirror_net *m) {
+    pepita_mirror_destroy(m->mirror);
+    rule_destroy(m->rule);
+    net_destroy(m->net);
+    for (int l = 0; l < NET_MAX_LAYERS; l++)
+        free(m->w[l]);
+}
+
+static size_t f_size(const mirror_net *m) {
+    return m->net->input_size * m->net->classes;
+}
+
+/* max |a - b| / max |b| */
+static double rel_error(const double *a, const double *b, size_t n) {
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return worst / (scale > 0 ? scale : 1.0);
+}
+
+static double std_of(const double *x, size_t n) {
+    double sum = 0.0, sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
+    for (size_t i = 0; i < n; i++)
+        sq += (x[i] - sum / n) * (x[i] - sum / n);
+    return sqrt(sq / (double)(n - 1));
+}
+
+/* The cached F is exactly what the factors give, recomputed now. */
+static void assert_cached_f_is_the_product(mirror_net *m) {
+    size_t n = f_size(m);
+    rt_buf fresh = {0};
+    ck_assert_int_eq(rt_buf_create(ctx, n * sizeof(float), &fresh), PP_OK);
+    ck_assert_int_eq(pepita_mirror_product(m->mirror, &fresh), PP_OK);
+    float *a = read_floats(&m->rule->fixed.buf[0], n), *b = read_floats(&fresh, n);
+    ck_assert_int_eq(memcmp(a, b, n * sizeof(float)), 0);
+    free(a);
+    free(b);
+    rt_buf_release(ctx, &fresh);
+}
+
+/* Shapes: a tiny one of primes, two hidden layers, and CIFAR-10's 1 x 1024 at a small batch. */
+static const struct {
+    size_t input, classes;
+    int hidden[2], n_hidden, batch;
+} shapes[] = {{7, 3, {6, 5}, 2, 4}, {13, 10, {1, 0}, 1, 3}, {3072, 10, {1024, 0}, 1, 16}};
+
+START_TEST(test_initial_f_has_the_target_std_and_is_the_product) {
+    mirror_net m;
+    mirror_net_create(&m, shapes[_i].input, shapes[_i].hidden, shapes[_i].n_hidden,
+                      shapes[_i].classes, shapes[_i].batch, 0.1f);
+    size_t n = f_size(&m);
+    double *f = read_doubles(&m.rule->fixed.buf[0], n), *want = malloc(n * sizeof *want);
+    double *b[NET_MAX_LAYERS] = {0};
+    for (int l = 0; l < m.net->n_layers; l++)
+        b[l] = read_doubles(pepita_mirror_factor(m.mirror, l), m.net->layers[l].n_weights);
+    ref_mirror_product(&m.ref, b, want);
+    ck_assert_msg(rel_error(f, want, n) < 1e-5, "F against the product: %g", rel_error(f, want, n));
+    double sd = std_of(f, n);
+    ck_assert_msg(fabs(sd / m.params.target_std - 1.0) < 1e-4, "std(F) %g, target %g", sd,
+                  (double)m.params.target_std);
+    assert_cached_f_is_the_product(&m);
+    for (int l = 0; l < m.net->n_layers; l++)
+        free(b[l]);
+    free(f);
+    free(want);
+    mirror_net_destroy(&m);
+}
+END_TEST
+
+/* Mirroring steps against ref_mirror_step: every B_l and F, step after step. */
+START_TEST(test_mirror_steps_match_the_host_model) {
+    mirror_net m;
+    const float dropout = 0.1f;
+    mirror_net_create(&m, shapes[_i].input, shapes[_i].hidden, shapes[_i].n_hidden,
+                      shapes[_i].classes, shapes[_i].batch, dropout);
+    size_t n = f_size(&m);
+    double *b[NET_MAX_LAYERS] = {0}, *f = malloc(n * sizeof *f);
+    for (int l = 0; l < m.net->n_layers; l++)
+        b[l] = read_doubles(pepita_mirror_factor(m.mirror, l), m.net->layers[l].n_weights);
+    double *f0 = read_doubles(&m.rule->fixed.buf[0], n);
+    for (uint32_t step = 11; step < 14; step++) {
+        ck_assert_int_eq(pepita_mirror_step(m.mirror, m.config.seed, step), PP_OK);
+        ref_mirror_step(&m.ref, b, f, m.params.lr, m.params.decay, m.params.noise, dropout,
+                        m.config.seed, step, m.params.target_std);
+        for (int l = 0; l < m.net->n_layers; l++) {
+            double *got =
+                read_doubles(pepita_mirror_factor(m.mirror, l), m.net->layers[l].n_weights);
+            double err = rel_error(got, b[l], m.net->layers[l].n_weights);
+            ck_assert_msg(err < 1e-4, "step %u B_%d: %g", step, l + 1, err);
+            free(got);
+        }
+        double *got = read_doubles(&m.rule->fixed.buf[0], n);
+        ck_assert_msg(rel_error(got, f, n) < 1e-4, "step %u F: %g", step, rel_error(got, f, n));
+        ck_assert_msg(fabs(std_of(got, n) / m.params.target_std - 1.0) < 1e-4, "std(F) %g",
+                      std_of(got, n));
+        free(got);
+        assert_cached_f_is_the_product(&m);
+    }
+    /* mirroring turned F: it is no longer the initial one */
+    ck_assert_double_gt(rel_error(f, f0, n), 1e-3);
+    for (int l = 0; l < m.net->n_layers; l++)
+        free(b[l]);
+    free(f);
+    free(f0);
+    mirror_net_destroy(&m);
+}
+END_TEST
+
+/* Two modules of one seed mirror identically (what keeps MPI ranks together). */
+START_TEST(test_mirroring_is_a_function_of_seed_and_step) {
+    mirror_net a, b;
+    mirror_net_create(&a, 13, (int[]){9, 0}, 1, 10, 5, 0.1f);
+    mirror_net_create(&b, 13, (int[]){9, 0}, 1, 10, 5, 0.1f);
+    for (uint32_t step = 0; step < 4; step++) {
+        ck_assert_int_eq(pepita_mirror_step(a.mirror, a.config.seed, step), PP_OK);
+        ck_assert_int_eq(pepita_mirror_step(b.mirror, b.config.seed, step), PP_OK);
+    }
+    size_t n = f_size(&a);
+    float *fa = read_floats(&a.rule->fixed.buf[0], n), *fb = read_floats(&b.rule->fixed.buf[0], n);
+    ck_assert_int_eq(memcmp(fa, fb, n * sizeof(float)), 0);
+    free(fa);
+    free(fb);
+    mirror_net_destroy(&a);
+    mirror_net_destroy(&b);
+}
+END_TEST
+
+START_TEST(test_schedule) {
+    pepita_mirror_params p = {.pre_mirror = 2, .every = 3};
+    static const int mirrors[] = {0, 1, 1, 1, 0, 0, 1, 0, 0, 1};
+    for (int e = 1; e < 10; e++) {
+        ck_assert_int_eq(pepita_mirror_scheduled(&p, e), mirrors[e]);
+        ck_assert_int_eq(pepita_mirror_updates_weights(&p, e), e > 2);
+    }
+    p.every = 0;
+    ck_assert_int_eq(pepita_mirror_scheduled(&p, 3), 0);
+    ck_assert_int_eq(pepita_mirror_scheduled(&p, 2), 1);
+}
+END_TEST
+
 Suite *mirror_suite(void) {
     Suite *s = suite_create("mirror");
     TCase *ops = tcase_create("operators");
@@ -89,6 +293,14 @@ Suite *mirror_suite(void) {
     tcase_add_test(ops, test_normal_matches_double_box_muller);
     tcase_add_test(ops, test_normal_keys_separate);
     suite_add_tcase(s, ops);
+    TCase *module = tcase_create("module");
+    tcase_add_checked_fixture(module, setup, teardown);
+    tcase_set_timeout(module, 600);
+    tcase_add_loop_test(module, test_initial_f_has_the_target_std_and_is_the_product, 0, 3);
+    tcase_add_loop_test(module, test_mirror_steps_match_the_host_model, 0, 3);
+    tcase_add_test(module, test_mirroring_is_a_function_of_seed_and_step);
+    tcase_add_test(module, test_schedule);
+    suite_add_tcase(s, module);
     return s;
 }
 

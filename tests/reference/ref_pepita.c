@@ -34,9 +34,9 @@ static void softmax_rows(int batch, int classes, double *z) {
 
 void ref_mirror_product(const ref_net *n, double *const *b, double *f) {
     int L = n->n_layers, C = n->classes;
-    double *t = malloc((size_t)n->in[0] * C * sizeof *t);
     /* left to right: t = B_1 ... B_l, in_0 x out_l */
     size_t d = (size_t)n->in[0];
+    double *t = malloc(d * n->out[0] * sizeof *t);
     memcpy(t, b[0], d * n->out[0] * sizeof *t);
     for (int l = 1; l < L; l++) {
         double *next = calloc(d * n->out[l], sizeof *next);
