@@ -1,6 +1,7 @@
 /* PEPITA (Dellaferrera & Kreiman, 2022): a standard pass, then a second pass
  * whose input is modulated by the output error through a fixed random F,
  * and local updates from the difference of the two passes. */
+#include "rules/pepita_mirror.h"
 #include "rules/rule.h"
 
 #include <math.h>
@@ -18,6 +19,10 @@ typedef struct pepita_state {
     /* conv first layer: F^T (classes images), the identity that transposes F
      * by a GEMM, and the convolutions of F's columns (classes x units) */
     rt_buf ft, eye, conv_f;
+    /* weight mirroring (--mirror): F = B_1 ... B_L learned, and then the
+     * modulation's sign is minus, x' = x - e F^T, the only one that descends */
+    pepita_mirror *mirror;
+    float sign;
 } pepita_state;
 
 /* The signal that modulates the input: the error, or noise for the control. */
@@ -32,13 +37,13 @@ static pp_status modulating_signal(rule *r, const rule_step_args *a, const rt_bu
                       a->seed ^ RANDOM_MODULATION_SEED_SALT, a->step, &s->noise);
 }
 
-/* x' = x + m F^T (batch x input). */
+/* x' = x + sign m F^T (batch x input). */
 static pp_status modulate_input(rule *r, size_t batch, const rt_buf *m) {
     pepita_state *s = r->state;
     network *net = r->net;
     size_t d = net->input_size, c = net->classes;
     PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, &s->x_mod, 0, batch * d * sizeof(float)));
-    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, d, c, 1.0f, m, 0, c,
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, d, c, s->sign, m, 0, c,
                    &r->fixed.buf[FIXED_F], 0, c, 1.0f, &s->x_mod, 0, d);
 }
 
@@ -55,8 +60,8 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
                    &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
     PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &s->mod[0].z, 0, batch * u * sizeof(float)));
-    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, 1.0f, m, 0, c, &s->w1f, 0, c, 1.0f,
-                   &s->mod[0].z, 0, u);
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, s->sign, m, 0, c, &s->w1f, 0, c,
+                   1.0f, &s->mod[0].z, 0, u);
 }
 
 /* The first conv layer's modulated pass up to a' and diff = a - a' (the
@@ -120,6 +125,7 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     /* 1. the standard pass and its error */
     PP_TRY(net_forward(net, batch, &net->x, 1, a->step, a->seed));
     PP_TRY(net_output_error(net, batch));
+    if (r->updates_weights && !r->updates_weights(r, a->epoch)) return PP_OK; /* pre-mirroring */
 
     /* 2. the modulated pass */
     const rt_buf *m = NULL;
@@ -179,7 +185,33 @@ static void pepita_destroy(rule *r) {
     rt_buf_release(r->net->ctx, &s->ft);
     rt_buf_release(r->net->ctx, &s->eye);
     rt_buf_release(r->net->ctx, &s->conv_f);
+    pepita_mirror_destroy(s->mirror);
     free(s);
+}
+
+static pepita_mirror_params mirror_params(const rule *r) {
+    const pp_config *c = r->config;
+    return (pepita_mirror_params){.lr = c->mirror_lr,
+                                  .decay = c->mirror_decay,
+                                  .noise = c->mirror_noise,
+                                  .pre_mirror = c->pre_mirror,
+                                  .every = c->mirror_every,
+                                  .target_std =
+                                      c->f_scale * sqrtf(2.0f / (float)r->net->input_size)};
+}
+
+/* Weight mirroring's schedule: every batch of the scheduled epochs, before
+ * the step (on every rank, keyed by the global step alone). */
+static pp_status pepita_begin_step(rule *r, const rule_step_args *a) {
+    pepita_state *s = r->state;
+    pepita_mirror_params p = mirror_params(r);
+    if (!pepita_mirror_scheduled(&p, a->epoch)) return PP_OK;
+    return pepita_mirror_step(s->mirror, a->seed, a->step);
+}
+
+static int pepita_updates_weights(const rule *r, int epoch) {
+    pepita_mirror_params p = mirror_params(r);
+    return pepita_mirror_updates_weights(&p, epoch);
 }
 
 /* The angle of the analysis: W_L...W_1 against F^T, for fully connected nets. */
@@ -203,11 +235,23 @@ pp_status rule_pepita_init(rule *r) {
         PP_TRY(net_activations_create(net, i, &s->mod[i]));
         PP_TRY(rt_buf_create(net->ctx, b * net->layers[i].units * sizeof(float), &s->diff[i]));
     }
-    /* F ~ U(-a, a), a = f_scale sqrt(6 / d); F = 0 for the zero-modulation control */
-    float bound = r->config->modulation == PP_MODULATION_ZERO
+    /* F ~ U(-a, a), a = f_scale sqrt(6 / d); F = 0 for the zero-modulation
+     * control; mirrored: F = B_1 ... B_L at the same std f_scale sqrt(2 / d) */
+    int mirror = r->config->mirror;
+    if (mirror && r->config->modulation != PP_MODULATION_ERROR)
+        return pp_fail(PP_ERR_ARGUMENT, "--mirror learns F for the error's modulation: it needs "
+                                        "--modulation error");
+    float bound = r->config->modulation == PP_MODULATION_ZERO || mirror
                       ? 0.0f
                       : r->config->f_scale * sqrtf(6.0f / (float)net->input_size);
     PP_TRY(rule_fixed_uniform(r, net->input_size * net->classes, bound, STREAM_PEPITA_F));
+    s->sign = mirror ? -1.0f : 1.0f;
+    if (mirror) {
+        pepita_mirror_params p = mirror_params(r);
+        PP_TRY(pepita_mirror_create(r, &r->fixed.buf[FIXED_F], &p, &s->mirror));
+        r->begin_step = pepita_begin_step;
+        r->updates_weights = pepita_updates_weights;
+    }
     PP_TRY(rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->w1f));
     PP_TRY(rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise));
     if (net->layers[0].kind != NET_CONV) return PP_OK;

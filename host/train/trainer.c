@@ -200,11 +200,12 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
         size_t count = n - b * batch < batch ? n - b * batch : batch;
         size_t first, rows; /* this rank's slice of the global batch */
         trainer_slice(count, t->rank, t->ranks, &first, &rows);
+        rule_step_args args = {
+            .batch = rows, .step = t->step, .seed = c->seed, .epoch = epoch, .lr = lr};
+        if (t->rule->begin_step) PP_TRY(t->rule->begin_step(t->rule, &args));
         if (rows) {
             PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
             net->first_row = first;
-            rule_step_args args = {
-                .batch = rows, .step = t->step, .seed = c->seed, .epoch = epoch, .lr = lr};
             PP_TRY(t->rule->step(t->rule, &args));
             PP_TRY(
                 op_accumulate2(t->ctx, rows, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
@@ -213,8 +214,12 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
                 PP_TRY(rt_buf_zero(t->ctx, &net->layers[i].g, 0,
                                    net->layers[i].n_weights * sizeof(float)));
         }
-        PP_TRY(trainer_sum_gradients(t, rows, count));
-        PP_TRY(net_apply_updates(net, lr, c->momentum, c->weight_decay));
+        /* a rule may leave no update in some epochs (PEPITA's pre-mirroring):
+         * then weights and momentum stay as they are, on every rank alike */
+        if (!t->rule->updates_weights || t->rule->updates_weights(t->rule, epoch)) {
+            PP_TRY(trainer_sum_gradients(t, rows, count));
+            PP_TRY(net_apply_updates(net, lr, c->momentum, c->weight_decay));
+        }
         t->step++;
         /* ranks > 1: every rank reads the totals at the same ticks (a collective) */
         if ((progress || t->ranks > 1) && ((b + 1) % tick == 0 || b + 1 == n_batches)) {
