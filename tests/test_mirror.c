@@ -11,6 +11,7 @@
 #include "reference.h"
 #include "rules/pepita_mirror.h"
 #include "test_support.h"
+#include "train/trainer_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,10 +94,14 @@ typedef struct mirror_net {
     double *w[NET_MAX_LAYERS];
 } mirror_net;
 
-static float *read_floats(const rt_buf *b, size_t n) {
+static float *read_floats_on(rt_context *on, const rt_buf *b, size_t n) {
     float *f = malloc(n * sizeof *f);
-    ck_assert_int_eq(rt_buf_read(ctx, b, 0, n * sizeof(float), f), PP_OK);
+    ck_assert_int_eq(rt_buf_read(on, b, 0, n * sizeof(float), f), PP_OK);
     return f;
+}
+
+static float *read_floats(const rt_buf *b, size_t n) {
+    return read_floats_on(ctx, b, n);
 }
 
 static double *read_doubles(const rt_buf *b, size_t n) {
@@ -283,6 +288,267 @@ START_TEST(test_schedule) {
 }
 END_TEST
 
+/* ---- One full WM step of the rule (mirroring + PEPITA's update) ---------- */
+
+/* The rule with --mirror on a 7-6-5-3 network: begin_step mirrors, step
+ * leaves PEPITA's updates (x' = x - e F^T) in every layer's g; both against
+ * ref_mirror_step and ref_pepita_updates in double. */
+START_TEST(test_full_wm_step_matches_the_host_model) {
+    enum { BATCH = 4, CLASSES = 3, INPUT = 7, STEP = 9 };
+    pp_config c;
+    ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
+    ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
+    c.hidden[0] = 6;
+    c.hidden[1] = 5;
+    c.n_hidden = 2;
+    c.dropout = 0.1f;
+    c.batch = BATCH;
+    c.seed = 99;
+    c.pre_mirror = 0;
+    c.mirror_every = 1;
+    c.mirror_lr = 0.1f; /* large steps: the comparison sees the update */
+    network *net;
+    rule *r;
+    ck_assert_int_eq(rule_network_create(ctx, &c, 1, 1, INPUT, CLASSES, BATCH, &net), PP_OK);
+    pp_status st = rule_create(&c, net, &r);
+    ck_assert_msg(st == PP_OK, "%s", pp_last_error());
+    pepita_mirror *mirror = rule_pepita_mirror(r);
+    ck_assert_ptr_nonnull(mirror);
+    ck_assert_ptr_nonnull(r->begin_step);
+
+    float x[BATCH * INPUT];
+    int32_t labels[BATCH] = {2, 0, 1, 2};
+    ts_fill_uniform(x, BATCH * INPUT, 0.0f, 1.0f, 5);
+    ck_assert_int_eq(rt_buf_write(ctx, &net->x, 0, sizeof x, x), PP_OK);
+    ck_assert_int_eq(rt_buf_write(ctx, &net->labels, 0, sizeof labels, labels), PP_OK);
+    double xd[BATCH * INPUT];
+    for (int i = 0; i < BATCH * INPUT; i++)
+        xd[i] = x[i];
+
+    ref_net ref;
+    ref_net_init(&ref, &c, 1, 1, INPUT, CLASSES, BATCH);
+    double *b[NET_MAX_LAYERS] = {0}, *g[NET_MAX_LAYERS] = {0}, *drop[NET_MAX_LAYERS] = {0};
+    size_t nf = (size_t)INPUT * CLASSES;
+    double *f = malloc(nf * sizeof *f);
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n = net->layers[l].n_weights;
+        ref.w[l] = read_doubles(&net->layers[l].w, n);
+        b[l] = read_doubles(pepita_mirror_factor(mirror, l), n);
+        g[l] = malloc(n * sizeof **g);
+        op_dropout d = net_dropout(net, l, 1, STEP, c.seed);
+        if (d.p == 0) continue;
+        size_t units = (size_t)BATCH * net->layers[l].out;
+        float *keep = malloc(units * sizeof *keep);
+        ref_dropout_factor(units, &d, keep);
+        drop[l] = malloc(units * sizeof **drop);
+        for (size_t i = 0; i < units; i++)
+            drop[l][i] = keep[i];
+        ref.drop[l] = drop[l];
+        free(keep);
+    }
+
+    rule_step_args args = {.batch = BATCH, .step = STEP, .seed = c.seed, .epoch = 1, .lr = c.lr};
+    ck_assert_int_eq(r->begin_step(r, &args), PP_OK);
+    ck_assert_int_eq(r->step(r, &args), PP_OK);
+    ref_mirror_step(&ref, b, f, c.mirror_lr, c.mirror_decay, c.mirror_noise, c.dropout, c.seed,
+                    STEP, c.f_scale * sqrt(2.0 / INPUT));
+    ref_pepita_updates(&ref, xd, labels, f, -1.0, g);
+
+    double *got_f = read_doubles(&r->fixed.buf[0], nf);
+    ck_assert_msg(rel_error(got_f, f, nf) < 1e-4, "F: %g", rel_error(got_f, f, nf));
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n = net->layers[l].n_weights;
+        double *got_b = read_doubles(pepita_mirror_factor(mirror, l), n);
+        double *got_g = read_doubles(&net->layers[l].g, n);
+        ck_assert_msg(rel_error(got_b, b[l], n) < 1e-4, "B_%d: %g", l + 1,
+                      rel_error(got_b, b[l], n));
+        ck_assert_msg(rel_error(got_g, g[l], n) < 1e-4, "g_%d: %g", l + 1,
+                      rel_error(got_g, g[l], n));
+        free(got_b);
+        free(got_g);
+    }
+    /* the plus sign would give other updates: the comparison can fail */
+    ref_pepita_updates(&ref, xd, labels, f, 1.0, g);
+    double *got_g0 = read_doubles(&net->layers[0].g, net->layers[0].n_weights);
+    ck_assert_double_gt(rel_error(got_g0, g[0], net->layers[0].n_weights), 1e-3);
+    free(got_g0);
+    free(got_f);
+    free(f);
+    for (int l = 0; l < net->n_layers; l++) {
+        free(ref.w[l]);
+        free(b[l]);
+        free(g[l]);
+        free(drop[l]);
+    }
+    rule_destroy(r);
+    net_destroy(net);
+}
+END_TEST
+
+/* ---- Training: pre-mirroring, checkpoints, the cached F after a load ------ */
+
+static pp_context *context;
+static pp_dataset train_set, test_set;
+
+static void training_setup(void) {
+    ck_assert_int_eq(pp_context_create(NULL, &context), PP_OK);
+    ts_quadrant_split(&train_set, 200, 1);
+    ts_quadrant_split(&test_set, 40, 2);
+}
+
+static void training_teardown(void) {
+    pp_dataset_free(&train_set);
+    pp_dataset_free(&test_set);
+    pp_context_destroy(context);
+    context = NULL;
+}
+
+static pp_config wm_config(void) {
+    pp_config c;
+    ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
+    ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
+    c.hidden[0] = 24;
+    c.hidden[1] = 12;
+    c.n_hidden = 2;
+    c.batch = 32; /* 200 = 6 full batches + one of 8 */
+    c.lr = 0.05f;
+    c.seed = 42;
+    c.pre_mirror = 1;
+    c.mirror_every = 2;
+    return c;
+}
+
+static pp_trainer *make_trainer(const pp_config *c) {
+    pp_trainer *t = NULL;
+    pp_status st = pp_trainer_create(context, c, &train_set, &test_set, &t);
+    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
+    return t;
+}
+
+static void run_epochs(pp_trainer *t, int epochs) {
+    for (int e = 0; e < epochs; e++) {
+        pp_epoch_stats stats;
+        pp_status st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
+        ck_assert_msg(st == PP_OK, "epoch: %s", pp_last_error());
+    }
+}
+
+static unsigned char *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size ? *size : 1);
+    ck_assert_uint_eq(fread(data, 1, *size, f), *size);
+    fclose(f);
+    return data;
+}
+
+/* F and every B_l of a trainer, concatenated. */
+static float *read_fixed(pp_trainer *t, size_t *count) {
+    const rule *r = t->rule;
+    size_t n = 0;
+    for (int i = 0; i < r->fixed.count; i++)
+        n += r->fixed.n[i];
+    float *all = malloc(n * sizeof *all), *at = all;
+    for (int i = 0; i < r->fixed.count; i++) {
+        ck_assert_int_eq(
+            rt_buf_read(t->ctx, &r->fixed.buf[i], 0, r->fixed.n[i] * sizeof(float), at), PP_OK);
+        at += r->fixed.n[i];
+    }
+    *count = n;
+    return all;
+}
+
+static void assert_trainer_f_is_the_product(pp_trainer *t) {
+    pepita_mirror *m = rule_pepita_mirror(t->rule);
+    ck_assert_ptr_nonnull(m);
+    size_t n = t->rule->fixed.n[0];
+    rt_buf fresh = {0};
+    ck_assert_int_eq(rt_buf_create(t->ctx, n * sizeof(float), &fresh), PP_OK);
+    ck_assert_int_eq(pepita_mirror_product(m, &fresh), PP_OK);
+    float *a = read_floats_on(t->ctx, &t->rule->fixed.buf[0], n);
+    float *b = read_floats_on(t->ctx, &fresh, n);
+    ck_assert_int_eq(memcmp(a, b, n * sizeof(float)), 0);
+    free(a);
+    free(b);
+    rt_buf_release(t->ctx, &fresh);
+}
+
+/* Pre-mirroring moves F but not the weights; the scheduled epochs move both. */
+START_TEST(test_pre_mirroring_leaves_the_weights) {
+    pp_config c = wm_config();
+    pp_trainer *fresh = make_trainer(&c), *t = make_trainer(&c);
+    size_t n;
+    float *f0 = read_fixed(t, &n);
+    run_epochs(t, 1);
+    ck_assert(ts_weights_difference(fresh, t, 0) == 0.0);
+    float *f1 = read_fixed(t, &n);
+    ck_assert_int_ne(memcmp(f0, f1, n * sizeof(float)), 0);
+    run_epochs(t, 1); /* epoch 2: PEPITA updates, and mirrors (2 % 2 == 0) */
+    ck_assert_double_gt(ts_weights_difference(fresh, t, 0), 0.0);
+    float *f2 = read_fixed(t, &n);
+    ck_assert_int_ne(memcmp(f1, f2, n * sizeof(float)), 0); /* epoch 2 mirrors too */
+    run_epochs(t, 1);                                       /* epoch 3: no mirroring, F stays */
+    float *f3 = read_fixed(t, &n);
+    ck_assert_int_eq(memcmp(f2, f3, n * sizeof(float)), 0);
+    assert_trainer_f_is_the_product(t);
+    free(f0);
+    free(f1);
+    free(f2);
+    free(f3);
+    pp_trainer_destroy(fresh);
+    pp_trainer_destroy(t);
+}
+END_TEST
+
+/* Save after epoch 1 and 2, load, continue: the checkpoint after epoch 4 is
+ * byte-identical to an uninterrupted run's (weights, momentum, F, B_l). */
+START_TEST(test_checkpoint_resume_is_bit_identical) {
+    pp_config c = wm_config();
+    char *dir = ts_make_temp_dir("wm");
+    char straight_path[4096], mid_path[4096], resumed_path[4096];
+    snprintf(straight_path, sizeof straight_path, "%s/straight.ckpt", dir);
+    snprintf(mid_path, sizeof mid_path, "%s/mid.ckpt", dir);
+    snprintf(resumed_path, sizeof resumed_path, "%s/resumed.ckpt", dir);
+
+    pp_trainer *straight = make_trainer(&c);
+    run_epochs(straight, 4);
+    ck_assert_int_eq(pp_trainer_save(straight, straight_path), PP_OK);
+
+    for (int stop = 1; stop <= 2; stop++) {
+        pp_trainer *first = make_trainer(&c);
+        run_epochs(first, stop);
+        ck_assert_int_eq(pp_trainer_save(first, mid_path), PP_OK);
+        pp_trainer_destroy(first);
+        pp_trainer *resumed = make_trainer(&c);
+        ck_assert_int_eq(pp_trainer_load(resumed, mid_path), PP_OK);
+        assert_trainer_f_is_the_product(resumed);
+        run_epochs(resumed, 4 - stop);
+        ck_assert_int_eq(pp_trainer_save(resumed, resumed_path), PP_OK);
+        assert_trainer_f_is_the_product(resumed);
+        size_t na, nb;
+        unsigned char *a = slurp(straight_path, &na), *b = slurp(resumed_path, &nb);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_msg(memcmp(a, b, na) == 0, "resumed after epoch %d differs", stop);
+        size_t fa, fb;
+        float *xa = read_fixed(straight, &fa), *xb = read_fixed(resumed, &fb);
+        ck_assert_uint_eq(fa, fb);
+        ck_assert_uint_eq(fa, (size_t)100 * 4 + 100 * 24 + 24 * 12 + 12 * 4);
+        ck_assert_int_eq(memcmp(xa, xb, fa * sizeof(float)), 0);
+        free(xa);
+        free(xb);
+        free(a);
+        free(b);
+        pp_trainer_destroy(resumed);
+    }
+    pp_trainer_destroy(straight);
+    ts_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *mirror_suite(void) {
     Suite *s = suite_create("mirror");
     TCase *ops = tcase_create("operators");
@@ -300,7 +566,14 @@ Suite *mirror_suite(void) {
     tcase_add_loop_test(module, test_mirror_steps_match_the_host_model, 0, 3);
     tcase_add_test(module, test_mirroring_is_a_function_of_seed_and_step);
     tcase_add_test(module, test_schedule);
+    tcase_add_test(module, test_full_wm_step_matches_the_host_model);
     suite_add_tcase(s, module);
+    TCase *training = tcase_create("training");
+    tcase_add_checked_fixture(training, training_setup, training_teardown);
+    tcase_set_timeout(training, 600);
+    tcase_add_test(training, test_pre_mirroring_leaves_the_weights);
+    tcase_add_test(training, test_checkpoint_resume_is_bit_identical);
+    suite_add_tcase(s, training);
     return s;
 }
 

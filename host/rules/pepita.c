@@ -214,6 +214,11 @@ static int pepita_updates_weights(const rule *r, int epoch) {
     return pepita_mirror_updates_weights(&p, epoch);
 }
 
+pepita_mirror *rule_pepita_mirror(const rule *r) {
+    const pepita_state *s = r->state;
+    return r->descriptor->kind == PP_RULE_PEPITA && s ? s->mirror : NULL;
+}
+
 /* The angle of the analysis: W_L...W_1 against F^T, for fully connected nets. */
 const rt_buf *rule_pepita_angle_reference(const rule *r) {
     for (int i = 0; i < r->net->n_layers; i++)

@@ -45,6 +45,9 @@ pp_status pepita_mirror_step(pepita_mirror *m, uint64_t seed, uint32_t step);
 /* out (input x classes) = B_1 ... B_L: how F is recomputed. */
 pp_status pepita_mirror_product(pepita_mirror *m, rt_buf *out);
 
+/* The mirroring module of a PEPITA rule, NULL without --mirror (tests). */
+pepita_mirror *rule_pepita_mirror(const rule *r);
+
 /* Factor l's buffer (in_l x out_l). */
 const rt_buf *pepita_mirror_factor(const pepita_mirror *m, int l);
 
