@@ -737,15 +737,21 @@ START_TEST(test_export_matches_trainer) {
     static const struct {
         pp_model_kind model;
         pp_rule_kind rule;
-        const char *fixed[3]; /* the fixed matrices' names */
-        size_t fixed_shape[3][2];
+        const char *fixed[4]; /* the fixed matrices' names */
+        size_t fixed_shape[4][2];
+        int mirror; /* weight mirroring: F and its factors B_l, shaped like W_l^T */
     } cases[] = {
-        {PP_MODEL_FC, PP_RULE_PEPITA, {"F"}, {{100, 4}}},
-        {PP_MODEL_FC, PP_RULE_FA, {"B2", "B3"}, {{12, 24}, {4, 12}}},
-        {PP_MODEL_FC, PP_RULE_DRTP, {"B1", "B2"}, {{4, 24}, {4, 12}}},
-        {PP_MODEL_FC, PP_RULE_BP, {NULL}, {{0}}},
-        {PP_MODEL_CONV, PP_RULE_PEPITA, {"F"}, {{100, 4}}},
-        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 64}}},
+        {PP_MODEL_FC, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0},
+        {PP_MODEL_FC, PP_RULE_FA, {"B2", "B3"}, {{12, 24}, {4, 12}}, 0},
+        {PP_MODEL_FC, PP_RULE_DRTP, {"B1", "B2"}, {{4, 24}, {4, 12}}, 0},
+        {PP_MODEL_FC, PP_RULE_BP, {NULL}, {{0}}, 0},
+        {PP_MODEL_CONV, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0},
+        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 64}}, 0},
+        {PP_MODEL_FC,
+         PP_RULE_PEPITA,
+         {"F", "B1", "B2", "B3"},
+         {{100, 4}, {100, 24}, {24, 12}, {12, 4}},
+         1},
     };
     char ckpt[4200], npz[4200];
     snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", tmp);
@@ -753,6 +759,7 @@ START_TEST(test_export_matches_trainer) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         pp_config c = small_config(cases[k].model, cases[k].rule);
         c.epochs = 1;
+        c.mirror = cases[k].mirror;
         pp_trainer *t = trained(ctx, &c, &train, &test);
         ck_assert_int_eq(pp_trainer_save(t, ckpt), PP_OK);
         pp_status st = pp_checkpoint_export_npz(ckpt, c.model == PP_MODEL_CONV ? &test : NULL, npz);
@@ -791,7 +798,7 @@ START_TEST(test_export_matches_trainer) {
             snprintf(name, sizeof name, "momentum%d", l + 1);
             ck_assert(npz_has(z, name));
         }
-        for (int i = 0; i < 3 && cases[k].fixed[i]; i++) {
+        for (int i = 0; i < 4 && cases[k].fixed[i]; i++) {
             npy_array a;
             uint8_t *owner;
             free(exported(z, cases[k].fixed[i], &a, &owner));

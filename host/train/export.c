@@ -110,6 +110,11 @@ static pp_status layout_of(const char *path, const pp_config *c, const export_ge
         L->n_fixed = 1;
         L->fixed[0] = shape2(d, k);
         snprintf(L->fixed_name[0], sizeof L->fixed_name[0], "F");
+        /* weight mirroring: F = B1 ... BL, each B_l shaped like W_l^T */
+        for (int l = 0; c->mirror && l < L->n_layers; l++, L->n_fixed++) {
+            L->fixed[L->n_fixed] = shape2(L->weights[l].dims[1], L->weights[l].dims[0]);
+            snprintf(L->fixed_name[L->n_fixed], sizeof L->fixed_name[0], "B%d", l + 1);
+        }
         break;
     case PP_RULE_FA: /* B_l stands in for W_l in the backward pass, l >= 2 */
         for (int l = 1; l < L->n_layers; l++, L->n_fixed++) {
