@@ -186,6 +186,19 @@ START_TEST(pepita_fc_on_two_ranks_equals_one_process) {
 }
 END_TEST
 
+/* Weight mirroring on every rank alike: the noise and its dropout are keyed
+ * by (seed, step) and every rank mirrors a full batch of noise, so F stays
+ * the same everywhere; epoch 1 mirrors and trains (--pre-mirror 0). */
+START_TEST(pepita_wm_on_two_ranks_equals_one_process) {
+    if (!have_mpi("pepita wm")) return;
+    setup();
+    compare_runs("PEPITA FC WM",
+                 (const char *[]){"--rule", "pepita", "--lr", "0.05", "--variant", "wm",
+                                  "--pre-mirror", "0", "--mirror-every", "1", NULL},
+                 1, TOLERANCE);
+}
+END_TEST
+
 START_TEST(pepita_conv_on_two_ranks_equals_one_process) {
     if (!have_mpi("pepita conv")) return;
     setup();
@@ -415,6 +428,7 @@ int main(void) {
     TCase *tc = tcase_create("data parallel");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, pepita_fc_on_two_ranks_equals_one_process);
+    tcase_add_test(tc, pepita_wm_on_two_ranks_equals_one_process);
     tcase_add_test(tc, pepita_conv_on_two_ranks_equals_one_process);
     tcase_add_test(tc, bp_on_two_ranks_equals_one_process);
     tcase_add_test(tc, another_seed_is_far_beyond_the_tolerance);
