@@ -292,12 +292,15 @@ END_TEST
 
 /* The rule with --mirror on a 7-6-5-3 network: begin_step mirrors, step
  * leaves PEPITA's updates (x' = x - e F^T) in every layer's g; both against
- * ref_mirror_step and ref_pepita_updates in double. */
+ * ref_mirror_step and ref_pepita_updates in double. _i == 1: plain PEPITA,
+ * no mirroring and the ICML sign, x' = x + e F^T (the default unchanged). */
 START_TEST(test_full_wm_step_matches_the_host_model) {
     enum { BATCH = 4, CLASSES = 3, INPUT = 7, STEP = 9 };
     pp_config c;
     ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
-    ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
+    const int mirrored = _i == 0;
+    const double sign = mirrored ? -1.0 : 1.0;
+    if (mirrored) ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
     c.hidden[0] = 6;
     c.hidden[1] = 5;
     c.n_hidden = 2;
@@ -313,8 +316,8 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
     pp_status st = rule_create(&c, net, &r);
     ck_assert_msg(st == PP_OK, "%s", pp_last_error());
     pepita_mirror *mirror = rule_pepita_mirror(r);
-    ck_assert_ptr_nonnull(mirror);
-    ck_assert_ptr_nonnull(r->begin_step);
+    ck_assert(!mirror == !mirrored && !r->begin_step == !mirrored);
+    ck_assert(!r->updates_weights == !mirrored);
 
     float x[BATCH * INPUT];
     int32_t labels[BATCH] = {2, 0, 1, 2};
@@ -333,7 +336,7 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
     for (int l = 0; l < net->n_layers; l++) {
         size_t n = net->layers[l].n_weights;
         ref.w[l] = read_doubles(&net->layers[l].w, n);
-        b[l] = read_doubles(pepita_mirror_factor(mirror, l), n);
+        if (mirrored) b[l] = read_doubles(pepita_mirror_factor(mirror, l), n);
         g[l] = malloc(n * sizeof **g);
         op_dropout d = net_dropout(net, l, 1, STEP, c.seed);
         if (d.p == 0) continue;
@@ -348,27 +351,35 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
     }
 
     rule_step_args args = {.batch = BATCH, .step = STEP, .seed = c.seed, .epoch = 1, .lr = c.lr};
-    ck_assert_int_eq(r->begin_step(r, &args), PP_OK);
+    if (mirrored) {
+        ck_assert_int_eq(r->begin_step(r, &args), PP_OK);
+        ref_mirror_step(&ref, b, f, c.mirror_lr, c.mirror_decay, c.mirror_noise, c.dropout, c.seed,
+                        STEP, c.f_scale * sqrt(2.0 / INPUT));
+    } else {
+        double *fixed_f = read_doubles(&r->fixed.buf[0], nf);
+        memcpy(f, fixed_f, nf * sizeof *f);
+        free(fixed_f);
+    }
     ck_assert_int_eq(r->step(r, &args), PP_OK);
-    ref_mirror_step(&ref, b, f, c.mirror_lr, c.mirror_decay, c.mirror_noise, c.dropout, c.seed,
-                    STEP, c.f_scale * sqrt(2.0 / INPUT));
-    ref_pepita_updates(&ref, xd, labels, f, -1.0, g);
+    ref_pepita_updates(&ref, xd, labels, f, sign, g);
 
     double *got_f = read_doubles(&r->fixed.buf[0], nf);
     ck_assert_msg(rel_error(got_f, f, nf) < 1e-4, "F: %g", rel_error(got_f, f, nf));
     for (int l = 0; l < net->n_layers; l++) {
         size_t n = net->layers[l].n_weights;
-        double *got_b = read_doubles(pepita_mirror_factor(mirror, l), n);
         double *got_g = read_doubles(&net->layers[l].g, n);
-        ck_assert_msg(rel_error(got_b, b[l], n) < 1e-4, "B_%d: %g", l + 1,
-                      rel_error(got_b, b[l], n));
+        if (mirrored) {
+            double *got_b = read_doubles(pepita_mirror_factor(mirror, l), n);
+            ck_assert_msg(rel_error(got_b, b[l], n) < 1e-4, "B_%d: %g", l + 1,
+                          rel_error(got_b, b[l], n));
+            free(got_b);
+        }
         ck_assert_msg(rel_error(got_g, g[l], n) < 1e-4, "g_%d: %g", l + 1,
                       rel_error(got_g, g[l], n));
-        free(got_b);
         free(got_g);
     }
-    /* the plus sign would give other updates: the comparison can fail */
-    ref_pepita_updates(&ref, xd, labels, f, 1.0, g);
+    /* the other sign would give other updates: the comparison can fail */
+    ref_pepita_updates(&ref, xd, labels, f, -sign, g);
     double *got_g0 = read_doubles(&net->layers[0].g, net->layers[0].n_weights);
     ck_assert_double_gt(rel_error(got_g0, g[0], net->layers[0].n_weights), 1e-3);
     free(got_g0);
@@ -566,7 +577,7 @@ Suite *mirror_suite(void) {
     tcase_add_loop_test(module, test_mirror_steps_match_the_host_model, 0, 3);
     tcase_add_test(module, test_mirroring_is_a_function_of_seed_and_step);
     tcase_add_test(module, test_schedule);
-    tcase_add_test(module, test_full_wm_step_matches_the_host_model);
+    tcase_add_loop_test(module, test_full_wm_step_matches_the_host_model, 0, 2);
     suite_add_tcase(s, module);
     TCase *training = tcase_create("training");
     tcase_add_checked_fixture(training, training_setup, training_teardown);
