@@ -138,18 +138,25 @@ void config_variant_defaults(pp_config *c) {
     c->update_form = PP_UPDATE_DIFFERENCE;
     c->normalise = 0;
     c->mirror = 0;
-    /* weight mirroring's rates and schedule, used once --mirror turns it on */
-    c->mirror_lr = 0.01f;
+    /* weight mirroring's rates and schedule, used once --mirror (or --variant
+     * wm) turns it on. The follow-up's code disagrees with itself (eta 0.1 or
+     * 0.01, lambda 0.5 or 1e-4, pre-mirror 0 or 2, every 100 or 200 epochs);
+     * measured on CIFAR-10 (10k/2k subset, FC 1024, 8 epochs, issue 15): eta
+     * 0.1 turns F to 46-48 degrees from (W_2 W_1)^T against 82-84 with 0.01,
+     * at equal accuracy; lambda barely matters (the rescale sets the scale);
+     * mirroring every epoch is what keeps F aligned (79 degrees without); and
+     * pre-mirroring epochs cost training epochs for no gain in accuracy. */
+    c->mirror_lr = 0.1f;
     c->mirror_decay = 0.5f;
     c->mirror_noise = 0.1f;
-    c->pre_mirror = 2;
+    c->pre_mirror = 0;
     c->mirror_every = 1;
 }
 
 /* The follow-up's variants as presets over a configuration. */
 pp_status pp_config_variant(pp_config *c, const char *name) {
     if (!strcmp(name, "wm")) {
-        c->mirror = 1;
+        c->mirror = 1; /* at the measured rates of config_variant_defaults */
     } else if (!strcmp(name, "norm")) {
         c->normalise = 1;
     } else if (!strcmp(name, "hebbian")) {
