@@ -377,7 +377,7 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "                            0.1, 0.5, 0.1, chosen by measurement on CIFAR-10)\n"
             "  --pre-mirror N            epochs of mirroring only, at the start (wm: 0)\n"
             "  --mirror-every N          mirror during every N-th epoch too (0: never;\n"
-            "                            wm: 1, every epoch, about twice an epoch's time)\n"
+            "                            wm: 1, every epoch: 2-3x an epoch's time)\n"
             "\n"
             "output and state:\n"
             "  --device D            cpu, gpu, P:D or part of a name (default: $PEPITA_DEVICE,\n"
