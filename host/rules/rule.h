@@ -28,8 +28,6 @@ typedef struct rule_step_args {
     size_t batch;  /* rows in this batch (the last one may be partial) */
     uint32_t step; /* global step: keys dropout and random modulation */
     uint64_t seed;
-    float lr;
-    int epoch;
 } rule_step_args;
 
 /* The rows of the paper's Table 2 (the presets of host/train/config.c), in

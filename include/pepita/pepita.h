@@ -121,13 +121,6 @@ typedef enum pp_modulation {
 #define PP_MAX_DECAY 8
 #define PP_MAX_ARCH 128
 
-/* STUB until the lead's scaffolding lands */
-typedef enum pp_update_form {
-    PP_UPDATE_DIFFERENCE,
-    PP_UPDATE_HEBBIAN,
-    PP_UPDATE_TIME_LOCAL,
-} pp_update_form;
-
 typedef struct pp_config {
     pp_dataset_kind dataset;
     pp_model_kind model;
@@ -154,8 +147,6 @@ typedef struct pp_config {
     /* PEPITA: run W_1 (x + e F^T) in full instead of the exact shortcut
      * W_1 x + e (W_1 F)^T (for checking; slower) */
     int naive_modulated_pass;
-    pp_update_form update_form;
-    int normalise;
     int cifar100_coarse; /* CIFAR-100: train on the 20 coarse labels */
     int analysis;        /* per-epoch angle, norms and final histograms */
     /* The hidden layers as text, e.g. "conv32k5,pool2,conv64k5,pool2,fc1024"
