@@ -9,7 +9,7 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 usage: bench/reproduce.sh [options] cell DATASET MODEL RULE [-- TRAIN_OPTIONS...]
-       bench/reproduce.sh [options] all [-- TRAIN_OPTIONS...]
+       bench/reproduce.sh [options] all|conv-baselines|followup [-- TRAIN_OPTIONS...]
        bench/reproduce.sh [options] summary
        bench/reproduce.sh [options] figures
        bench/reproduce.sh [options] plan
@@ -23,7 +23,13 @@ modes:
   summary   the table of every run in the runs directory
   figures   PNG figures of the runs (curves per dataset and model, angle, norms,
             histograms) into RUNS/figures
-  plan      print the runs `all` would make, and their commands
+  conv-baselines
+            the rest of Table 1: BP, FA and DRTP conv on MNIST and CIFAR-10 (1 seed)
+  followup  the follow-up's grid (issue 15): CIFAR-10 FC with 1, 2 and 3 hidden
+            layers of 1024 for PEPITA, PEPITA + weight mirroring, PEPITA +
+            normalisation and BP; the Hebbian and time-local variants at 1 layer;
+            then MNIST FC at 2 and 3 layers (1 seed each)
+  plan [LIST]  print the runs of `all` (or of conv-baselines, followup) and their commands
 
 options:
   --seeds N          seeds 1..N for `cell` (default 3)
@@ -287,9 +293,41 @@ ALL=(
     "cifar10 fc pepita f0 1 --modulation zero"
 )
 
-run_all() {
+# The rest of Table 1 (issue 15): the baselines' conv rows.
+CONV_BASELINES=(
+    "mnist conv bp - 1"
+    "mnist conv fa - 1"
+    "mnist conv drtp - 1"
+    "cifar10 conv bp - 1"
+    "cifar10 conv fa - 1"
+    "cifar10 conv drtp - 1"
+)
+
+# The follow-up's grid (issue 15): depth x {PEPITA, +WM, +normalisation, BP},
+# then the update forms at one layer, then MNIST where time allows.
+FOLLOWUP=()
+for d in cifar10 mnist; do
+    for h in 1 2 3; do
+        [ "$d" = mnist ] && [ "$h" = 1 ] && continue # Table 1's MNIST FC rows
+        layers=1024
+        [ "$h" -ge 2 ] && layers=1024,1024
+        [ "$h" -ge 3 ] && layers=1024,1024,1024
+        depth=h$h
+        FOLLOWUP+=("$d fc pepita $depth 1 --hidden $layers"
+            "$d fc pepita $depth-wm 1 --hidden $layers --variant wm"
+            "$d fc pepita $depth-norm 1 --hidden $layers --variant norm"
+            "$d fc bp $depth 1 --hidden $layers")
+    done
+    [ "$d" = cifar10 ] && FOLLOWUP+=("cifar10 fc pepita h1-hebbian 1 --variant hebbian"
+        "cifar10 fc pepita h1-time-local 1 --variant time-local")
+done
+unset d h layers depth
+
+# run_list NAME: every cell of a list (ALL, CONV_BASELINES or FOLLOWUP)
+run_list() {
+    local -n cells=$1
     local line dataset model rule tag seeds opts
-    for line in "${ALL[@]}"; do
+    for line in "${cells[@]}"; do
         read -r dataset model rule tag seeds opts <<<"$line"
         [ "$tag" = - ] && tag=
         local cell_opts=()
@@ -299,6 +337,10 @@ run_all() {
         run_cell "$dataset" "$model" "$rule" "$tag" "$seeds" "$(data_dir "$dataset")" \
             "${cell_opts[@]}" "${EXTRA[@]}"
     done
+}
+
+run_all() {
+    run_list ALL
     if [ "$DRY_RUN" = 0 ]; then
         summary_all
         figures
@@ -313,13 +355,20 @@ cell)
         "${EXTRA[@]}"
     ;;
 all) run_all ;;
+conv-baselines) run_list CONV_BASELINES ;;
+followup) run_list FOLLOWUP ;;
 plan)
     DRY_RUN=1
-    run_all
+    case ${POSITIONAL[0]:-all} in
+    all) run_all ;;
+    conv-baselines) run_list CONV_BASELINES ;;
+    followup) run_list FOLLOWUP ;;
+    *) die "plan takes all, conv-baselines or followup, got '${POSITIONAL[0]}'" ;;
+    esac
     ;;
 summary) summary_all ;;
 figures) figures ;;
-*) die "unknown mode '$MODE' (cell, all, summary, figures or plan)" ;;
+*) die "unknown mode '$MODE' (cell, all, conv-baselines, followup, summary, figures or plan)" ;;
 esac
 
 if [ ${#FAILED[@]} -gt 0 ]; then

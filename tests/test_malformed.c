@@ -405,7 +405,7 @@ static void setup_checkpoint_version(void) {
     valid_checkpoint();
     size_t size;
     uint8_t *b = read_bytes(CHECKPOINT, &size);
-    b[8] = 4; /* the version after the 8-byte magic (little-endian) */
+    b[8] = 5; /* the version after the 8-byte magic (little-endian) */
     write_bytes(CHECKPOINT, b, size);
     free(b);
 }
@@ -587,7 +587,7 @@ static const malformed_case cases[] = {
      "pepita)"},
     {"checkpoint of another version", setup_checkpoint_version,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_MISMATCH, api_read_config,
-     "$D/" CHECKPOINT ": checkpoint format version 4, this build reads versions 1 to 3"},
+     "$D/" CHECKPOINT ": checkpoint format version 5, this build reads versions 1 to 4"},
     {"checkpoint with a bad checksum", setup_checkpoint_bad_crc,
      "eval --checkpoint $D/" CHECKPOINT " --data $D", PP_ERR_FORMAT, api_read_config,
      "$D/" CHECKPOINT ": checksum mismatch ($X): the file is corrupt or truncated"},
@@ -633,6 +633,16 @@ static const malformed_case cases[] = {
      "--device '0:x' is not a valid P:D index (expected two non-negative numbers, e.g. 0:0)"},
     {"unknown modulation", NULL, "train --modulation random:x", PP_ERR_ARGUMENT, NULL,
      "--modulation random:A: 'x' is not a finite number"},
+    {"a variant of PEPITA with another rule", NULL, "train --rule bp --variant wm", PP_ERR_ARGUMENT,
+     NULL, "--mirror is a variant of PEPITA: it needs --rule pepita"},
+    {"a variant on the conv model", NULL, "train --model conv --normalise", PP_ERR_ARGUMENT, NULL,
+     "--normalise needs a fully connected model (--model fc)"},
+    {"unknown variant", NULL, "train --variant wm,dropconnect", PP_ERR_ARGUMENT, NULL,
+     "--variant: unknown variant 'dropconnect' (expected wm, norm, hebbian or time-local)"},
+    {"unknown update form", NULL, "train --update oja", PP_ERR_ARGUMENT, NULL,
+     "--update: unknown value 'oja' (expected difference or hebbian or time-local)"},
+    {"mirroring without noise", NULL, "train --mirror --mirror-noise 0", PP_ERR_ARGUMENT, NULL,
+     "--mirror-noise must be a positive number, got 0"},
     {"an architecture without its pool", NULL, "train --model conv --arch conv32k5",
      PP_ERR_ARGUMENT, NULL, "--arch: the last conv layer needs its pool2"},
     {"conv layers on the fc model", NULL, "train --arch conv8k3,pool2", PP_ERR_ARGUMENT, NULL,

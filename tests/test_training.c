@@ -410,6 +410,43 @@ START_TEST(version_1_checkpoints_are_read) {
 }
 END_TEST
 
+/* A run with the follow-up's variants writes format 4 with their settings;
+ * every other run keeps format 2 (version_1_checkpoints_are_read). */
+START_TEST(variant_settings_survive_a_checkpoint) {
+    setup();
+    char *dir = ts_make_temp_dir("variants");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/v4.ckpt", dir);
+    pp_config c = small_config(PP_MODEL_FC);
+    c.update_form = PP_UPDATE_HEBBIAN;
+    c.normalise = 1;
+    c.mirror = 1;
+    c.mirror_lr = 0.25f;
+    c.mirror_decay = 0.125f;
+    c.mirror_noise = 0.375f;
+    c.pre_mirror = 3;
+    c.mirror_every = 7;
+    pp_trainer *t = make_trainer(&c);
+    ck_assert_int_eq(pp_trainer_save(t, path), PP_OK);
+    size_t size;
+    unsigned char *data = slurp(path, &size);
+    ck_assert_uint_eq(data[8], 4);
+    pp_config saved;
+    ck_assert_msg(pp_checkpoint_read_config(path, &saved, NULL) == PP_OK, "%s", pp_last_error());
+    ck_assert_int_eq(saved.update_form, PP_UPDATE_HEBBIAN);
+    ck_assert_int_eq(saved.normalise, 1);
+    ck_assert_int_eq(saved.mirror, 1);
+    ck_assert(saved.mirror_lr == c.mirror_lr && saved.mirror_decay == c.mirror_decay);
+    ck_assert(saved.mirror_noise == c.mirror_noise);
+    ck_assert_int_eq(saved.pre_mirror, 3);
+    ck_assert_int_eq(saved.mirror_every, 7);
+    free(data);
+    pp_trainer_destroy(t);
+    ts_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(mnist_one_epoch_reaches_the_paper_ballpark) {
     const char *dir = ts_shared_dataset_dir("mnist");
     if (!dir) {
@@ -448,6 +485,7 @@ int main(void) {
     tcase_add_test(tc, conv_model_learns);
     tcase_add_test(tc, two_conv_layers_learn_and_checkpoint);
     tcase_add_test(tc, version_1_checkpoints_are_read);
+    tcase_add_test(tc, variant_settings_survive_a_checkpoint);
     tcase_add_test(tc, mnist_one_epoch_reaches_the_paper_ballpark);
     suite_add_tcase(suite, tc);
     int rc = ts_run_suite(suite);

@@ -262,7 +262,7 @@ static pp_status script_curves(FILE *s, const workspace *w, const plot_input *in
     }
     for (int g = 0; g < in->groups && st == PP_OK; g++) {
         if (!rows[g]) continue;
-        char name[32], path[4300], label[96];
+        char name[32], path[4300], label[320];
         snprintf(name, sizeof name, "curve%d.dat", g);
         data_path(w, name, path, sizeof path);
         run_json_label(&in->runs[group_first(in, g)], label, sizeof label);
@@ -292,7 +292,7 @@ static pp_status script_angle(FILE *s, const workspace *w, const plot_input *in,
         for (int i = 0; i < in->n; i++)
             runs += in->group_of[i] == g && in->runs[i].has_angle;
         if (!runs) continue;
-        char name[32], path[4300], label[96];
+        char name[32], path[4300], label[320];
         FILE *f;
         snprintf(name, sizeof name, "angle%d.dat", g);
         PP_TRY(open_data(w, name, &f, path, sizeof path));
@@ -321,7 +321,7 @@ static pp_status script_norms(FILE *s, const workspace *w, const plot_input *in,
         if (l == 1) fprintf(s, "unset key\n");
         int first = 1;
         for (int g = 0; g < in->groups; g++) {
-            char name[32], path[4300], label[96];
+            char name[32], path[4300], label[320];
             FILE *f;
             snprintf(name, sizeof name, "norm%d_%d.dat", g, l);
             PP_TRY(open_data(w, name, &f, path, sizeof path));
@@ -342,7 +342,7 @@ static pp_status script_norms(FILE *s, const workspace *w, const plot_input *in,
 static pp_status script_histograms(FILE *s, const workspace *w, const plot_input *in,
                                    const plot_options *o) {
     const run_data *r = &in->runs[0];
-    char label[96], title[256];
+    char label[320], title[448];
     run_json_label(r, label, sizeof label);
     snprintf(title, sizeof title, "Weight histograms: %s, seed %llu, after epoch %d", label,
              r->seed, r->histogram_epoch);

@@ -185,7 +185,7 @@ int cli_slowness(int argc, char **argv) {
     }
     if (st == PP_OK) {
         for (int i = 0; i < n; i++) {
-            char label[96];
+            char label[320];
             run_json_label(&runs[i], label, sizeof label);
             printf("%s  %s seed %llu  slowness %.6g  max_acc %.6g  rms %.6g  (epochs 1-%d, "
                    "chance %.4g at epoch 0)%s\n",
@@ -199,7 +199,7 @@ int cli_slowness(int argc, char **argv) {
         int *done = calloc((size_t)n, sizeof *done);
         for (int i = 0; done && i < n; i++) {
             if (done[i]) continue;
-            char label[96], other[96];
+            char label[320], other[320];
             run_json_label(&runs[i], label, sizeof label);
             int k = 0;
             for (int j = i; j < n; j++) {

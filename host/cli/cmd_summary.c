@@ -47,6 +47,7 @@ double cli_paper_accuracy(const run_data *r) {
         {"pepita", "conv", "cifar100", "error", 27.56},
         {"pepita", "fc", "cifar10", "zero", 44.6},
     };
+    if (*r->arch || *r->variant) return NAN; /* not a network or rule of Table 1 */
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(r->rule, table[i].rule) && !strcmp(r->model, table[i].model) &&
             !strcmp(r->dataset, table[i].dataset) && !strcmp(r->modulation, table[i].modulation))
@@ -93,7 +94,7 @@ static void json_number(text_buffer *t, double v) {
 }
 
 typedef struct group {
-    char label[96];
+    char label[320];
     int *members; /* indices into the runs */
     int n;
 } group;

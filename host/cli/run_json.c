@@ -289,6 +289,12 @@ static pp_status read_run(const extract *x, const json_t *root, run_data *r) {
         if (!json_is_object(v)) return field_error(x, "config", "must be an object");
         const json_t *m = json_object_get(v, "modulation");
         if (m) PP_TRY(name_string(x, "modulation", m, r->modulation, sizeof r->modulation));
+        m = json_object_get(v, "variant");
+        if (m) PP_TRY(name_string(x, "variant", m, r->variant, sizeof r->variant));
+        m = json_object_get(v, "arch");
+        if (m) PP_TRY(name_string(x, "arch", m, r->arch, sizeof r->arch));
+        /* the presets' own layers need no mention */
+        if (!strcmp(r->arch, "fc1024") || !strcmp(r->arch, "conv32k5,pool2")) r->arch[0] = '\0';
     }
     size_t n = r->epochs;
     PP_TRY(epoch_array(x, root, "test_accuracy", n, 1, 0, 1, 0, &r->test_accuracy));
@@ -405,14 +411,14 @@ void run_json_label(const run_data *r, char *out, size_t size) {
     const char *control = !strcmp(r->modulation, "zero")     ? " F=0"
                           : !strcmp(r->modulation, "random") ? " random modulation"
                                                              : "";
-    snprintf(out, size, "%s %s %s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model, dataset,
-             control);
+    snprintf(out, size, "%s %s %s%s%s%s%s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model,
+             dataset, control, *r->arch ? " " : "", r->arch, *r->variant ? " +" : "", r->variant);
 }
 
 int run_json_groups(const run_data *runs, int n, int *group_of) {
     int groups = 0;
     for (int i = 0; i < n; i++) {
-        char label[96], other[96];
+        char label[320], other[320];
         run_json_label(&runs[i], label, sizeof label);
         group_of[i] = -1;
         for (int j = 0; j < i && group_of[i] < 0; j++) {

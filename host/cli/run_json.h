@@ -30,6 +30,8 @@ typedef struct run_histogram {
 
 typedef struct run_data {
     char dataset[32], model[16], rule[16], modulation[16];
+    char variant[48];       /* the follow-up's variants on, "wm+norm"; "" for none */
+    char arch[128];         /* the hidden layers when not the model's preset's; "" otherwise */
     char device[128];       /* "" when absent */
     char source_commit[64]; /* `git describe` of the writer; "" when absent */
     int classes;            /* from "classes", else from the dataset's name */
@@ -59,7 +61,9 @@ pp_status run_json_parse(const char *text, size_t size, const char *name, run_da
 pp_status run_json_load(const char *path, run_data *out);
 void run_json_free(run_data *run);
 
-/* "PEPITA fc mnist", with " F=0" or " random" for the modulation controls. */
+/* "PEPITA FC MNIST", with " F=0" or " random modulation" for the modulation
+ * controls, the hidden layers when not the preset's (" fc1024,fc1024") and
+ * the variants (" +wm+norm"). */
 void run_json_label(const run_data *run, char *out, size_t size);
 
 /* Gives each run a group, runs with the same label sharing one, numbered in

@@ -302,6 +302,30 @@ static void put_analysis(json_builder *b, json_t *root, const run_report *r) {
     put(b, root, "weight_histograms", histograms);
 }
 
+/* The follow-up's variants: "variant" names those on ("wm+norm"), for
+ * grouping runs; the settings follow. Nothing for a run without them. */
+static void put_variants(json_builder *b, json_t *o, const pp_config *c) {
+    static const char *const update_form[] = {"difference", "hebbian", "time-local"};
+    char variant[48] = "";
+    if (c->mirror) strcat(variant, "+wm");
+    if (c->normalise) strcat(variant, "+norm");
+    if (c->update_form != PP_UPDATE_DIFFERENCE) {
+        strcat(variant, "+");
+        strcat(variant, update_form[c->update_form]);
+    }
+    if (!*variant) return;
+    put(b, o, "variant", json_string(variant + 1));
+    put(b, o, "update", json_string(update_form[c->update_form]));
+    put(b, o, "normalise", json_boolean(c->normalise));
+    put(b, o, "mirror", json_boolean(c->mirror));
+    if (!c->mirror) return;
+    put(b, o, "mirror_lr", real(c->mirror_lr, 6));
+    put(b, o, "mirror_decay", real(c->mirror_decay, 6));
+    put(b, o, "mirror_noise", real(c->mirror_noise, 6));
+    put(b, o, "pre_mirror", json_integer(c->pre_mirror));
+    put(b, o, "mirror_every", json_integer(c->mirror_every));
+}
+
 static json_t *config_object(const pp_config *c) {
     static const char *const output_error[] = {"standard", "modulated"};
     static const char *const presynaptic[] = {"modulated", "standard"};
@@ -328,6 +352,7 @@ static json_t *config_object(const pp_config *c) {
     put(&b, o, "output_error", json_string(output_error[c->output_error]));
     put(&b, o, "presynaptic", json_string(presynaptic[c->presynaptic]));
     put(&b, o, "modulation", json_string(modulation[c->modulation]));
+    put_variants(&b, o, c);
     if (b.failed) {
         json_decref(o);
         return NULL;

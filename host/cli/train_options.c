@@ -98,9 +98,22 @@ static pp_status parse_modulation(const char *text, pp_config *c) {
     return PP_OK;
 }
 
+/* "wm,norm": each preset of the follow-up's variants in turn. */
+static pp_status parse_variants(const char *text, pp_config *c) {
+    char buf[128];
+    if (!*text || strlen(text) >= sizeof buf)
+        return pp_fail(PP_ERR_ARGUMENT, "--variant: expected a list such as wm,norm, got '%s'",
+                       text);
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
+        PP_TRY(pp_config_variant(c, item));
+    return PP_OK;
+}
+
 /* Every option of train and eval. Those that take a value are applied by
  * name (apply), the switches by their letter or id. */
-enum { OPT_COARSE = 256, OPT_ANALYSIS, OPT_NAIVE, OPT_VALUED };
+enum { OPT_COARSE = 256, OPT_ANALYSIS, OPT_NAIVE, OPT_NORMALISE, OPT_MIRROR, OPT_VALUED };
 #define VALUED(name)                                                                               \
     { name, required_argument, NULL, OPT_VALUED }
 static const struct option options[] = {
@@ -109,6 +122,8 @@ static const struct option options[] = {
     {"coarse", no_argument, NULL, OPT_COARSE},
     {"analysis", no_argument, NULL, OPT_ANALYSIS},
     {"naive-modulated-pass", no_argument, NULL, OPT_NAIVE},
+    {"normalise", no_argument, NULL, OPT_NORMALISE},
+    {"mirror", no_argument, NULL, OPT_MIRROR},
     VALUED("dataset"),
     VALUED("data"),
     VALUED("model"),
@@ -128,6 +143,13 @@ static const struct option options[] = {
     VALUED("output-error"),
     VALUED("presynaptic"),
     VALUED("modulation"),
+    VALUED("update"),
+    VALUED("variant"),
+    VALUED("mirror-lr"),
+    VALUED("mirror-decay"),
+    VALUED("mirror-noise"),
+    VALUED("pre-mirror"),
+    VALUED("mirror-every"),
     VALUED("device"),
     VALUED("log"),
     VALUED("json"),
@@ -170,6 +192,7 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
     pp_config *c = &o->config;
     static const char *const output_errors[] = {"standard", "modulated"};
     static const char *const presynaptic[] = {"modulated", "standard"};
+    static const char *const update_forms[] = {"difference", "hebbian", "time-local"};
     int choice = 0;
     if (!strcmp(flag, "--data"))
         o->data_dir = v;
@@ -220,7 +243,21 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
     } else if (!strcmp(flag, "--presynaptic")) {
         PP_TRY(parse_choice(flag, v, presynaptic, 2, &choice));
         c->presynaptic = (pp_presynaptic)choice;
-    }
+    } else if (!strcmp(flag, "--update")) {
+        PP_TRY(parse_choice(flag, v, update_forms, 3, &choice));
+        c->update_form = (pp_update_form)choice;
+    } else if (!strcmp(flag, "--variant"))
+        return parse_variants(v, c);
+    else if (!strcmp(flag, "--mirror-lr"))
+        return parse_float(flag, v, &c->mirror_lr);
+    else if (!strcmp(flag, "--mirror-decay"))
+        return parse_float(flag, v, &c->mirror_decay);
+    else if (!strcmp(flag, "--mirror-noise"))
+        return parse_float(flag, v, &c->mirror_noise);
+    else if (!strcmp(flag, "--pre-mirror"))
+        return parse_int(flag, v, 0, 100000, &c->pre_mirror);
+    else if (!strcmp(flag, "--mirror-every"))
+        return parse_int(flag, v, 0, 100000, &c->mirror_every);
     return PP_OK;
 }
 
@@ -282,6 +319,10 @@ pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train
             o->config.analysis = 1;
         else if (p.id == OPT_NAIVE)
             o->config.naive_modulated_pass = 1;
+        else if (p.id == OPT_NORMALISE)
+            o->config.normalise = 1;
+        else if (p.id == OPT_MIRROR)
+            o->config.mirror = 1;
         if (p.id == OPT_VALUED) PP_TRY(apply(p.flag, p.value, o));
     }
     if (o->help) return PP_OK;
@@ -322,6 +363,20 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "                                      noise in [-A, A]\n"
             "  --naive-modulated-pass              compute W1 (x + e F^T) in full (for checks)\n"
             "\n"
+            "the follow-up's variants (Srinivasan et al., ICLR 2024; PEPITA, fc models):\n"
+            "  --variant NAME[,NAME...]  presets: wm (weight mirroring), norm (activation\n"
+            "                            normalisation), hebbian, time-local; values below\n"
+            "  --update difference|hebbian|time-local\n"
+            "                            the update: (h - h') h'^T (paper), h h^T - h' h'^T,\n"
+            "                            or two optimiser steps per batch\n"
+            "  --normalise               h / ||h||_F over the batch after each hidden layer\n"
+            "  --mirror                  weight mirroring: F = B_1...B_L learned from noise,\n"
+            "                            modulation x - e F^T\n"
+            "  --mirror-lr X  --mirror-decay X  --mirror-noise X\n"
+            "                            its rate eta, decay lambda and noise std\n"
+            "  --pre-mirror N            epochs of mirroring only, at the start\n"
+            "  --mirror-every N          mirror during every N-th epoch too (0: never)\n"
+            "\n"
             "output and state:\n"
             "  --device D            cpu, gpu, P:D or part of a name (default: $PEPITA_DEVICE,\n"
             "                        else the first GPU, else the first CPU)\n"
@@ -350,6 +405,11 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
     fprintf(out, "%s, momentum %g, weight decay %g, dropout %g, f-scale %g, seed %llu\n",
             c->n_decay ? "" : " (none)", (double)c->momentum, (double)c->weight_decay,
             (double)c->dropout, (double)c->f_scale, (unsigned long long)c->seed);
+    fprintf(out,
+            "  variants: mirror-lr %g, mirror-decay %g, mirror-noise %g, pre-mirror %d, "
+            "mirror-every %d\n",
+            (double)c->mirror_lr, (double)c->mirror_decay, (double)c->mirror_noise, c->pre_mirror,
+            c->mirror_every);
     if (c->model == PP_MODEL_FC) {
         fprintf(out, "  hidden");
         for (int i = 0; i < c->n_hidden; i++)

@@ -28,6 +28,8 @@ typedef struct rule_step_args {
     size_t batch;  /* rows in this batch (the last one may be partial) */
     uint32_t step; /* global step: keys dropout and random modulation */
     uint64_t seed;
+    int epoch; /* the epoch being trained, 1-based (weight mirroring's schedule) */
+    float lr;  /* the learning rate in force (a rule that steps the optimiser itself) */
 } rule_step_args;
 
 /* The rows of the paper's Table 2 (the presets of host/train/config.c), in

@@ -24,8 +24,17 @@ static const char MAGIC[8] = {'P', 'E', 'P', 'I', 'T', 'A', 'C', 'K'};
  * the preset's, which is what they were trained with). Version 3 adds the
  * number of MPI ranks after the training position; it is written only by
  * data-parallel runs, so a one-process checkpoint stays a version 2 file,
- * and version 1 and 2 files are of one process. */
-enum { VERSION = 3, OLDEST_VERSION = 1, ONE_PROCESS_VERSION = 2 };
+ * and version 1 and 2 files are of one process. Version 4 adds the
+ * follow-up's variants (update form, normalisation, weight mirroring) after
+ * the architecture, and always the ranks; it is written only when a variant
+ * is on, so the checkpoints of every other run keep their older format. */
+enum { VERSION = 4, OLDEST_VERSION = 1, ONE_PROCESS_VERSION = 2, RANKS_VERSION = 3 };
+
+/* The format a configuration's checkpoint is written in. */
+static uint32_t version_for(const pp_config *c, int ranks) {
+    if (c->update_form != PP_UPDATE_DIFFERENCE || c->normalise || c->mirror) return VERSION;
+    return ranks > 1 ? RANKS_VERSION : ONE_PROCESS_VERSION;
+}
 /* Checkpoints hold at most this much (a sanity bound for corrupt headers). */
 #define MAX_TENSOR_FLOATS ((uint64_t)1 << 32)
 
@@ -121,7 +130,7 @@ static double get_f64(reader *r) {
 
 /* ---- The configuration, field by field -------------------------------- */
 
-static void put_config(writer *w, const pp_config *c) {
+static void put_config(writer *w, uint32_t version, const pp_config *c) {
     put_u32(w, (uint32_t)c->dataset);
     put_u32(w, (uint32_t)c->model);
     put_u32(w, (uint32_t)c->rule);
@@ -152,10 +161,20 @@ static void put_config(writer *w, const pp_config *c) {
     uint32_t arch_len = (uint32_t)strnlen(c->arch, sizeof c->arch - 1);
     put_u32(w, arch_len);
     put(w, c->arch, arch_len);
+    if (version < 4) return;
+    put_u32(w, (uint32_t)c->update_form);
+    put_u32(w, (uint32_t)c->normalise);
+    put_u32(w, (uint32_t)c->mirror);
+    put_f32(w, c->mirror_lr);
+    put_f32(w, c->mirror_decay);
+    put_f32(w, c->mirror_noise);
+    put_u32(w, (uint32_t)c->pre_mirror);
+    put_u32(w, (uint32_t)c->mirror_every);
 }
 
 static void get_config(reader *r, uint32_t version, pp_config *c) {
     memset(c, 0, sizeof *c);
+    config_variant_defaults(c); /* what older files mean: no variant */
     c->dataset = (pp_dataset_kind)get_u32(r);
     c->model = (pp_model_kind)get_u32(r);
     c->rule = (pp_rule_kind)get_u32(r);
@@ -191,6 +210,15 @@ static void get_config(reader *r, uint32_t version, pp_config *c) {
     }
     get(r, c->arch, arch_len);
     c->arch[r->failed ? 0 : arch_len] = '\0';
+    if (version < 4) return;
+    c->update_form = (pp_update_form)get_u32(r);
+    c->normalise = (int)get_u32(r);
+    c->mirror = (int)get_u32(r);
+    c->mirror_lr = get_f32(r);
+    c->mirror_decay = get_f32(r);
+    c->mirror_noise = get_f32(r);
+    c->pre_mirror = (int)get_u32(r);
+    c->mirror_every = (int)get_u32(r);
 }
 
 /* ---- Writing ---------------------------------------------------------- */
@@ -207,15 +235,16 @@ pp_status pp_trainer_save(const pp_trainer *t, const char *path) {
     if (!t || !path || !*path) return pp_fail(PP_ERR_ARGUMENT, "--save: no checkpoint path");
     writer w = {0};
     put(&w, MAGIC, sizeof MAGIC);
-    put_u32(&w, t->ranks > 1 ? VERSION : ONE_PROCESS_VERSION);
-    put_config(&w, &t->config);
+    uint32_t version = version_for(&t->config, t->ranks);
+    put_u32(&w, version);
+    put_config(&w, version, &t->config);
     put_u32(&w, (uint32_t)t->epoch);
     put_u64(&w, (uint64_t)t->next_batch);
     put_u32(&w, t->step);
     put_f64(&w, t->partial_loss);
     put_f64(&w, t->partial_correct);
     put_f64(&w, t->partial_seconds);
-    if (t->ranks > 1) put_u32(&w, (uint32_t)t->ranks);
+    if (version >= RANKS_VERSION) put_u32(&w, (uint32_t)t->ranks);
     put_u32(&w, (uint32_t)t->net->n_layers);
     pp_status st = PP_OK;
     for (int i = 0; i < t->net->n_layers && st == PP_OK; i++) {
@@ -323,7 +352,7 @@ pp_status checkpoint_parse_tensors(const unsigned char *data, size_t size, const
     get_u64(&r); /* the training position: not needed here */
     get_u32(&r);
     get_f64(&r), get_f64(&r), get_f64(&r);
-    if (version >= 3) get_u32(&r); /* the MPI ranks */
+    if (version >= RANKS_VERSION) get_u32(&r); /* the MPI ranks */
     uint32_t n_layers = get_u32(&r);
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", name);
     if (n_layers == 0 || n_layers > CHECKPOINT_MAX_TENSORS)
@@ -427,7 +456,7 @@ static pp_status restore(pp_trainer *t, const unsigned char *data, size_t size, 
     uint32_t step = get_u32(&r);
     double partial_loss = get_f64(&r), partial_correct = get_f64(&r);
     double partial_seconds = get_f64(&r);
-    uint32_t ranks = version >= 3 ? get_u32(&r) : 1;
+    uint32_t ranks = version >= RANKS_VERSION ? get_u32(&r) : 1;
     uint32_t n_layers = get_u32(&r);
     if (r.failed) return pp_fail(PP_ERR_FORMAT, "%s: truncated header", path);
     /* the CRC only vouches for the writer: an epoch that does not fit an int is nonsense */

@@ -2,6 +2,7 @@
 #include "model/arch.h"
 #include "rules/rule.h"
 #include "runtime/error.h"
+#include "train/trainer_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -129,11 +130,73 @@ pp_status pp_config_preset(pp_config *c, pp_dataset_kind dataset, pp_model_kind 
     c->presynaptic = PP_PRESYNAPTIC_MODULATED;
     c->modulation = PP_MODULATION_ERROR;
     c->random_amplitude = 1.0f;
+    config_variant_defaults(c);
+    return PP_OK;
+}
+
+void config_variant_defaults(pp_config *c) {
+    c->update_form = PP_UPDATE_DIFFERENCE;
+    c->normalise = 0;
+    c->mirror = 0;
+    /* weight mirroring's rates and schedule, used once --mirror turns it on */
+    c->mirror_lr = 0.01f;
+    c->mirror_decay = 0.5f;
+    c->mirror_noise = 0.1f;
+    c->pre_mirror = 2;
+    c->mirror_every = 1;
+}
+
+/* The follow-up's variants as presets over a configuration. */
+pp_status pp_config_variant(pp_config *c, const char *name) {
+    if (!strcmp(name, "wm")) {
+        c->mirror = 1;
+    } else if (!strcmp(name, "norm")) {
+        c->normalise = 1;
+    } else if (!strcmp(name, "hebbian")) {
+        c->update_form = PP_UPDATE_HEBBIAN;
+    } else if (!strcmp(name, "time-local")) {
+        c->update_form = PP_UPDATE_TIME_LOCAL;
+    } else {
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--variant: unknown variant '%s' (expected wm, norm, hebbian or time-local)",
+                       name);
+    }
     return PP_OK;
 }
 
 static int finite_in(float v, float lo, float hi) {
     return isfinite(v) && v >= lo && v <= hi;
+}
+
+/* The variants of PEPITA: only that rule, only dense layers. */
+static pp_status validate_variants(const pp_config *c) {
+    if ((unsigned)c->update_form > PP_UPDATE_TIME_LOCAL)
+        return pp_fail(PP_ERR_ARGUMENT, "--update: invalid value %d", (int)c->update_form);
+    const char *flag = c->mirror                                ? "--mirror"
+                       : c->normalise                           ? "--normalise"
+                       : c->update_form == PP_UPDATE_HEBBIAN    ? "--update hebbian"
+                       : c->update_form == PP_UPDATE_TIME_LOCAL ? "--update time-local"
+                                                                : NULL;
+    if (flag && c->rule != PP_RULE_PEPITA)
+        return pp_fail(PP_ERR_ARGUMENT, "%s is a variant of PEPITA: it needs --rule pepita", flag);
+    if (flag && c->model != PP_MODEL_FC)
+        return pp_fail(PP_ERR_ARGUMENT, "%s needs a fully connected model (--model fc)", flag);
+    if (!finite_in(c->mirror_lr, 0.0f, 1e3f))
+        return pp_fail(PP_ERR_ARGUMENT, "--mirror-lr must be a non-negative number, got %g",
+                       (double)c->mirror_lr);
+    if (!finite_in(c->mirror_decay, 0.0f, 1e3f))
+        return pp_fail(PP_ERR_ARGUMENT, "--mirror-decay must be a non-negative number, got %g",
+                       (double)c->mirror_decay);
+    if (!finite_in(c->mirror_noise, 0.0f, 1e3f) || (c->mirror && c->mirror_noise == 0.0f))
+        return pp_fail(PP_ERR_ARGUMENT, "--mirror-noise must be a positive number, got %g",
+                       (double)c->mirror_noise);
+    if (c->pre_mirror < 0 || c->pre_mirror > 100000)
+        return pp_fail(PP_ERR_ARGUMENT, "--pre-mirror must be between 0 and 100000, got %d",
+                       c->pre_mirror);
+    if (c->mirror_every < 0 || c->mirror_every > 100000)
+        return pp_fail(PP_ERR_ARGUMENT, "--mirror-every must be between 0 and 100000, got %d",
+                       c->mirror_every);
+    return PP_OK;
 }
 
 pp_status pp_config_validate(const pp_config *c) {
@@ -200,5 +263,5 @@ pp_status pp_config_validate(const pp_config *c) {
         (unsigned)c->presynaptic > PP_PRESYNAPTIC_STANDARD ||
         (unsigned)c->modulation > PP_MODULATION_RANDOM)
         return pp_fail(PP_ERR_ARGUMENT, "invalid PEPITA variant option");
-    return PP_OK;
+    return validate_variants(c);
 }

@@ -203,7 +203,8 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
         if (rows) {
             PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
             net->first_row = first;
-            rule_step_args args = {.batch = rows, .step = t->step, .seed = c->seed};
+            rule_step_args args = {
+                .batch = rows, .step = t->step, .seed = c->seed, .epoch = epoch, .lr = lr};
             PP_TRY(t->rule->step(t->rule, &args));
             PP_TRY(
                 op_accumulate2(t->ctx, rows, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));

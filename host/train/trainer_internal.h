@@ -35,6 +35,11 @@ struct pp_trainer {
     double allreduce_seconds; /* of which in MPI_Allreduce */
 };
 
+/* The variants' settings of a preset (all off, weight mirroring's rates and
+ * schedule at their defaults): also what a checkpoint older than the
+ * variants means. */
+void config_variant_defaults(pp_config *config);
+
 /* The learning rate in force during epoch `epoch` (1-based). */
 float trainer_lr_at(const pp_config *config, int epoch);
 /* The sample order of an epoch: a permutation of n keyed by (seed, epoch). */

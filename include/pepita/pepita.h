@@ -117,6 +117,15 @@ typedef enum pp_modulation {
     PP_MODULATION_RANDOM
 } pp_modulation;
 
+/* PEPITA's update (the follow-up's variants, Srinivasan et al., ICLR 2024). */
+typedef enum pp_update_form {
+    PP_UPDATE_DIFFERENCE, /* the ICML rule: (h - h') h_{l-1}'^T, output e h_{L-1}'^T */
+    PP_UPDATE_HEBBIAN,    /* "mixed": h h_{l-1}^T - h' h_{l-1}'^T, output y h^T - t h'^T */
+    PP_UPDATE_TIME_LOCAL, /* two optimiser steps per batch: +h h_{l-1}^T after the standard
+                             pass, then -h' h_{l-1}'^T after a modulated pass with the new
+                             weights (output y h^T, then -t h'^T) */
+} pp_update_form;
+
 #define PP_MAX_HIDDEN 8
 #define PP_MAX_DECAY 8
 #define PP_MAX_ARCH 128
@@ -153,11 +162,24 @@ typedef struct pp_config {
      * (grammar: README, "Architectures"); "" for the preset's (--hidden, or
      * the conv model's single conv layer). With conv layers the model is conv. */
     char arch[PP_MAX_ARCH];
+    /* The follow-up's variants of PEPITA (fully connected networks): */
+    pp_update_form update_form;
+    int normalise;      /* h <- h / ||h||_F over the batch after each hidden activation */
+    int mirror;         /* weight mirroring: F = B_1 ... B_L, learned from noise */
+    float mirror_lr;    /* eta */
+    float mirror_decay; /* lambda */
+    float mirror_noise; /* the std of the mirroring noise */
+    int pre_mirror;     /* epochs of mirroring only, at the start */
+    int mirror_every;   /* also mirror during epoch e (1-based) when e % mirror_every == 0;
+                           0: never after the pre-mirror epochs */
 } pp_config;
 
 /* Fills the paper's Table 2 preset for a dataset, model and rule. */
 pp_status pp_config_preset(pp_config *config, pp_dataset_kind dataset, pp_model_kind model,
                            pp_rule_kind rule);
+/* Applies a preset of the follow-up's variants on top of a configuration:
+ * "wm", "norm", "hebbian" or "time-local" (the values: README, "Variants"). */
+pp_status pp_config_variant(pp_config *config, const char *name);
 /* Checks every field; the message names the offending flag. */
 pp_status pp_config_validate(const pp_config *config);
 
