@@ -181,6 +181,14 @@ static pp_status validate_variants(const pp_config *c) {
         return pp_fail(PP_ERR_ARGUMENT, "%s is a variant of PEPITA: it needs --rule pepita", flag);
     if (flag && c->model != PP_MODEL_FC)
         return pp_fail(PP_ERR_ARGUMENT, "%s needs a fully connected model (--model fc)", flag);
+    /* the Hebbian forms fix their own terms: these options shape the difference form only */
+    if (c->update_form != PP_UPDATE_DIFFERENCE &&
+        (c->output_error != PP_OUTPUT_ERROR_STANDARD || c->presynaptic != PP_PRESYNAPTIC_MODULATED))
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "%s takes its output and presynaptic terms from its equation; "
+                       "--output-error and --presynaptic apply to --update difference only",
+                       c->update_form == PP_UPDATE_HEBBIAN ? "--update hebbian"
+                                                           : "--update time-local");
     if (!finite_in(c->mirror_lr, 0.0f, 1e3f))
         return pp_fail(PP_ERR_ARGUMENT, "--mirror-lr must be a non-negative number, got %g",
                        (double)c->mirror_lr);
