@@ -66,7 +66,8 @@ static void check_close(const char *what, int layer, const double *device, const
 }
 
 /* One step of the rule on an FC net INPUT-(6-5-4 cut to hidden)-CLASSES. */
-static void check_one_step(pp_update_form form, int normalise, int hidden, float dropout) {
+static void check_one_step(pp_update_form form, int normalise, int hidden, float dropout,
+                           int naive) {
     pp_config c;
     ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
     static const int sizes[] = {6, 5, 4};
@@ -78,13 +79,14 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
     c.seed = 1234;
     c.update_form = form;
     c.normalise = normalise;
+    c.naive_modulated_pass = naive; /* the Hebbian form's first layer: two products */
     c.momentum = 0.9f;
     c.weight_decay = 0.01f; /* time-local's own step applies it */
     c.f_scale = 1.0f;       /* a modulation strong enough that h' differs visibly from h */
     pp_status st = pp_config_validate(&c);
     ck_assert_msg(st == PP_OK, "config: %s", pp_last_error());
-    printf("%s%s, %d hidden, dropout %.1f\n", form_name(form), normalise ? " normalised" : "",
-           hidden, (double)dropout);
+    printf("%s%s, %d hidden, dropout %.1f%s\n", form_name(form), normalise ? " normalised" : "",
+           hidden, (double)dropout, naive ? ", naive modulated pass" : "");
 
     network *net = NULL;
     rule *r = NULL;
@@ -172,7 +174,9 @@ START_TEST(one_step_matches_the_host_model) {
     for (int form = 0; form < 3; form++)
         for (int normalise = 0; normalise <= 1; normalise++)
             for (int hidden = 1; hidden <= 3; hidden++)
-                check_one_step(forms[form], normalise, hidden, hidden == 2 ? 0.3f : 0.0f);
+                check_one_step(forms[form], normalise, hidden, hidden == 2 ? 0.3f : 0.0f, 0);
+    for (int normalise = 0; normalise <= 1; normalise++)
+        check_one_step(PP_UPDATE_HEBBIAN, normalise, 2, 0.3f, 1);
 }
 END_TEST
 

@@ -16,6 +16,7 @@ typedef struct pepita_state {
     rt_buf w1f;                          /* W_1 F: units of layer 1 x classes (dense first layer) */
     rt_buf noise;     /* batch x classes, the random-modulation control's signal */
     rt_buf target, y; /* the Hebbian forms' output terms: one-hot t and softmax y = e + t */
+    rt_buf h1m;       /* h_1'^T m: units of layer 1 x classes (the Hebbian first-layer algebra) */
     /* conv first layer: F^T (classes images), the identity that transposes F
      * by a GEMM, and the convolutions of F's columns (classes x units) */
     rt_buf ft, eye, conv_f;
@@ -97,15 +98,15 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
     }
     if (i > 0 || l->kind == NET_CONV) PP_TRY(l->ops->linear(net, l, batch, input, &mod->z));
     const pp_config *cfg = r->config;
-    if (cfg->update_form == PP_UPDATE_DIFFERENCE && !net_normalises(net, i)) {
+    if (cfg->update_form != PP_UPDATE_TIME_LOCAL && !net_normalises(net, i)) {
         op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
         return l->ops->activate_diff(net, l, net->hidden_act, batch, &l->std, mod, &st->diff[i],
                                      drop.p > 0 ? &drop : NULL);
     }
-    /* normalised h' has its own norm, so the difference follows it; the
-     * Hebbian forms need no difference */
+    /* normalised h' has its own norm, so the difference follows it (the
+     * Hebbian form's first layer uses it too); time-local needs none */
     PP_TRY(net_layer_activate(net, i, batch, mod, 1, a->step, a->seed));
-    if (cfg->update_form != PP_UPDATE_DIFFERENCE) return PP_OK;
+    if (cfg->update_form == PP_UPDATE_TIME_LOCAL) return PP_OK;
     return op_sub(net->ctx, batch * l->out, &l->std.h, &mod->h, &st->diff[i]);
 }
 
@@ -119,13 +120,13 @@ static pp_status output_terms(rule *r, size_t batch) {
     return op_axpby(net->ctx, n, 1.0f, &s->target, 1.0f, &s->y);
 }
 
-/* g = alpha (Hebbian term of the standard pass) + beta g for every layer:
- * h_l^T h_{l-1} (h_{-1} = x), the output's y^T h_{L-1}. */
-static pp_status hebbian_term(rule *r, size_t batch, float alpha, float beta) {
+/* g = alpha (Hebbian term of the standard pass) + beta g for layers from
+ * `first` up: h_l^T h_{l-1} (h_{-1} = x), the output's y^T h_{L-1}. */
+static pp_status hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
     pepita_state *s = r->state;
     network *net = r->net;
     int last = net->n_layers - 1;
-    for (int i = 0; i <= last; i++) {
+    for (int i = first; i <= last; i++) {
         net_layer *l = &net->layers[i];
         const rt_buf *post = i == last ? &s->y : &l->std.h;
         const rt_buf *pre = i == 0 ? &net->x : &net->layers[i - 1].std.h;
@@ -137,11 +138,11 @@ static pp_status hebbian_term(rule *r, size_t batch, float alpha, float beta) {
 
 /* The same for the modulated pass's anti-Hebbian term: h_l'^T h_{l-1}'
  * (h_{-1}' = x'), the output's t^T h_{L-1}'. */
-static pp_status anti_hebbian_term(rule *r, size_t batch, float alpha, float beta) {
+static pp_status anti_hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
     pepita_state *s = r->state;
     network *net = r->net;
     int last = net->n_layers - 1;
-    for (int i = 0; i <= last; i++) {
+    for (int i = first; i <= last; i++) {
         net_layer *l = &net->layers[i];
         const rt_buf *post = i == last ? &s->target : &s->mod[i].h;
         const rt_buf *pre = i == 0 ? &s->x_mod : &s->mod[i - 1].h;
@@ -149,6 +150,35 @@ static pp_status anti_hebbian_term(rule *r, size_t batch, float alpha, float bet
             op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
     }
     return PP_OK;
+}
+
+/* The Hebbian form's first dense layer by the algebra of the modulated pass:
+ * h^T x - h'^T (x + m F^T) = (h - h')^T x - (h'^T m) F^T, one product with
+ * the input and a rank-classes correction instead of two products with the
+ * input (CIFAR-10 FC: 0.4 GFLOP less per step, a third of the step). */
+static pp_status first_dense_hebbian(rule *r, size_t batch, const rt_buf *m) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    net_layer *l = &net->layers[0];
+    size_t d = net->input_size, c = net->classes, u = l->out;
+    float inv = 1.0f / (float)batch;
+    PP_TRY(op_dense_weight_update(net->ctx, batch, d, u, inv, &s->diff[0], &net->x, 0.0f, &l->g));
+    PP_TRY(op_gemm(net->ctx, OP_TRANS, OP_NO_TRANS, u, c, batch, 1.0f, &s->mod[0].h, 0, u, m, 0, c,
+                   0.0f, &s->h1m, 0, c));
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, u, d, c, -inv, &s->h1m, 0, c,
+                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &l->g, 0, d);
+}
+
+/* The Hebbian ("mixed") form: (h_l^T h_{l-1} - h_l'^T h_{l-1}') / N, the
+ * output's (y^T h_{L-1} - t^T h_{L-1}') / N. */
+static pp_status hebbian_updates(rule *r, size_t batch, const rt_buf *m) {
+    network *net = r->net;
+    float inv = 1.0f / (float)batch;
+    int shortcut = net->n_layers > 1 && !r->config->naive_modulated_pass;
+    PP_TRY(output_terms(r, batch));
+    if (shortcut) PP_TRY(first_dense_hebbian(r, batch, m));
+    PP_TRY(hebbian_term(r, shortcut, batch, inv, 0.0f));
+    return anti_hebbian_term(r, shortcut, batch, -inv, 1.0f);
 }
 
 /* Time-local's first optimiser step, right after the standard pass: the
@@ -159,7 +189,7 @@ static pp_status time_local_first_step(rule *r, const rule_step_args *a) {
     network *net = r->net;
     const pp_config *cfg = r->config;
     PP_TRY(output_terms(r, a->batch));
-    PP_TRY(hebbian_term(r, a->batch, 1.0f / (float)a->batch, 0.0f));
+    PP_TRY(hebbian_term(r, 0, a->batch, 1.0f / (float)a->batch, 0.0f));
     return net_apply_updates(net, a->lr, cfg->momentum, cfg->weight_decay);
 }
 
@@ -208,12 +238,8 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     /* 3. the updates, averaged over the batch */
     float inv_batch = 1.0f / (float)batch;
     if (cfg->update_form == PP_UPDATE_TIME_LOCAL)
-        return anti_hebbian_term(r, batch, -inv_batch, 0.0f);
-    if (cfg->update_form == PP_UPDATE_HEBBIAN) {
-        PP_TRY(output_terms(r, batch));
-        PP_TRY(hebbian_term(r, batch, inv_batch, 0.0f));
-        return anti_hebbian_term(r, batch, -inv_batch, 1.0f);
-    }
+        return anti_hebbian_term(r, 0, batch, -inv_batch, 0.0f);
+    if (cfg->update_form == PP_UPDATE_HEBBIAN) return hebbian_updates(r, batch, m);
     for (int i = 0; i < last; i++) {
         const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
                                    : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
@@ -251,6 +277,7 @@ static void pepita_destroy(rule *r) {
     rt_buf_release(r->net->ctx, &s->noise);
     rt_buf_release(r->net->ctx, &s->target);
     rt_buf_release(r->net->ctx, &s->y);
+    rt_buf_release(r->net->ctx, &s->h1m);
     rt_buf_release(r->net->ctx, &s->ft);
     rt_buf_release(r->net->ctx, &s->eye);
     rt_buf_release(r->net->ctx, &s->conv_f);
@@ -288,6 +315,8 @@ pp_status rule_pepita_init(rule *r) {
     if (r->config->update_form != PP_UPDATE_DIFFERENCE) {
         PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->target));
         PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->y));
+        PP_TRY(
+            rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->h1m));
     }
     if (net->layers[0].kind != NET_CONV) return PP_OK;
     size_t c = net->classes;
