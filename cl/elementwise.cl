@@ -29,3 +29,12 @@ kernel void uniform_noise(int n, float lo, float hi, uint seed_lo, uint seed_hi,
     const float scaled = width * u;
     x[i] = lo + scaled;
 }
+
+/* x /= sqrt(s[s_off]), the scale read on the device so the host never waits
+ * for the norm; s == 0 (x all zero, e.g. every unit of a layer dead) leaves x
+ * as it is instead of 0/0. */
+kernel void scale_rsqrt(int n, global const float *s, int s_off, global float *x) {
+    GLOBAL_ID_OR_RETURN(i, n);
+    const float sq = s[s_off];
+    x[i] = sq > 0.0f ? x[i] / sqrt(sq) : x[i];
+}

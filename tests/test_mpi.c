@@ -302,6 +302,31 @@ static void run_rank1_apart(const char *const *rank1_prefix, const char *const *
     printf("%s", r->err);
 }
 
+/* Time-local steps the optimiser inside the rule (before the ranks' updates
+ * are summed) and the normalisation divides by the whole batch's norm: both
+ * refuse more than one rank, naming the flag, instead of training otherwise. */
+START_TEST(time_local_and_normalise_refuse_two_ranks) {
+    if (!have_mpi("variants on two ranks")) return;
+    setup();
+    static const char *const flags[][3] = {{"--update", "time-local", NULL},
+                                           {"--normalise", NULL, NULL}};
+    for (int i = 0; i < 2; i++) {
+        const char *args[16] = {"train", "--data", data_dir, "--epochs", "1", "--quiet"};
+        int n = 6;
+        for (int k = 0; flags[i][k]; k++)
+            args[n++] = flags[i][k];
+        args[n] = NULL;
+        ts_cli_options options = {.env = {MPI_RUN_ENV, NULL}};
+        memcpy(options.launcher, launcher, sizeof launcher);
+        static ts_cli_result r;
+        ts_run_cli_with(args, &options, &r);
+        ck_assert_msg(r.exit_code != 0, "%s trained on 2 ranks", flags[i][0]);
+        ck_assert_msg(strstr(r.err, flags[i][0]) && strstr(r.err, "MPI ranks"),
+                      "%s: no clear message: %s", flags[i][0], r.err);
+    }
+}
+END_TEST
+
 /* A dataset that rank 0 has and rank 1 does not: rank 1 names itself and the
  * file, and the job ends instead of rank 0 waiting in the first allreduce. */
 START_TEST(a_dataset_missing_on_one_rank_ends_the_job) {
@@ -432,6 +457,7 @@ int main(void) {
     tcase_add_test(tc, pepita_conv_on_two_ranks_equals_one_process);
     tcase_add_test(tc, bp_on_two_ranks_equals_one_process);
     tcase_add_test(tc, another_seed_is_far_beyond_the_tolerance);
+    tcase_add_test(tc, time_local_and_normalise_refuse_two_ranks);
     tcase_add_test(tc, resume_needs_the_same_number_of_ranks);
     tcase_add_test(tc, a_dataset_missing_on_one_rank_ends_the_job);
     tcase_add_test(tc, a_device_error_on_one_rank_ends_the_job);

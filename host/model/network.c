@@ -21,12 +21,17 @@ static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int inde
     float bound = sqrtf(6.0f / (float)l->fan_in);
     PP_TRY(op_uniform(ctx, l->n_weights, -bound, bound, seed, STREAM_WEIGHTS + (uint32_t)index,
                       &l->w));
-    return l->ops->activations_create(ctx, l, net->max_batch, &l->std);
+    return net_activations_create(net, index, &l->std);
+}
+
+int net_normalises(const network *net, int index) {
+    return net->normalise && index < net->n_layers - 1 && net->layers[index].kind == NET_DENSE;
 }
 
 pp_status net_activations_create(network *net, int layer, net_activations *act) {
     const net_layer *l = &net->layers[layer];
-    return l->ops->activations_create(net->ctx, l, net->max_batch, act);
+    PP_TRY(l->ops->activations_create(net->ctx, l, net->max_batch, act));
+    return net_normalises(net, layer) ? alloc_floats(net->ctx, &act->norm_sq, 1) : PP_OK;
 }
 
 const net_layer_ops *net_layer_ops_of(arch_kind kind) {
@@ -63,6 +68,7 @@ pp_status net_create(rt_context *ctx, const pp_config *config, op_act hidden_act
     net->hidden_act = hidden_act;
     net->output = output;
     net->dropout = config->model == PP_MODEL_FC ? config->dropout : 0.0f;
+    net->normalise = config->normalise != 0;
 
     arch_spec spec;
     pp_status st;
@@ -93,6 +99,7 @@ void net_activations_release(network *net, net_activations *act) {
     rt_buf_release(net->ctx, &act->a);
     rt_buf_release(net->ctx, &act->h);
     rt_buf_release(net->ctx, &act->argmax);
+    rt_buf_release(net->ctx, &act->norm_sq);
 }
 
 void net_destroy(network *net) {
@@ -133,8 +140,17 @@ pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf 
     PP_TRY(l->ops->linear(net, l, batch, input, &act->z));
     if (index == net->n_layers - 1)
         return PP_OK; /* the output non-linearity is part of the error */
+    return net_layer_activate(net, index, batch, act, training, step, seed);
+}
+
+pp_status net_layer_activate(network *net, int index, size_t batch, net_activations *act,
+                             int training, uint32_t step, uint64_t seed) {
+    net_layer *l = &net->layers[index];
     op_dropout drop = net_dropout(net, index, training, step, seed);
-    return l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL);
+    PP_TRY(l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL));
+    if (!net_normalises(net, index)) return PP_OK;
+    /* over the whole batch matrix, as the follow-up does (not per sample) */
+    return op_normalise_frobenius(net->ctx, batch * l->out, &act->h, &act->norm_sq, 0);
 }
 
 pp_status net_forward(network *net, size_t batch, const rt_buf *input, int training, uint32_t step,

@@ -17,10 +17,11 @@ typedef enum net_output { NET_OUTPUT_SOFTMAX, NET_OUTPUT_SIGMOID } net_output;
 
 /* Activations of one layer for one pass over a batch. */
 struct net_activations {
-    rt_buf z;      /* pre-activation: batch x units (conv: batch x F x oh x ow) */
-    rt_buf a;      /* conv only: ReLU output before pooling */
-    rt_buf h;      /* the layer's output as the next layer sees it */
-    rt_buf argmax; /* conv only: pooling argmax (int32) */
+    rt_buf z;       /* pre-activation: batch x units (conv: batch x F x oh x ow) */
+    rt_buf a;       /* conv only: ReLU output before pooling */
+    rt_buf h;       /* the layer's output as the next layer sees it */
+    rt_buf argmax;  /* conv only: pooling argmax (int32) */
+    rt_buf norm_sq; /* with net->normalise, dense hidden layers: sum(h^2) before h was scaled */
 };
 
 struct net_layer {
@@ -49,6 +50,8 @@ struct network {
     op_act hidden_act; /* chosen by the rule */
     net_output output; /* chosen by the rule */
     float dropout;     /* on hidden dense layers while training */
+    int normalise;     /* h /= ||h||_F over the batch after hidden dense layers (the
+                          follow-up's activation normalisation; PEPITA only), in every pass */
     size_t
         first_row; /* the global batch row of row 0 (a data-parallel rank's slice): keys dropout */
     /* batch buffers */
@@ -82,6 +85,12 @@ pp_status net_forward(network *net, size_t batch, const rt_buf *input, int train
  * the last layer stops at the logits. */
 pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf *input,
                             net_activations *act, int training, uint32_t step, uint64_t seed);
+/* The second half of that for a hidden layer: from act->z to act->h, the
+ * activation with dropout, then the normalisation where net->normalise. */
+pp_status net_layer_activate(network *net, int index, size_t batch, net_activations *act,
+                             int training, uint32_t step, uint64_t seed);
+/* Whether layer index's output is normalised (a dense hidden layer, net->normalise). */
+int net_normalises(const network *net, int index);
 /* The dropout key of hidden layer l at a step (p = 0 when not training). */
 op_dropout net_dropout(const network *net, int layer, int training, uint32_t step, uint64_t seed);
 /* The standard pass's output error into err, and its per-sample loss and

@@ -46,3 +46,21 @@ pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t see
     return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_FLOAT(lo), RT_FLOAT(hi), RT_UINT(seed),
                         RT_UINT(seed >> 32), RT_UINT(stream), RT_BUF(x));
 }
+
+pp_status op_scale_rsqrt(rt_context *ctx, size_t n, const rt_buf *s, size_t s_off, rt_buf *x) {
+    static const char op[] = "op_scale_rsqrt";
+    PP_TRY(op_need_int(op, "n", n));
+    PP_TRY(op_need_int(op, "s_off", s_off));
+    PP_TRY(op_need_buf(op, "s", s, s_off + 1, sizeof(float)));
+    PP_TRY(op_need_buf(op, "x", x, n, sizeof(float)));
+    if (n == 0) return PP_OK;
+    rt_kernel *k;
+    PP_TRY(rt_kernel_get(ctx, "elementwise", "scale_rsqrt", NULL, &k));
+    return OP_LAUNCH_1D(ctx, k, n, RT_INT(n), RT_BUF(s), RT_INT(s_off), RT_BUF(x));
+}
+
+pp_status op_normalise_frobenius(rt_context *ctx, size_t n, rt_buf *x, rt_buf *norm_sq,
+                                 size_t off) {
+    PP_TRY(op_sum_squares(ctx, n, x, norm_sq, off));
+    return op_scale_rsqrt(ctx, n, norm_sq, off, x);
+}

@@ -144,6 +144,12 @@ pp_status op_accumulate2(rt_context *ctx, size_t n, const rt_buf *a, const rt_bu
 pp_status op_sub(rt_context *ctx, size_t n, const rt_buf *a, const rt_buf *b, rt_buf *out);
 /* y = alpha x + beta y. */
 pp_status op_axpby(rt_context *ctx, size_t n, float alpha, const rt_buf *x, float beta, rt_buf *y);
+/* x /= sqrt(s[s_off]), s a device scalar (left as is where s == 0). */
+pp_status op_scale_rsqrt(rt_context *ctx, size_t n, const rt_buf *s, size_t s_off, rt_buf *x);
+/* x /= ||x||_F over all n elements (the follow-up's activation normalisation
+ * of a whole batch matrix); norm_sq[off] receives sum(x^2). Nothing is read
+ * back: the scale stays on the device. An all-zero x stays zero. */
+pp_status op_normalise_frobenius(rt_context *ctx, size_t n, rt_buf *x, rt_buf *norm_sq, size_t off);
 /* x[0..n) = value. */
 pp_status op_fill(rt_context *ctx, size_t n, float value, rt_buf *x);
 /* x[i] = U(lo, hi) from Philox keyed by (seed, stream, i): device-side noise,

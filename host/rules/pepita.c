@@ -15,7 +15,9 @@ typedef struct pepita_state {
     net_activations mod[NET_MAX_LAYERS]; /* the modulated pass */
     rt_buf diff[NET_MAX_LAYERS];         /* a - a' (conv) or h - h' (dense hidden) */
     rt_buf w1f;                          /* W_1 F: units of layer 1 x classes (dense first layer) */
-    rt_buf noise; /* batch x classes, the random-modulation control's signal */
+    rt_buf noise;     /* batch x classes, the random-modulation control's signal */
+    rt_buf target, y; /* the Hebbian forms' output terms: one-hot t and softmax y = e + t */
+    rt_buf h1m;       /* h_1'^T m: units of layer 1 x classes (the Hebbian first-layer algebra) */
     /* conv first layer: F^T (classes images), the identity that transposes F
      * by a GEMM, and the convolutions of F's columns (classes x units) */
     rt_buf ft, eye, conv_f;
@@ -55,7 +57,8 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     network *net = r->net;
     net_layer *l = &net->layers[0];
     size_t d = net->input_size, c = net->classes, u = l->out;
-    if (r->config->naive_modulated_pass)
+    /* time-local stepped W_1 after the standard pass: its z is stale */
+    if (r->config->naive_modulated_pass || r->config->update_form == PP_UPDATE_TIME_LOCAL)
         return op_dense_forward(net->ctx, batch, d, u, &s->x_mod, &l->w, &s->mod[0].z);
     PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
                    &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
@@ -99,9 +102,101 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
                                    op_conv_out_w(&s), &mod->a, &mod->h, &mod->argmax);
     }
     if (i > 0 || l->kind == NET_CONV) PP_TRY(l->ops->linear(net, l, batch, input, &mod->z));
-    op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
-    return l->ops->activate_diff(net, l, net->hidden_act, batch, &l->std, mod, &st->diff[i],
-                                 drop.p > 0 ? &drop : NULL);
+    const pp_config *cfg = r->config;
+    if (cfg->update_form != PP_UPDATE_TIME_LOCAL && !net_normalises(net, i)) {
+        op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
+        return l->ops->activate_diff(net, l, net->hidden_act, batch, &l->std, mod, &st->diff[i],
+                                     drop.p > 0 ? &drop : NULL);
+    }
+    /* normalised h' has its own norm, so the difference follows it (the
+     * Hebbian form's first layer uses it too); time-local needs none */
+    PP_TRY(net_layer_activate(net, i, batch, mod, 1, a->step, a->seed));
+    if (cfg->update_form == PP_UPDATE_TIME_LOCAL) return PP_OK;
+    return op_sub(net->ctx, batch * l->out, &l->std.h, &mod->h, &st->diff[i]);
+}
+
+/* The output layer's Hebbian terms: t (one-hot) and y = softmax = e + t. */
+static pp_status output_terms(rule *r, size_t batch) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    size_t n = batch * net->classes;
+    PP_TRY(op_onehot(net->ctx, batch, net->classes, &net->labels, 1.0f, &s->target));
+    PP_TRY(rt_buf_copy(net->ctx, &net->err, 0, &s->y, 0, n * sizeof(float)));
+    return op_axpby(net->ctx, n, 1.0f, &s->target, 1.0f, &s->y);
+}
+
+/* g = alpha (Hebbian term of the standard pass) + beta g for layers from
+ * `first` up: h_l^T h_{l-1} (h_{-1} = x), the output's y^T h_{L-1}. */
+static pp_status hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    int last = net->n_layers - 1;
+    for (int i = first; i <= last; i++) {
+        net_layer *l = &net->layers[i];
+        const rt_buf *post = i == last ? &s->y : &l->std.h;
+        const rt_buf *pre = i == 0 ? &net->x : &net->layers[i - 1].std.h;
+        PP_TRY(
+            op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
+    }
+    return PP_OK;
+}
+
+/* The same for the modulated pass's anti-Hebbian term: h_l'^T h_{l-1}'
+ * (h_{-1}' = x'), the output's t^T h_{L-1}'. */
+static pp_status anti_hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    int last = net->n_layers - 1;
+    for (int i = first; i <= last; i++) {
+        net_layer *l = &net->layers[i];
+        const rt_buf *post = i == last ? &s->target : &s->mod[i].h;
+        const rt_buf *pre = i == 0 ? &s->x_mod : &s->mod[i - 1].h;
+        PP_TRY(
+            op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
+    }
+    return PP_OK;
+}
+
+/* The Hebbian form's first dense layer by the algebra of the modulated pass:
+ * h^T x - h'^T (x + s m F^T) = (h - h')^T x - s (h'^T m) F^T (s the
+ * modulation's sign), one product with
+ * the input and a rank-classes correction instead of two products with the
+ * input (CIFAR-10 FC: 0.4 GFLOP less per step, a third of the step). */
+static pp_status first_dense_hebbian(rule *r, size_t batch, const rt_buf *m) {
+    pepita_state *s = r->state;
+    network *net = r->net;
+    net_layer *l = &net->layers[0];
+    size_t d = net->input_size, c = net->classes, u = l->out;
+    float inv = 1.0f / (float)batch;
+    PP_TRY(op_dense_weight_update(net->ctx, batch, d, u, inv, &s->diff[0], &net->x, 0.0f, &l->g));
+    PP_TRY(op_gemm(net->ctx, OP_TRANS, OP_NO_TRANS, u, c, batch, 1.0f, &s->mod[0].h, 0, u, m, 0, c,
+                   0.0f, &s->h1m, 0, c));
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, u, d, c, -inv * s->sign, &s->h1m, 0, c,
+                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &l->g, 0, d);
+}
+
+/* The Hebbian ("mixed") form: (h_l^T h_{l-1} - h_l'^T h_{l-1}') / N, the
+ * output's (y^T h_{L-1} - t^T h_{L-1}') / N. */
+static pp_status hebbian_updates(rule *r, size_t batch, const rt_buf *m) {
+    network *net = r->net;
+    float inv = 1.0f / (float)batch;
+    int shortcut = net->n_layers > 1 && !r->config->naive_modulated_pass;
+    PP_TRY(output_terms(r, batch));
+    if (shortcut) PP_TRY(first_dense_hebbian(r, batch, m));
+    PP_TRY(hebbian_term(r, shortcut, batch, inv, 0.0f));
+    return anti_hebbian_term(r, shortcut, batch, -inv, 1.0f);
+}
+
+/* Time-local's first optimiser step, right after the standard pass: the
+ * Hebbian term alone, applied here with the trainer's learning rate, momentum
+ * and weight decay; the trainer applies the second (the anti-Hebbian term)
+ * after the modulated pass, which runs on the weights this step updated. */
+static pp_status time_local_first_step(rule *r, const rule_step_args *a) {
+    network *net = r->net;
+    const pp_config *cfg = r->config;
+    PP_TRY(output_terms(r, a->batch));
+    PP_TRY(hebbian_term(r, 0, a->batch, 1.0f / (float)a->batch, 0.0f));
+    return net_apply_updates(net, a->lr, cfg->momentum, cfg->weight_decay);
 }
 
 /* Hidden layer i's update from diff and the presynaptic activity: the mean
@@ -126,6 +221,7 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     PP_TRY(net_forward(net, batch, &net->x, 1, a->step, a->seed));
     PP_TRY(net_output_error(net, batch));
     if (r->updates_weights && !r->updates_weights(r, a->epoch)) return PP_OK; /* pre-mirroring */
+    if (cfg->update_form == PP_UPDATE_TIME_LOCAL) PP_TRY(time_local_first_step(r, a));
 
     /* 2. the modulated pass */
     const rt_buf *m = NULL;
@@ -147,6 +243,10 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     }
 
     /* 3. the updates, averaged over the batch */
+    float inv_batch = 1.0f / (float)batch;
+    if (cfg->update_form == PP_UPDATE_TIME_LOCAL)
+        return anti_hebbian_term(r, 0, batch, -inv_batch, 0.0f);
+    if (cfg->update_form == PP_UPDATE_HEBBIAN) return hebbian_updates(r, batch, m);
     for (int i = 0; i < last; i++) {
         const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
                                    : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
@@ -182,6 +282,9 @@ static void pepita_destroy(rule *r) {
     }
     rt_buf_release(r->net->ctx, &s->w1f);
     rt_buf_release(r->net->ctx, &s->noise);
+    rt_buf_release(r->net->ctx, &s->target);
+    rt_buf_release(r->net->ctx, &s->y);
+    rt_buf_release(r->net->ctx, &s->h1m);
     rt_buf_release(r->net->ctx, &s->ft);
     rt_buf_release(r->net->ctx, &s->eye);
     rt_buf_release(r->net->ctx, &s->conv_f);
@@ -259,6 +362,12 @@ pp_status rule_pepita_init(rule *r) {
     }
     PP_TRY(rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->w1f));
     PP_TRY(rt_buf_create(net->ctx, net->max_batch * net->classes * sizeof(float), &s->noise));
+    if (r->config->update_form != PP_UPDATE_DIFFERENCE) {
+        PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->target));
+        PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->y));
+        PP_TRY(
+            rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->h1m));
+    }
     if (net->layers[0].kind != NET_CONV) return PP_OK;
     size_t c = net->classes;
     PP_TRY(rt_buf_create(net->ctx, c * net->input_size * sizeof(float), &s->ft));

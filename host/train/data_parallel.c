@@ -25,6 +25,18 @@ pp_status trainer_parallel_create(pp_trainer *t) {
                        "ranks yet (its noise is drawn per local row); run it "
                        "in one process",
                        t->ranks);
+    /* its first optimiser step happens inside the rule, on one rank's rows */
+    if (t->config.update_form == PP_UPDATE_TIME_LOCAL)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--update time-local is not supported across %d MPI ranks (its first "
+                       "optimiser step is taken inside the step, before the ranks' updates are "
+                       "summed); run it in one process",
+                       t->ranks);
+    if (t->config.normalise)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--normalise is not supported across %d MPI ranks (the norm is over the "
+                       "whole batch, and each rank holds a slice of it); run it in one process",
+                       t->ranks);
     network *net = t->net;
     size_t widest = 0;
     for (int i = 0; i < net->n_layers; i++) {

@@ -632,6 +632,51 @@ static pp_status check_reduce(rt_context *ctx, ref_check_list *list, int kind, s
     return sc_end(&s);
 }
 
+/* The activation normalisation: x / ||x||_F in double against the operator;
+ * zero: an all-zero x (a layer whose units are all dead) must stay zero. */
+static pp_status check_normalise(rt_context *ctx, ref_check_list *list, size_t n, int zero) {
+    ref_check_result *r =
+        ref_check_list_add(list, "normalise_frobenius", "n=%zu%s", n, zero ? " all zero" : "");
+    if (!r) return PP_ERR_OUT_OF_MEMORY;
+    scratch s = {.ctx = ctx};
+    float *x = sc_host(&s, n * 4), *out = sc_host(&s, n * 4), *ref = sc_host(&s, n * 4);
+    if (s.status != PP_OK) return sc_end(&s);
+    /* ReLU-like activity: a third of the units at zero, the rest in (0, 2) */
+    fill_uniform(x, n, -1.0f, 2.0f, 15);
+    for (size_t i = 0; i < n; i++)
+        x[i] = zero || x[i] < 0.0f ? 0.0f : x[i];
+    const float sums0[3] = {-7.0f, -7.0f, -7.0f};
+    rt_buf *bx = sc_dev(&s, n * 4, x), *bs = sc_dev(&s, 12, sums0);
+    if (s.status != PP_OK) return sc_end(&s);
+    if (op_failed(&s, r, op_normalise_frobenius(ctx, n, bx, bs, 1))) return sc_end(&s);
+    float sums[3];
+    sc_read(&s, bx, out, n * 4);
+    sc_read(&s, bs, sums, sizeof sums);
+    if (s.status != PP_OK) return sc_end(&s);
+    const double sq = ref_sum_squares(n, x), norm = sqrt(sq);
+    /* relative to the largest element, so the check does not fade with 1/sqrt(n) */
+    double largest = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = norm > 0 ? (float)(x[i] / norm) : 0.0f;
+        largest = fmax(largest, fabs((double)ref[i]));
+    }
+    const float inv = largest > 0 ? (float)(1.0 / largest) : 1.0f;
+    for (size_t i = 0; i < n; i++) {
+        out[i] *= inv;
+        ref[i] *= inv;
+    }
+    /* the sum of squares as check_reduce bounds it (5e-6), then a division and
+     * a square root (a few ulp): 1e-5 */
+    ref_compare(out, ref, n, 1e-5, r);
+    const float ref_sums[3] = {-7.0f, (float)sq, -7.0f};
+    float rel_sums[3];
+    for (int i = 0; i < 3; i++) /* the sum itself, relative to its size */
+        rel_sums[i] = sq > 0 && i == 1 ? (float)(sums[i] / sq) : sums[i];
+    const float want[3] = {-7.0f, sq > 0 ? 1.0f : ref_sums[1], -7.0f};
+    compare_more(rel_sums, want, 3, r);
+    return sc_end(&s);
+}
+
 static pp_status check_histogram(rt_context *ctx, ref_check_list *list, size_t n, int bins) {
     ref_check_result *r = ref_check_list_add(list, "histogram", "n=%zu bins=%d", n, bins);
     if (!r) return PP_ERR_OUT_OF_MEMORY;
@@ -722,6 +767,13 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
     for (size_t i = 0; i < n_vec; i++)
         for (int kind = RED_SUM; kind <= RED_DOT; kind++)
             PP_TRY(check_reduce(ctx, list, kind, vec_sizes[i]));
+
+    /* one element, a prime, a last partial CIFAR batch of 1024 units (37 x 1024), then a
+     * full batch (64 x 1024) and the MNIST 784-wide input's batch */
+    static const size_t norm_sizes[] = {1, 997, 37 * 1024, 64 * 1024, 100 * 784};
+    for (size_t i = 0; i < (quick ? 3u : 5u); i++)
+        PP_TRY(check_normalise(ctx, list, norm_sizes[i], 0));
+    PP_TRY(check_normalise(ctx, list, 997, 1));
 
     static const int bins[] = {1, 10, 100, 5000}; /* 5000: too many for local counters */
     for (size_t i = 0; i < n_vec && i < 5; i++)

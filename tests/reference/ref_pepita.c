@@ -1,162 +1,129 @@
-/* PEPITA and weight mirroring in double (see ref_pepita.h). */
+/* PEPITA's forms in double precision, from the equations (ref_pepita.h). */
 #include "ref_pepita.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/philox.h"
-#include "ref_elementwise.h"
-#include "ref_mirror.h"
+typedef struct pass {
+    double *h[REF_PEPITA_MAX_LAYERS]; /* hidden outputs; the last layer's logits */
+} pass;
 
-/* y (batch x out) = x (batch x in) W^T, W out x in. */
-static void dense(int batch, int in, int out, const double *x, const double *w, double *y) {
-    for (int r = 0; r < batch; r++)
-        for (int o = 0; o < out; o++) {
-            double s = 0.0;
-            for (int i = 0; i < in; i++)
-                s += x[(size_t)r * in + i] * w[(size_t)o * in + i];
-            y[(size_t)r * out + o] = s;
-        }
-}
-
-static void softmax_rows(int batch, int classes, double *z) {
-    for (int r = 0; r < batch; r++) {
-        double *row = z + (size_t)r * classes, m = row[0], sum = 0.0;
-        for (int j = 1; j < classes; j++)
-            m = row[j] > m ? row[j] : m;
-        for (int j = 0; j < classes; j++)
-            sum += exp(row[j] - m);
-        for (int j = 0; j < classes; j++)
-            row[j] = exp(row[j] - m) / sum;
-    }
-}
-
-void ref_mirror_product(const ref_net *n, double *const *b, double *f) {
-    int L = n->n_layers, C = n->classes;
-    /* left to right: t = B_1 ... B_l, in_0 x out_l */
-    size_t d = (size_t)n->in[0];
-    double *t = malloc(d * n->out[0] * sizeof *t);
-    memcpy(t, b[0], d * n->out[0] * sizeof *t);
-    for (int l = 1; l < L; l++) {
-        double *next = calloc(d * n->out[l], sizeof *next);
-        for (size_t i = 0; i < d; i++)
-            for (int k = 0; k < n->in[l]; k++)
-                for (int j = 0; j < n->out[l]; j++)
-                    next[i * n->out[l] + j] +=
-                        t[i * n->in[l] + k] * b[l][(size_t)k * n->out[l] + j];
-        free(t);
-        t = next;
-    }
-    memcpy(f, t, d * C * sizeof *f);
-    free(t);
-}
-
-void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double decay,
-                     float noise_std, float dropout, uint64_t seed, uint32_t step,
-                     double target_std) {
-    int L = n->n_layers, N = n->batch;
-    for (int l = 0; l < L; l++) {
-        int I = n->in[l], O = n->out[l];
-        size_t nx = (size_t)N * I, ny = (size_t)N * O;
-        float *noise = malloc(nx * sizeof *noise);
-        ref_normal(nx, noise_std, seed, step, 1u + (uint32_t)l, noise);
-        double *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), mean = 0.0;
-        for (size_t i = 0; i < nx; i++)
-            mean += noise[i];
-        mean /= (double)nx;
-        for (size_t i = 0; i < nx; i++)
-            x[i] = noise[i] - mean;
-        dense(N, I, O, x, n->w[l], y);
-        if (l == L - 1) {
-            softmax_rows(N, O, y);
-        } else {
-            float *keep = malloc(ny * sizeof *keep);
-            op_dropout d = {.p = dropout, .seed = seed, .step = step, .layer = 64u + (uint32_t)l};
-            ref_dropout_factor(ny, &d, keep);
-            for (size_t i = 0; i < ny; i++)
-                y[i] = (y[i] > 0.0 ? y[i] : 0.0) * keep[i];
-            free(keep);
-        }
-        for (int i = 0; i < I; i++)
-            for (int o = 0; o < O; o++) {
-                double s = 0.0;
-                for (int r = 0; r < N; r++)
-                    s += x[(size_t)r * I + i] * y[(size_t)r * O + o];
-                double *bio = &b[l][(size_t)i * O + o];
-                *bio = (1.0 - lr * decay) * *bio + lr * s / N;
-            }
-        free(noise);
-        free(x);
-        free(y);
-    }
-    size_t nf = (size_t)n->in[0] * n->classes;
-    ref_mirror_product(n, b, f);
-    double sum = 0.0, sq = 0.0;
-    for (size_t i = 0; i < nf; i++)
-        sum += f[i];
-    for (size_t i = 0; i < nf; i++)
-        sq += (f[i] - sum / nf) * (f[i] - sum / nf);
-    double scale = pow(target_std / sqrt(sq / (double)(nf - 1)), 1.0 / L);
-    for (int l = 0; l < L; l++)
-        for (size_t i = 0; i < (size_t)n->in[l] * n->out[l]; i++)
-            b[l][i] *= scale;
-    ref_mirror_product(n, b, f);
-}
-
-/* The forward pass of one input: h[l] (batch x out_l), h[L-1] the softmax. */
-static void forward(const ref_net *n, const double *x, double **h) {
+/* A pass from input x with the current weights; hidden: ReLU, dropout, norm. */
+static void forward(const ref_pepita *p, const double *x, pass *a) {
     const double *in = x;
-    int L = n->n_layers, N = n->batch;
-    for (int l = 0; l < L; l++) {
-        size_t ny = (size_t)N * n->out[l];
-        h[l] = malloc(ny * sizeof **h);
-        dense(N, n->in[l], n->out[l], in, n->w[l], h[l]);
-        if (l == L - 1)
-            softmax_rows(N, n->out[l], h[l]);
-        else
-            for (size_t i = 0; i < ny; i++)
-                h[l][i] = (h[l][i] > 0.0 ? h[l][i] : 0.0) * (n->drop[l] ? n->drop[l][i] : 1.0);
-        in = h[l];
+    for (int l = 0; l < p->n_layers; l++) {
+        int I = p->in[l], O = p->out[l], last = l == p->n_layers - 1;
+        size_t n = (size_t)p->batch * O;
+        a->h[l] = calloc(n, sizeof(double));
+        double sq = 0;
+        for (int b = 0; b < p->batch; b++)
+            for (int o = 0; o < O; o++) {
+                double z = 0;
+                for (int i = 0; i < I; i++)
+                    z += in[(size_t)b * I + i] * p->w[l][(size_t)o * I + i];
+                size_t at = (size_t)b * O + o;
+                double h = last ? z : (z > 0 ? z : 0) * (p->drop[l] ? p->drop[l][at] : 1);
+                a->h[l][at] = h;
+                sq += h * h;
+            }
+        if (!last && p->normalise && sq > 0)
+            for (size_t i = 0; i < n; i++)
+                a->h[l][i] /= sqrt(sq);
+        in = a->h[l];
     }
 }
 
-void ref_pepita_updates(const ref_net *n, const double *x, const int32_t *labels, const double *f,
-                        double sign, double **g) {
-    int L = n->n_layers, N = n->batch, C = n->classes, D = n->in[0];
-    double *h[REF_NET_MAX_LAYERS], *hm[REF_NET_MAX_LAYERS];
-    forward(n, x, h);
-    double *e = malloc((size_t)N * C * sizeof *e);
-    for (int r = 0; r < N; r++)
-        for (int j = 0; j < C; j++)
-            e[(size_t)r * C + j] = h[L - 1][(size_t)r * C + j] - (j == labels[r] ? 1.0 : 0.0);
-    double *xm = malloc((size_t)N * D * sizeof *xm);
-    for (int r = 0; r < N; r++)
-        for (int i = 0; i < D; i++) {
-            double s = 0.0;
-            for (int j = 0; j < C; j++)
-                s += e[(size_t)r * C + j] * f[(size_t)i * C + j];
-            xm[(size_t)r * D + i] = x[(size_t)r * D + i] + sign * s;
+static void free_pass(const ref_pepita *p, pass *a) {
+    for (int l = 0; l < p->n_layers; l++)
+        free(a->h[l]);
+}
+
+/* g (O x I) = alpha post^T pre + beta g, post: batch x O, pre: batch x I. */
+static void outer(const ref_pepita *p, int l, double alpha, const double *post, const double *pre,
+                  double beta, double *g) {
+    int I = p->in[l], O = p->out[l];
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++) {
+            double s = 0;
+            for (int b = 0; b < p->batch; b++)
+                s += post[(size_t)b * O + o] * pre[(size_t)b * I + i];
+            g[(size_t)o * I + i] = alpha * s + beta * g[(size_t)o * I + i];
         }
-    forward(n, xm, hm);
-    for (int l = 0; l < L; l++) {
-        int I = n->in[l], O = n->out[l];
-        const double *pre = l ? hm[l - 1] : xm;
-        for (int o = 0; o < O; o++)
-            for (int i = 0; i < I; i++) {
-                double s = 0.0;
-                for (int r = 0; r < N; r++) {
-                    size_t at = (size_t)r * O + o;
-                    double post = l == L - 1 ? e[at] : h[l][at] - hm[l][at];
-                    s += post * pre[(size_t)r * I + i];
-                }
-                g[l][(size_t)o * I + i] = s / N;
+}
+
+void ref_pepita_step(ref_pepita *p, const double *x, const int32_t *labels, double **g) {
+    int B = p->batch, C = p->classes, L = p->n_layers - 1, D = p->in[0];
+    pass std = {0}, mod = {0};
+    forward(p, x, &std);
+    /* y = softmax(z), t = one-hot, e = y - t */
+    double *y = malloc((size_t)B * C * sizeof(double)), *t = calloc((size_t)B * C, sizeof(double)),
+           *e = malloc((size_t)B * C * sizeof(double));
+    for (int b = 0; b < B; b++) {
+        const double *z = std.h[L] + (size_t)b * C;
+        double m = z[0], sum = 0;
+        for (int j = 1; j < C; j++)
+            m = z[j] > m ? z[j] : m;
+        for (int j = 0; j < C; j++)
+            sum += exp(z[j] - m);
+        t[(size_t)b * C + labels[b]] = 1;
+        for (int j = 0; j < C; j++) {
+            y[(size_t)b * C + j] = exp(z[j] - m) / sum;
+            e[(size_t)b * C + j] = y[(size_t)b * C + j] - t[(size_t)b * C + j];
+        }
+    }
+    const double inv = 1.0 / B;
+    if (p->form == PP_UPDATE_TIME_LOCAL) {
+        /* step with +h_l h_{l-1}^T / B (output y h^T / B) right away */
+        for (int l = 0; l <= L; l++) {
+            size_t n = (size_t)p->in[l] * p->out[l];
+            outer(p, l, inv, l == L ? y : std.h[l], l ? std.h[l - 1] : x, 0, g[l]);
+            for (size_t i = 0; i < n; i++) {
+                p->v[l][i] =
+                    p->momentum * p->v[l][i] + p->lr * (g[l][i] + p->weight_decay * p->w[l][i]);
+                p->w[l][i] -= p->v[l][i];
             }
+        }
     }
-    for (int l = 0; l < L; l++) {
-        free(h[l]);
-        free(hm[l]);
+    /* x' = x + sign e F^T, then the modulated pass (on the updated weights for time-local) */
+    double *xm = calloc((size_t)B * D, sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < D; j++) {
+            double s = x[(size_t)b * D + j];
+            double ef = 0;
+            for (int k = 0; k < C; k++)
+                ef += e[(size_t)b * C + k] * p->f[(size_t)j * C + k];
+            xm[(size_t)b * D + j] = s + p->sign * ef;
+        }
+    forward(p, xm, &mod);
+    for (int l = 0; l <= L; l++) {
+        const double *pre = l ? std.h[l - 1] : x, *pre_mod = l ? mod.h[l - 1] : xm;
+        switch (p->form) {
+        case PP_UPDATE_DIFFERENCE:
+            if (l == L) {
+                outer(p, l, inv, e, pre_mod, 0, g[l]);
+            } else {
+                size_t n = (size_t)B * p->out[l];
+                double *diff = malloc(n * sizeof(double));
+                for (size_t i = 0; i < n; i++)
+                    diff[i] = std.h[l][i] - mod.h[l][i];
+                outer(p, l, inv, diff, pre_mod, 0, g[l]);
+                free(diff);
+            }
+            break;
+        case PP_UPDATE_HEBBIAN: /* h h_{l-1}^T - h' h_{l-1}'^T; output y h^T - t h'^T */
+            outer(p, l, inv, l == L ? y : std.h[l], pre, 0, g[l]);
+            outer(p, l, -inv, l == L ? t : mod.h[l], pre_mod, 1, g[l]);
+            break;
+        case PP_UPDATE_TIME_LOCAL: /* the second step: -h' h_{l-1}'^T; output -t h'^T */
+            outer(p, l, -inv, l == L ? t : mod.h[l], pre_mod, 0, g[l]);
+            break;
+        }
     }
-    free(e);
     free(xm);
+    free(y);
+    free(t);
+    free(e);
+    free_pass(p, &std);
+    free_pass(p, &mod);
 }

@@ -1,29 +1,35 @@
-/* A double-precision host model of PEPITA on dense networks (tests/
- * reference/ref_network.h's ref_net, ReLU hidden layers, softmax output) and
- * of weight mirroring's F = B_1 ... B_L, written straight from the equations
- * (no operators). */
+/* A double-precision host model of one PEPITA step on a fully connected net,
+ * straight from the equations of the ICML paper and of its follow-up
+ * (Srinivasan et al., ICLR 2024): the difference form, the Hebbian ("mixed")
+ * form and the time-local variant, each with or without the activation
+ * normalisation. For one-step comparisons with the device. */
 #ifndef PEPITA_REF_PEPITA_H
 #define PEPITA_REF_PEPITA_H
 
 #include <stdint.h>
 
-#include "ref_network.h"
+#include "pepita/pepita.h"
 
-/* f (input x classes) = B_1 ... B_L; b[l] is in_l x out_l. */
-void ref_mirror_product(const ref_net *n, double *const *b, double *f);
+#define REF_PEPITA_MAX_LAYERS 8
 
-/* One mirroring step of every layer (noise = noise_std philox_normal at
- * (seed, step, 1 + l), its mean removed; dropout p at (seed, step, 64 + l)),
- * then every B_l scaled by (target_std / std(F))^(1/L) and f = B_1 ... B_L. */
-void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double decay,
-                     float noise_std, float dropout, uint64_t seed, uint32_t step,
-                     double target_std);
+typedef struct ref_pepita {
+    int batch, classes, n_layers;
+    int in[REF_PEPITA_MAX_LAYERS], out[REF_PEPITA_MAX_LAYERS];
+    double *w[REF_PEPITA_MAX_LAYERS];          /* out x in, the caller's; time-local updates them */
+    double *v[REF_PEPITA_MAX_LAYERS];          /* momentum, the caller's (time-local) */
+    const double *drop[REF_PEPITA_MAX_LAYERS]; /* hidden: batch x out factors, or NULL */
+    const double *f;                           /* F: input x classes */
+    double sign; /* x' = x + sign e F^T: +1 (the ICML rule), -1 (a learned F) */
+    pp_update_form form;
+    int normalise; /* h /= ||h||_F over the batch after each hidden layer */
+    /* time-local's first step: v = mu v + lr (g + wd w); w -= v */
+    double lr, momentum, weight_decay;
+} ref_pepita;
 
-/* PEPITA's updates (the difference form, modulated presynaptic activity,
- * the standard pass's output error): x' = x + sign e F^T; hidden
- * g_l = (h_l - h_l')^T h_{l-1}' / N, output g_L = e^T h_{L-1}' / N. The
- * dropout factors are n->drop (both passes). */
-void ref_pepita_updates(const ref_net *n, const double *x, const int32_t *labels, const double *f,
-                        double sign, double **g);
+/* One step: g[l] (out x in each) receives the update the rule leaves for the
+ * trainer. The difference form uses the modulated presynaptic activity and
+ * the standard pass's error (the defaults). Time-local also applies its first
+ * step to w and v. */
+void ref_pepita_step(ref_pepita *p, const double *x, const int32_t *labels, double **g);
 
 #endif
