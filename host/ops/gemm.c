@@ -457,3 +457,40 @@ pp_status op_gemm(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n,
     return op_gemm_with(ctx, path, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c,
                         c_off, ldc);
 }
+
+pp_status op_gemm_sgd(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n, size_t k,
+                      float alpha, const rt_buf *a, size_t a_off, size_t lda, const rt_buf *b,
+                      size_t b_off, size_t ldb, const op_sgd *sgd, rt_buf *w, rt_buf *v,
+                      rt_buf *g) {
+    gemm_call call = {.ta = ta,
+                      .tb = tb,
+                      .m = m,
+                      .n = n,
+                      .k = k,
+                      .alpha = alpha,
+                      .beta = 0.0f,
+                      .a = a,
+                      .b = b,
+                      .c = g,
+                      .a_off = a_off,
+                      .lda = lda,
+                      .b_off = b_off,
+                      .ldb = ldb,
+                      .ldc = n};
+    if (!ctx) return pp_fail(PP_ERR_ARGUMENT, "gemm_sgd: no context");
+    if (!sgd) return pp_fail(PP_ERR_ARGUMENT, "gemm_sgd: no SGD parameters");
+    if ((ta != OP_NO_TRANS && ta != OP_TRANS) || (tb != OP_NO_TRANS && tb != OP_TRANS))
+        return pp_fail(PP_ERR_ARGUMENT, "gemm: invalid transpose flags %d, %d", (int)ta, (int)tb);
+    PP_TRY(gemm_validate(&call));
+    PP_TRY(check_matrix("w", w, 0, m, n, n));
+    PP_TRY(check_matrix("v", v, 0, m, n, n));
+    if (m == 0 || n == 0) return PP_OK;
+    op_gemm_path path = OP_GEMM_AUTO;
+    PP_TRY(forced_path(ctx, &path));
+    /* the dispatch's choice for the product alone (k == 0 always runs native) */
+    if (path == OP_GEMM_AUTO) path = k == 0 ? OP_GEMM_NATIVE : choose_path(ctx, &call);
+    if (path == OP_GEMM_NATIVE && gemm_native_fuses_sgd(ctx, &call))
+        return gemm_native_sgd(ctx, &call, sgd, w, v);
+    PP_TRY(op_gemm(ctx, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, 0.0f, g, 0, n));
+    return op_sgd_momentum(ctx, m * n, sgd->lr, sgd->momentum, sgd->weight_decay, w, v, g);
+}
