@@ -21,8 +21,6 @@ typedef enum kernel_kind {
     K_SOFTMAX_ERROR,
     K_GATHER,
     K_SGD,
-    K_UPDATE_SGD_TWO_PASSES,
-    K_UPDATE_SGD_FUSED,
     K_AXPBY,
     K_ACCUMULATE2,
     K_MAXPOOL,
@@ -43,12 +41,6 @@ static const kernel_case cases[] = {
     {"softmax+error+loss+correct (64x10)", K_SOFTMAX_ERROR, BATCH *CLASSES, 12},
     {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
-    /* the update product dW1 (TN 1024x784x64) and the SGD step: GB/s of the
-     * step's compulsory traffic (w, v in and out) in both rows, so the times
-     * compare directly */
-    {"update dW1 then sgd momentum, two passes (1024x784x64)", K_UPDATE_SGD_TWO_PASSES,
-     HIDDEN *INPUT, 16},
-    {"update dW1 with the SGD step fused (op_gemm_sgd)", K_UPDATE_SGD_FUSED, HIDDEN *INPUT, 16},
     {"axpby (1024x784)", K_AXPBY, HIDDEN *INPUT, 12},
     {"accumulate2 loss/correct (64)", K_ACCUMULATE2, BATCH, 8},
     /* per input element: read x, write a quarter of (y, argmax); backward the reverse */
@@ -82,15 +74,6 @@ static pp_status run_case(void *arg) {
                                &k->a, &k->labels);
     case K_SGD:
         return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
-    case K_UPDATE_SGD_TWO_PASSES: /* delta (64 x n/784) and x' (64 x 784) in d */
-        PP_TRY(op_dense_weight_update(ctx, BATCH, INPUT, n / INPUT, 1.0f / BATCH, &k->d, &k->d,
-                                      0.0f, &k->c_));
-        return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
-    case K_UPDATE_SGD_FUSED: {
-        const op_sgd sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 0.0f};
-        return op_dense_weight_update_sgd(ctx, BATCH, INPUT, n / INPUT, 1.0f / BATCH, &k->d, &k->d,
-                                          &sgd, &k->a, &k->b, &k->c_);
-    }
     case K_AXPBY:
         return op_axpby(ctx, n, 0.5f, &k->a, 0.5f, &k->b);
     case K_ACCUMULATE2:

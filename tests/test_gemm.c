@@ -291,88 +291,6 @@ static launches count_launches(rt_context *ctx) {
     return l;
 }
 
-/* Launches of one kernel name since the last reset. */
-static size_t kernel_launches(rt_context *ctx, const char *name) {
-    rt_profile_entry *e = NULL;
-    size_t count = 0, n = 0;
-    ck_assert_int_eq(rt_profile_collect(ctx, &e, &count), PP_OK);
-    for (size_t i = 0; i < count; i++)
-        if (!strcmp(e[i].name, name)) n += e[i].launches;
-    free(e);
-    return n;
-}
-
-/* op_gemm_sgd: the update products take the SGD step in their epilogue (no
- * sgd_momentum launch), other forms and CLBlast run the two passes; every
- * way matches the reference and, byte for byte, the unfused pair. */
-START_TEST(test_gemm_sgd_fused_and_fallback) {
-    static const struct {
-        op_trans ta, tb;
-        size_t m, n, k;
-        int fused; /* on the native path */
-    } shapes[] = {
-        {OP_TRANS, OP_NO_TRANS, 1024, 784, 64, 1}, /* PEPITA / BP dW1, MNIST */
-        {OP_TRANS, OP_NO_TRANS, 10, 1024, 64, 1},  /* dW2 */
-        {OP_NO_TRANS, OP_NO_TRANS, 61, 33, 17, 1}, /* gemm_axpy, edge tiles */
-        {OP_NO_TRANS, OP_TRANS, 64, 100, 784, 0},  /* gemm_dot */
-        {OP_TRANS, OP_TRANS, 37, 70, 5, 0},        /* transposed store */
-    };
-    const char *paths[] = {"native", "clblast"};
-    for (int p = 0; p < 2; p++) {
-        setenv("PEPITA_GEMM", paths[p], 1);
-        rt_context *ctx = new_context(1);
-        ref_check_list list = {0};
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            rt_profile_reset(ctx);
-            ck_assert_int_eq(ref_check_gemm_sgd(ctx, shapes[s].ta, shapes[s].tb, shapes[s].m,
-                                                shapes[s].n, shapes[s].k, &list),
-                             PP_OK);
-            /* the check runs op_gemm_sgd, then op_gemm + op_sgd_momentum */
-            size_t sgd = kernel_launches(ctx, "sgd_momentum");
-            int fused = p == 0 && shapes[s].fused;
-            ck_assert_msg(sgd == (fused ? 1u : 2u), "%s shape %zu: %zu sgd_momentum launches",
-                          paths[p], s, sgd);
-        }
-        ts_assert_all_pass(&list, "GEMM + SGD");
-        ref_check_list_free(&list);
-        rt_context_destroy(ctx);
-    }
-    unsetenv("PEPITA_GEMM");
-}
-END_TEST
-
-START_TEST(test_gemm_sgd_invalid_arguments) {
-    rt_context *ctx = new_context(0);
-    rt_buf a, b, w, v, g, small;
-    ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &a), PP_OK);
-    ck_assert_int_eq(rt_buf_create(ctx, 12 * 4, &b), PP_OK);
-    ck_assert_int_eq(rt_buf_create(ctx, 9 * 4, &w), PP_OK);
-    ck_assert_int_eq(rt_buf_create(ctx, 9 * 4, &v), PP_OK);
-    ck_assert_int_eq(rt_buf_create(ctx, 9 * 4, &g), PP_OK);
-    ck_assert_int_eq(rt_buf_create(ctx, 8 * 4, &small), PP_OK);
-    const op_sgd sgd = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.0f};
-    ck_assert_int_eq(op_gemm_sgd(ctx, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a, 0, 4, &b, 0, 3,
-                                 &sgd, &w, &v, &g),
-                     PP_OK);
-    ck_assert_int_eq(op_gemm_sgd(ctx, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a, 0, 4, &b, 0, 3,
-                                 &sgd, &small, &v, &g),
-                     PP_ERR_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(pp_last_error(), "w needs"));
-    ck_assert_int_eq(op_gemm_sgd(ctx, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a, 0, 4, &b, 0, 3,
-                                 &sgd, &w, &small, &g),
-                     PP_ERR_ARGUMENT);
-    ck_assert_int_eq(op_gemm_sgd(ctx, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a, 0, 4, &b, 0, 3,
-                                 &sgd, &w, &v, &small),
-                     PP_ERR_ARGUMENT);
-    ck_assert_int_eq(op_gemm_sgd(ctx, OP_NO_TRANS, OP_NO_TRANS, 3, 3, 4, 1.0f, &a, 0, 4, &b, 0, 3,
-                                 NULL, &w, &v, &g),
-                     PP_ERR_ARGUMENT);
-    rt_buf_release(ctx, &a), rt_buf_release(ctx, &b), rt_buf_release(ctx, &w);
-    rt_buf_release(ctx, &v), rt_buf_release(ctx, &g), rt_buf_release(ctx, &small);
-    rt_context_destroy(ctx);
-}
-END_TEST
-
 /* One small NT product (7 x 13 x 29) through op_gemm, checked. */
 static pp_status small_gemm(rt_context *ctx) {
     const size_t m = 7, n = 13, k = 29;
@@ -622,8 +540,6 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, test_native_real_shapes);
     tcase_add_test(tc, test_clblast_real_shapes);
     tcase_add_test(tc, test_dense);
-    tcase_add_test(tc, test_gemm_sgd_fused_and_fallback);
-    tcase_add_test(tc, test_gemm_sgd_invalid_arguments);
     tc = gemm_case(s, "dispatch");
     tcase_add_test(tc, test_dispatch_forced);
     tcase_add_test(tc, test_dispatch_cache_write_read);

@@ -206,81 +206,6 @@ done:
     return st;
 }
 
-/* The SGD step, in double from the float update g: v = mu v + lr (g + wd w); w -= v. */
-static void ref_sgd(size_t n, const op_sgd *sgd, const float *g, float *w, float *v) {
-    for (size_t i = 0; i < n; i++) {
-        double vi = (double)sgd->momentum * v[i] +
-                    (double)sgd->lr * ((double)g[i] + (double)sgd->weight_decay * w[i]);
-        v[i] = (float)vi;
-        w[i] = (float)((double)w[i] - vi);
-    }
-}
-
-pp_status ref_check_gemm_sgd(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n,
-                             size_t k, ref_check_list *list) {
-    const op_sgd sgd = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-3f};
-    const float alpha = 1.0f / 64.0f;
-    size_t lda = ta ? m : k, ldb = tb ? k : n, na = m * k, nb = k * n, nw = m * n;
-    float *a = malloc((na + 1) * sizeof *a), *b = malloc((nb + 1) * sizeof *b);
-    float *w = malloc((nw + 1) * sizeof *w), *v = malloc((nw + 1) * sizeof *v);
-    float *g = malloc((nw + 1) * sizeof *g), *got = malloc(2 * (nw + 1) * sizeof *got);
-    float *unfused = malloc(2 * (nw + 1) * sizeof *unfused);
-    rt_buf ba = {0}, bb = {0}, bw[2] = {{0}}, bv[2] = {{0}}, bg = {0};
-    pp_status st = PP_OK;
-    ref_check_result *r;
-    if (!a || !b || !w || !v || !g || !got || !unfused) goto oom;
-    fill(a, na, 21), fill(b, nb, 22), fill(w, nw, 23), fill(v, nw, 24);
-    for (size_t i = 0; i < nw; i++)
-        v[i] *= 0.01f;
-    PP_TRY_GOTO(st, upload(ctx, a, na, &ba), done);
-    PP_TRY_GOTO(st, upload(ctx, b, nb, &bb), done);
-    PP_TRY_GOTO(st, rt_buf_create(ctx, (nw ? nw : 1) * sizeof(float), &bg), done);
-    for (int i = 0; i < 2; i++) {
-        PP_TRY_GOTO(st, upload(ctx, w, nw, &bw[i]), done);
-        PP_TRY_GOTO(st, upload(ctx, v, nw, &bv[i]), done);
-    }
-
-    /* fused (where the dispatch can) against the double reference */
-    r = ref_check_list_add(list, "gemm_sgd", "%c%c m=%zu n=%zu k=%zu", ta ? 'T' : 'N',
-                           tb ? 'T' : 'N', m, n, k);
-    if (!r) goto oom;
-    r->status = op_gemm_sgd(ctx, ta, tb, m, n, k, alpha, &ba, 0, lda, &bb, 0, ldb, &sgd, &bw[0],
-                            &bv[0], &bg);
-    if (r->status == PP_OK) {
-        PP_TRY_GOTO(st, rt_buf_read(ctx, &bw[0], 0, nw * sizeof(float), got), done);
-        PP_TRY_GOTO(st, rt_buf_read(ctx, &bv[0], 0, nw * sizeof(float), got + nw), done);
-    }
-    ref_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, g, n);
-    ref_sgd(nw, &sgd, g, w, v);
-    memcpy(unfused, w, nw * sizeof *w);
-    memcpy(unfused + nw, v, nw * sizeof *v);
-    ref_compare(got, unfused, 2 * nw, GEMM_TOLERANCE, r);
-
-    /* bit-identical to the product into g followed by sgd_momentum */
-    r = ref_check_list_add(list, "gemm_sgd_equals_unfused", "%c%c m=%zu n=%zu k=%zu",
-                           ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
-    if (!r) goto oom;
-    r->status = op_gemm(ctx, ta, tb, m, n, k, alpha, &ba, 0, lda, &bb, 0, ldb, 0.0f, &bg, 0, n);
-    if (r->status == PP_OK)
-        r->status =
-            op_sgd_momentum(ctx, nw, sgd.lr, sgd.momentum, sgd.weight_decay, &bw[1], &bv[1], &bg);
-    if (r->status == PP_OK) {
-        PP_TRY_GOTO(st, rt_buf_read(ctx, &bw[1], 0, nw * sizeof(float), unfused), done);
-        PP_TRY_GOTO(st, rt_buf_read(ctx, &bv[1], 0, nw * sizeof(float), unfused + nw), done);
-    }
-    ref_compare(got, unfused, 2 * nw, 0.0, r);
-    r->pass = r->pass && !memcmp(got, unfused, 2 * nw * sizeof *got);
-    goto done;
-oom:
-    st = pp_fail(PP_ERR_OUT_OF_MEMORY, "gemm_sgd check: out of host memory");
-done:
-    rt_buf_release(ctx, &ba), rt_buf_release(ctx, &bb), rt_buf_release(ctx, &bg);
-    for (int i = 0; i < 2; i++)
-        rt_buf_release(ctx, &bw[i]), rt_buf_release(ctx, &bv[i]);
-    free(a), free(b), free(w), free(v), free(g), free(got), free(unfused);
-    return st;
-}
-
 pp_status ref_checks_gemm(rt_context *ctx, int quick, ref_check_list *list) {
     /* Awkward shapes: 1, primes, non-multiples of every tile, offsets and padded
      * leading dimensions, alpha/beta not 1/0. */
@@ -300,17 +225,7 @@ pp_status ref_checks_gemm(rt_context *ctx, int quick, ref_check_list *list) {
                 PP_TRY(check_both(ctx, &c, list));
             }
     PP_TRY(check_dense(ctx, 5, 13, 7, list));
-    /* the SGD step fused into the product: edge tiles of every form */
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++)
-            PP_TRY(ref_check_gemm_sgd(ctx, (op_trans)ta, (op_trans)tb, 37, 70, 5, list));
-    PP_TRY(ref_check_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, 61, 33, 17, list));
     if (quick) return PP_OK;
-    /* the FC updates (MNIST, CIFAR-10) and the conv model's dense layer */
-    PP_TRY(ref_check_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, 1024, 784, 64, list));
-    PP_TRY(ref_check_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, 10, 1024, 64, list));
-    PP_TRY(ref_check_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, 1024, 3072, 64, list));
-    PP_TRY(ref_check_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, 10, 4608, 100, list));
 
     /* The real training shapes: FC 784-1024-10 and 3072-1024-10 at batch 64,
      * the conv model's 4608 -> 10 layer at batch 100 (forward NT, update TN,

@@ -25,11 +25,4 @@ typedef struct ref_gemm_case {
 pp_status ref_check_gemm_case(rt_context *ctx, op_gemm_path path, const ref_gemm_case *c,
                               ref_check_list *list);
 
-/* op_gemm_sgd (alpha 1/64, lr 0.05, momentum 0.9, weight decay 1e-3) on a
- * contiguous m x n update: w and v against ref_gemm and the SGD step in
- * double, and byte for byte against op_gemm into g followed by
- * op_sgd_momentum. Appends two results. */
-pp_status ref_check_gemm_sgd(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n,
-                             size_t k, ref_check_list *list);
-
 #endif
