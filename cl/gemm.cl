@@ -20,13 +20,6 @@
  * stores. Where a vector load of op(B) would run past the end of the buffer
  * (only the last rows of an edge tile), gemm_axpy gathers clamped scalars.
  *
- * SGD_EPILOGUE (gemm_axpy, SWAP_C=0, beta = 0): the tile is the update g of
- * weights w with velocity v (both laid out like C), and instead of storing g
- * the kernel applies SGD with momentum to them: the expression of
- * sgd_momentum in cl/optimizer.cl, so the weights come out bit-identical to
- * storing g and running that kernel, without writing g and reading it back.
- * C is then w; V, lr, mu and wd are extra arguments.
- *
  * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot,
  * GEMM_STRIP gemm_strip (else gemm_axpy is built); gemm_axpy and gemm_strip:
  * NV vectors of 16 per row (TN = 16 NV); gemm_axpy: SWAP_C (0/1), TRANS_B
@@ -45,12 +38,6 @@
 #endif
 #ifndef SWAP_C
 #define SWAP_C 0
-#endif
-#ifndef SGD_EPILOGUE
-#define SGD_EPILOGUE 0
-#endif
-#if SGD_EPILOGUE && (SWAP_C || defined(GEMM_DOT) || defined(GEMM_STRIP))
-#error "SGD_EPILOGUE needs gemm_axpy with SWAP_C=0"
 #endif
 #if !defined(GEMM_DOT)
 #undef TN
@@ -82,32 +69,11 @@ static inline float gemm_scale(float alpha, float acc, float beta, __global cons
     return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
 }
 
-#if SGD_EPILOGUE
-/* The update g of w[0..16) and v[0..16): sgd_momentum's statements, one
- * expression each as there, so the compiler contracts them alike. */
-#define SGD_APPLY(T, g, wp, vp, LOAD, STORE)                                                       \
-    do {                                                                                           \
-        const T wi_ = LOAD(wp), gi_ = (g);                                                         \
-        const T vi_ = mu * LOAD(vp) + lr * (gi_ + wd * wi_);                                       \
-        STORE(vi_, vp);                                                                            \
-        STORE(wi_ - vi_, wp);                                                                      \
-    } while (0)
-#define SGD_LOAD16(p) vload16(0, p)
-#define SGD_STORE16(x, p) vstore16((x), 0, p)
-#define SGD_LOAD1(p) (*(p))
-#define SGD_STORE1(x, p) (*(p) = (x))
-#endif
-
 #if !defined(GEMM_DOT) && !defined(GEMM_STRIP)
 __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *restrict A,
                         int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
                         int b_len, float beta, __global float *restrict C, int c_off, int ldc,
-                        int j_first
-#if SGD_EPILOGUE
-                        ,
-                        __global float *restrict V, float lr, float mu, float wd
-#endif
-) {
+                        int j_first) {
     /* j_first: the launch runs along rows of C first (global size swapped),
      * which streams the stores when k is short and C large. */
     const int g0 = (int)get_global_id(0), g1 = (int)get_global_id(1);
@@ -171,21 +137,7 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         }
     }
 
-#if SGD_EPILOGUE
-    V += c_off;
-    if (i0 + TM <= M && j0 + TN <= N) {
-#pragma unroll
-        for (int r = 0; r < TM; r++) {
-            const int at = (i0 + r) * ldc + j0;
-#pragma unroll
-            for (int v = 0; v < NV; v++) {
-                const float16 g = alpha * acc[r][v];
-                SGD_APPLY(float16, g, C + at + 16 * v, V + at + 16 * v, SGD_LOAD16, SGD_STORE16);
-            }
-        }
-        return;
-    }
-#elif !SWAP_C
+#if !SWAP_C
     if (i0 + TM <= M && j0 + TN <= N) {
 #pragma unroll
         for (int r = 0; r < TM; r++) {
@@ -213,14 +165,6 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         __global float *cp = C + (j0 + l) * ldc + i0;
         for (int r = 0; r < TM && i0 + r < M; r++)
             cp[r] = gemm_scale(alpha, t[r][l], beta, cp + r);
-    }
-#elif SGD_EPILOGUE
-    for (int r = 0; r < TM && i0 + r < M; r++) {
-        const int at = (i0 + r) * ldc + j0;
-        for (int l = 0; l < TN && j0 + l < N; l++) {
-            const float g = alpha * t[r][l];
-            SGD_APPLY(float, g, C + at + l, V + at + l, SGD_LOAD1, SGD_STORE1);
-        }
     }
 #else
     for (int r = 0; r < TM && i0 + r < M; r++) {

@@ -54,11 +54,6 @@ typedef struct net_layer_ops {
      * positions of a conv layer). */
     pp_status (*weight_update)(network *net, const net_layer *l, size_t batch, float scale,
                                const rt_buf *post, const rt_buf *pre, rt_buf *g);
-    /* Optional: the same update and the SGD step on the layer's w and v,
-     * bit-identical to weight_update into l->g followed by op_sgd_momentum,
-     * fused where the kind can (g is then the workspace, if needed at all). */
-    pp_status (*weight_update_sgd)(network *net, net_layer *l, size_t batch, float scale,
-                                   const rt_buf *post, const rt_buf *pre, const op_sgd *sgd);
 } net_layer_ops;
 
 extern const net_layer_ops net_layer_dense;

@@ -167,23 +167,9 @@ pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, 
     return output_error(net, batch, logits, err, NULL, NULL);
 }
 
-pp_status net_weight_update(network *net, int i, size_t batch, float scale, const rt_buf *post,
-                            const rt_buf *pre, const op_sgd *sgd) {
-    net_layer *l = &net->layers[i];
-    if (!sgd || !l->ops->weight_update_sgd)
-        return l->ops->weight_update(net, l, batch, scale, post, pre, &l->g);
-    PP_TRY(l->ops->weight_update_sgd(net, l, batch, scale, post, pre, sgd));
-    l->stepped = 1;
-    return PP_OK;
-}
-
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
-        if (l->stepped) {
-            l->stepped = 0;
-            continue;
-        }
         PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
                                &l->g));
     }

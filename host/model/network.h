@@ -33,7 +33,6 @@ struct net_layer {
     size_t fan_in;       /* inputs per unit: in, or in_c k k for conv (He init) */
     size_t n_weights;
     rt_buf w, v, g;      /* weights, momentum, gradient (update) */
-    int stepped;         /* this step's SGD step is applied already (net_weight_update) */
     net_activations std; /* the standard pass */
 };
 
@@ -92,15 +91,7 @@ pp_status net_output_error(network *net, size_t batch);
 pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err);
 /* Conv layer l's shape for a batch. */
 op_conv_shape net_conv_shape(const net_layer *layer, size_t batch);
-/* Layer i's update g = scale * the weight gradient of post and pre (the
- * layer's weight_update). With sgd, the layer may also take the SGD step
- * now (fused into the product where its kind can), and net_apply_updates
- * then leaves it alone: call it with sgd only once the step no longer reads
- * the layer's weights. */
-pp_status net_weight_update(network *net, int i, size_t batch, float scale, const rt_buf *post,
-                            const rt_buf *pre, const op_sgd *sgd);
-/* v = mu v + lr (g + wd w); w -= v, for every layer that has not taken the
- * step in net_weight_update. */
+/* v = mu v + lr (g + wd w); w -= v, for every layer. */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay);
 
 #endif

@@ -15,13 +15,6 @@ pp_status op_dense_weight_update(rt_context *ctx, size_t batch, size_t in, size_
                    dw, 0, in);
 }
 
-pp_status op_dense_weight_update_sgd(rt_context *ctx, size_t batch, size_t in, size_t out,
-                                     float alpha, const rt_buf *delta, const rt_buf *a,
-                                     const op_sgd *sgd, rt_buf *w, rt_buf *v, rt_buf *g) {
-    return op_gemm_sgd(ctx, OP_TRANS, OP_NO_TRANS, out, in, batch, alpha, delta, 0, out, a, 0, in,
-                       sgd, w, v, g);
-}
-
 pp_status op_dense_input_grad(rt_context *ctx, size_t batch, size_t in, size_t out,
                               const rt_buf *dy, const rt_buf *w, rt_buf *dx) {
     /* dx = dy W */

@@ -151,29 +151,20 @@ static native_plan make_plan(const rt_context *ctx, const gemm_call *g) {
     return p;
 }
 
-int gemm_native_fuses_sgd(const rt_context *ctx, const gemm_call *g) {
+pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
     native_plan p = make_plan(ctx, g);
-    return p.form == FORM_AXPY && !p.swap;
-}
-
-/* sgd: the SGD step as the epilogue of a direct gemm_axpy (C = w), or NULL. */
-static pp_status launch(rt_context *ctx, const gemm_call *g, const op_sgd *sgd, rt_buf *v) {
-    native_plan p = make_plan(ctx, g);
-    if (sgd && (p.form != FORM_AXPY || p.swap || g->beta != 0.0f))
-        return pp_fail(PP_ERR_INTERNAL, "gemm: the SGD epilogue needs a direct gemm_axpy");
     /* alpha == 0 must not read A or B (they may hold NaN): run with k = 0. */
     size_t k = g->alpha == 0.0f ? 0 : g->k;
 
-    char defines[160];
+    char defines[128];
     if (p.form == FORM_STRIP)
         snprintf(defines, sizeof defines, "-DGEMM_STRIP -DTRANS_A=0 -DKK=%zu -DTM=%d -DNV=%d", k,
                  p.tm, p.tn / 16);
     else if (p.form == FORM_DOT)
         snprintf(defines, sizeof defines, "-DGEMM_DOT -DTRANS_A=0 -DTM=%d -DTN=%d", p.tm, p.tn);
     else
-        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DTM=%d -DNV=%d -DSWAP_C=%d%s",
-                 p.trans_a, p.form == FORM_GATHER, p.tm, p.tn / 16, p.swap,
-                 sgd ? " -DSGD_EPILOGUE=1" : "");
+        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DTM=%d -DNV=%d -DSWAP_C=%d",
+                 p.trans_a, p.form == FORM_GATHER, p.tm, p.tn / 16, p.swap);
     rt_kernel *kernel;
     PP_TRY(rt_kernel_get(ctx, "gemm",
                          p.form == FORM_DOT     ? "gemm_dot"
@@ -212,26 +203,8 @@ static pp_status launch(rt_context *ctx, const gemm_call *g, const op_sgd *sgd, 
     /* gemm_axpy reads whole vectors of B while they stay inside its buffer. */
     size_t b_len = p.b->bytes / sizeof(float);
     if (b_len > (size_t)INT_MAX) b_len = (size_t)INT_MAX;
-    if (sgd)
-        return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
-                         RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda),
-                         RT_BUF(p.b), RT_INT(p.b_off), RT_INT(p.ldb), RT_INT(b_len),
-                         RT_FLOAT(g->beta), RT_BUF(g->c), RT_INT(g->c_off), RT_INT(g->ldc),
-                         RT_INT(j_first), RT_BUF(v), RT_FLOAT(sgd->lr), RT_FLOAT(sgd->momentum),
-                         RT_FLOAT(sgd->weight_decay));
     return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
                      RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda), RT_BUF(p.b),
                      RT_INT(p.b_off), RT_INT(p.ldb), RT_INT(b_len), RT_FLOAT(g->beta), RT_BUF(g->c),
                      RT_INT(g->c_off), RT_INT(g->ldc), RT_INT(j_first));
-}
-
-pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
-    return launch(ctx, g, NULL, NULL);
-}
-
-pp_status gemm_native_sgd(rt_context *ctx, const gemm_call *g, const op_sgd *sgd, rt_buf *w,
-                          rt_buf *v) {
-    gemm_call into_w = *g;
-    into_w.c = w;
-    return launch(ctx, &into_w, sgd, v);
 }

@@ -27,21 +27,6 @@ pp_status op_gemm_with(rt_context *ctx, op_gemm_path path, op_trans ta, op_trans
                        size_t c_off, size_t ldc);
 const char *op_gemm_path_name(op_gemm_path path);
 
-/* SGD with momentum and L2 weight decay: v = mu v + lr (g + wd w); w -= v. */
-typedef struct op_sgd {
-    float lr, momentum, weight_decay;
-} op_sgd;
-
-/* g = alpha op(A) op(B) (M x N, row-major, ld N), then op_sgd_momentum over
- * the M N weights w with velocity v (laid out like g): w and v come out
- * bit-identical to those two calls. Where the native kernels run the product
- * in a form that stores C directly, the step is the product's epilogue and g
- * is neither written nor read (a third less memory traffic than the two
- * passes); otherwise g is the product's workspace. */
-pp_status op_gemm_sgd(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n, size_t k,
-                      float alpha, const rt_buf *a, size_t a_off, size_t lda, const rt_buf *b,
-                      size_t b_off, size_t ldb, const op_sgd *sgd, rt_buf *w, rt_buf *v, rt_buf *g);
-
 /* ---- Dense ------------------------------------------------------------ */
 
 /* y (batch x out) = x (batch x in) W^T, W is out x in. */
@@ -50,11 +35,6 @@ pp_status op_dense_forward(rt_context *ctx, size_t batch, size_t in, size_t out,
 /* dW (out x in) = alpha * delta^T (batch x out)^T a (batch x in) + beta dW. */
 pp_status op_dense_weight_update(rt_context *ctx, size_t batch, size_t in, size_t out, float alpha,
                                  const rt_buf *delta, const rt_buf *a, float beta, rt_buf *dw);
-/* op_dense_weight_update (beta = 0) into g and the SGD step on W with its
- * velocity v, through op_gemm_sgd: the step fused into the product where it can. */
-pp_status op_dense_weight_update_sgd(rt_context *ctx, size_t batch, size_t in, size_t out,
-                                     float alpha, const rt_buf *delta, const rt_buf *a,
-                                     const op_sgd *sgd, rt_buf *w, rt_buf *v, rt_buf *g);
 /* dx (batch x in) = dy (batch x out) W (out x in). */
 pp_status op_dense_input_grad(rt_context *ctx, size_t batch, size_t in, size_t out,
                               const rt_buf *dy, const rt_buf *w, rt_buf *dx);

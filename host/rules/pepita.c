@@ -100,14 +100,13 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
 }
 
 /* Hidden layer i's update from diff and the presynaptic activity: the mean
- * over the batch (and a conv layer's positions). The updates come after both
- * passes, so each may take the SGD step at once (sgd non-NULL). */
-static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre, const op_sgd *sgd) {
+ * over the batch (and a conv layer's positions). */
+static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre) {
     pepita_state *st = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[i];
     float scale = 1.0f / ((float)batch * (float)l->positions);
-    return net_weight_update(net, i, batch, scale, &st->diff[i], pre, sgd);
+    return l->ops->weight_update(net, l, batch, scale, &st->diff[i], pre, &l->g);
 }
 
 static pp_status pepita_step(rule *r, const rule_step_args *a) {
@@ -145,13 +144,14 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     for (int i = 0; i < last; i++) {
         const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
                                    : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
-        PP_TRY(hidden_update(r, i, batch, pre, a->sgd));
+        PP_TRY(hidden_update(r, i, batch, pre));
     }
+    net_layer *out = &net->layers[last];
     const rt_buf *pre = last == 0
                             ? (modulated_pre ? &s->x_mod : &net->x)
                             : (modulated_pre ? &s->mod[last - 1].h : &net->layers[last - 1].std.h);
-    /* the output layer is dense: its weight_update is this product */
-    return net_weight_update(net, last, batch, 1.0f / (float)batch, err, pre, a->sgd);
+    return op_dense_weight_update(net->ctx, batch, out->in, out->out, 1.0f / (float)batch, err, pre,
+                                  0.0f, &out->g);
 }
 
 /* Conv first layer: F^T (classes images of the input's shape) = I F^T, once

@@ -28,11 +28,6 @@ typedef struct rule_step_args {
     size_t batch;  /* rows in this batch (the last one may be partial) */
     uint32_t step; /* global step: keys dropout and random modulation */
     uint64_t seed;
-    /* Non-NULL: the SGD step the trainer applies after this one, which the
-     * rule may take itself for a layer whose weights it no longer reads
-     * (net_weight_update), saving a pass over them. NULL when the update must
-     * stay in g (data-parallel ranks sum it first). */
-    const op_sgd *sgd;
 } rule_step_args;
 
 /* The rows of the paper's Table 2 (the presets of host/train/config.c), in

@@ -186,7 +186,6 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
     size_t tick = n_batches / TICKS_PER_EPOCH ? n_batches / TICKS_PER_EPOCH : 1;
     int epoch = t->epoch + 1;
     float lr = trainer_lr_at(c, epoch);
-    const op_sgd sgd = {.lr = lr, .momentum = c->momentum, .weight_decay = c->weight_decay};
     double start = trainer_now_seconds();
     float totals[N_TOTALS];
 
@@ -204,11 +203,7 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
         if (rows) {
             PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
             net->first_row = first;
-            /* one process: the rule may take the SGD step inside its updates */
-            rule_step_args args = {.batch = rows,
-                                   .step = t->step,
-                                   .seed = c->seed,
-                                   .sgd = t->ranks == 1 ? &sgd : NULL};
+            rule_step_args args = {.batch = rows, .step = t->step, .seed = c->seed};
             PP_TRY(t->rule->step(t->rule, &args));
             PP_TRY(
                 op_accumulate2(t->ctx, rows, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
