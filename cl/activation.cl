@@ -137,6 +137,9 @@ ALWAYS_INLINE void dropout_factors64(uint q, uint threshold, float scale, uint s
 
 /* The 64-element kernels apply act in float16: only where that is
  * act_apply's arithmetic exactly (the host picks them for these). */
+#if DROPOUT_LANES == 64 && ACT != 0 && ACT != 1
+#error "DROPOUT_LANES=64 is for ReLU and identity only"
+#endif
 #if ACT == 1
 #define ACT16(v) fmax((v), (float16)(0.0f))
 #define ACT_GRAD16(z) select((float16)(0.0f), (float16)(1.0f), (z) > (float16)(0.0f))
@@ -150,8 +153,8 @@ ALWAYS_INLINE void dropout_factors64(uint q, uint threshold, float scale, uint s
  * elements from 64 DROPOUT_RUNS g on (fewer work-groups: PoCL's cost per
  * group is not small against one run's); a partial last run goes element by
  * element (TAIL_FACTOR). FOR_EACH_RUN opens the loop over the whole runs,
- * with f the run's factors; PARTIAL_RUN(stmt) ends it and runs stmt for each
- * element i of the partial run. */
+ * with f the run's factors; PARTIAL_RUN(i, stmt) ends it and runs stmt for
+ * each element i of the partial run. */
 #ifndef DROPOUT_RUNS
 #define DROPOUT_RUNS 1
 #endif
