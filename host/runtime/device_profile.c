@@ -35,10 +35,11 @@ static pp_status forced_kind(rt_profile_kind *kind, int *forced) {
  * the figures): one work-item per group wherever a kernel keeps its work in
  * wide vectors. */
 static void cpu_choices(const pp_device_info *info, rt_device_profile *p) {
-    /* ReLU + dropout on 64x1024: 144-176 -> 95-97 us of CPU per call, with the
-     * modulated pass's difference 185-197 -> 95-104 (PoCL 3.1, AMD EPYC
-     * AVX-512), against four elements per work-item, whose strided lanes
-     * PoCL vectorised into gathers and scatters */
+    /* ReLU + dropout on 64x1024: 174-179 -> 89-93 us of CPU per call, with the
+     * modulated pass's difference 241-249 -> 104-106, backward 164-176 ->
+     * 97-104 (PoCL 3.1, AMD EPYC AVX-512; bench/README.md), against four
+     * elements per work-item, whose strided lanes PoCL vectorised into
+     * gathers and scatters */
     p->dropout_elements_per_item = 64;
     p->dropout_vector_local = 1;
     p->dropout_vector_runs = 8; /* 1 run: 100-120 us, 4-32: 87-105 */
