@@ -21,6 +21,15 @@ static double thread_cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the whole process: the host thread and the OpenCL
+ * driver's worker threads (PoCL runs kernels on them). On a shared machine
+ * this moves far less with the other processes' load than wall time. */
+static double process_cpu_seconds(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return NAN;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef struct op_time {
     char name[64];
     double seconds;
@@ -99,6 +108,7 @@ typedef struct epoch_result {
     size_t live_first, peak_first, live_last, peak_last;
     double kernel_s, train_s; /* summed over the profiled epochs */
     double host_cpu_s;        /* the host thread's CPU time in training, profiled epochs */
+    double process_cpu_s;     /* every thread's CPU time in training, profiled epochs */
     double flops_per_epoch;   /* GEMM and convolution FLOPs (bench_flops.c's count) */
     op_times ops;
     size_t batches; /* summed over the profiled epochs */
@@ -145,9 +155,9 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
     rt_profile_reset(ctx);
     for (int e = 0; e < o->epochs; e++) {
         pp_epoch_stats s;
-        double cpu0 = thread_cpu_seconds();
+        double cpu0 = thread_cpu_seconds(), all0 = process_cpu_seconds();
         PP_TRY_GOTO(st, pp_trainer_run_epoch(trainer, NULL, NULL, &s), done);
-        double cpu1 = thread_cpu_seconds();
+        double cpu1 = thread_cpu_seconds(), all1 = process_cpu_seconds();
         /* shares come from the epochs after the first (which builds kernels
          * and settles the GEMM dispatch), unless there is only one */
         int profiled = e > 0 || o->epochs == 1;
@@ -158,7 +168,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
         PP_TRY_GOTO(st, take_profile(ctx, &res->ops, 1.0), done);
         /* the epoch call also evaluated the test set: take one evaluation out */
         PP_TRY_GOTO(st, pp_trainer_evaluate(trainer, NULL, NULL), done);
-        double cpu2 = thread_cpu_seconds();
+        double cpu2 = thread_cpu_seconds(), all2 = process_cpu_seconds();
         PP_TRY_GOTO(st, take_profile(ctx, &res->ops, -1.0), done);
         if (e == 0 || s.seconds < res->best_s) {
             res->best_s = s.seconds;
@@ -167,6 +177,7 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
         if (profiled) {
             res->train_s += s.seconds;
             res->host_cpu_s += (cpu1 - cpu0) - (cpu2 - cpu1);
+            res->process_cpu_s += (all1 - all0) - (all2 - all1);
             res->batches += n_batches;
             res->epochs++;
         }
@@ -259,6 +270,9 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
     json_number(j, "kernel_seconds", res->kernel_s / batches);
     json_number(j, "idle_between_kernels_seconds", res->ops.idle_seconds / batches);
     json_number(j, "host_cpu_seconds", res->host_cpu_s / batches);
+    json_number(j, "process_cpu_seconds", res->process_cpu_s / batches);
+    json_number(j, "gflops_per_cpu_second",
+                res->flops_per_epoch * res->epochs / res->process_cpu_s * 1e-9);
     json_number(j, "launches", launches / batches);
     json_object_end(j);
     if (r->with_reference) {
@@ -297,12 +311,14 @@ static void report_shares(const epoch_run *r, const epoch_result *res) {
         launches += (double)res->ops.items[i].launches;
     printf("\n%s: kernel time %.3f s of %.3f s training wall time (%.0f%% busy) in %d epoch%s. "
            "Per step: wall %.3f ms, kernels %.3f ms, device idle between kernels %.3f ms, "
-           "%.1f launches, host thread CPU %.3f ms. Per kernel:\n\n",
+           "%.1f launches, host thread CPU %.3f ms, CPU of all threads %.3f ms (%.1f GFLOP "
+           "per CPU-second). Per kernel:\n\n",
            r->name, res->kernel_s, res->train_s,
            res->train_s > 0 ? 100 * res->kernel_s / res->train_s : 0.0, res->epochs,
            res->epochs == 1 ? "" : "s", 1e3 * res->train_s / batches, 1e3 * res->kernel_s / batches,
            1e3 * res->ops.idle_seconds / batches, launches / batches,
-           1e3 * res->host_cpu_s / batches);
+           1e3 * res->host_cpu_s / batches, 1e3 * res->process_cpu_s / batches,
+           res->flops_per_epoch * res->epochs / res->process_cpu_s * 1e-9);
     printf("| kernel | share | ms/batch | launches/batch |\n|---|---|---|---|\n");
     for (size_t i = 0; i < res->ops.count && i < 12; i++) {
         const op_time *t = &res->ops.items[i];

@@ -8,10 +8,12 @@
 #ifndef DROPOUT
 #define DROPOUT 1
 #endif
-/* Elements per work-item of the DROPOUT kernels (the device profile): 4, one
- * Philox block in four unrolled lanes (CPUs), or 1, consecutive work-items
- * on consecutive elements (GPUs; each regenerates its block and takes its
- * word, which costs ALU, not memory traffic). */
+/* Elements per work-item of the DROPOUT kernels (the device profile): 64,
+ * sixteen Philox blocks in explicit 16-wide vectors, one work-item per group
+ * (CPUs, ReLU and identity); 4, one Philox block in four unrolled lanes
+ * (CPUs otherwise), or 1, consecutive work-items on consecutive elements
+ * (GPUs; each regenerates its block and takes its word, which costs ALU, not
+ * memory traffic). */
 #ifndef DROPOUT_LANES
 #define DROPOUT_LANES 4
 #endif
@@ -78,11 +80,96 @@ ALWAYS_INLINE float dropout_keep_scale(uint word, uint threshold, float scale) {
 #define DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer)                                            \
     const int q_ = (int)get_global_id(0), i0 = 4 * q_;                                             \
     if (i0 + 4 > (n)) return;                                                                      \
-    const uint4 w_ = dropout_words((first >> 2) + (uint)q_, seed_lo, seed_hi, step, layer);      \
+    const uint4 w_ = dropout_words((first >> 2) + (uint)q_, seed_lo, seed_hi, step, layer);        \
     const float f0 = dropout_keep_scale(w_.x, threshold, scale);                                   \
     const float f1 = dropout_keep_scale(w_.y, threshold, scale);                                   \
     const float f2 = dropout_keep_scale(w_.z, threshold, scale);                                   \
     const float f3 = dropout_keep_scale(w_.w, threshold, scale)
+
+/* Sixteen Philox blocks at once: lane l of the four words is block
+ * (q + l)'s, bit for bit philox4x32_10's. The 32x32->64 products as
+ * ulong16 multiplies of widened words (AVX-512's vpmuludq). */
+#define PHILOX_ROUND16(c0, c1, c2, c3, k0, k1)                                                     \
+    do {                                                                                           \
+        const ulong16 p0_ = convert_ulong16(c0) * (ulong16)(PHILOX_M0);                            \
+        const ulong16 p1_ = convert_ulong16(c2) * (ulong16)(PHILOX_M1);                            \
+        const uint16 n0_ = convert_uint16(p1_ >> 32) ^ (c1) ^ (k0);                                \
+        const uint16 n2_ = convert_uint16(p0_ >> 32) ^ (c3) ^ (k1);                                \
+        (c1) = convert_uint16(p1_);                                                                \
+        (c3) = convert_uint16(p0_);                                                                \
+        (c0) = n0_;                                                                                \
+        (c2) = n2_;                                                                                \
+        (k0) += PHILOX_W0;                                                                         \
+        (k1) += PHILOX_W1;                                                                         \
+    } while (0)
+
+/* The keep factors of the 64 elements 4q..4q+63 (q a block index), as four
+ * float16 in element order: dropout_keep_scale of every word. */
+ALWAYS_INLINE void dropout_factors64(uint q, uint threshold, float scale, uint seed_lo,
+                                     uint seed_hi, uint step, uint layer, float16 *f) {
+    uint16 c0 = (uint16)(q) + (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint16 c1 = (uint16)(step), c2 = (uint16)(layer), c3 = (uint16)(PHILOX_DOMAIN_DROPOUT);
+    uint k0 = seed_lo, k1 = seed_hi;
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    PHILOX_ROUND16(c0, c1, c2, c3, k0, k1);
+    const float16 zero = (float16)(0.0f), keep = (float16)(scale);
+    const uint16 t = (uint16)(threshold);
+    const float16 w0 = select(zero, keep, (c0 >> 8) >= t), w1 = select(zero, keep, (c1 >> 8) >= t);
+    const float16 w2 = select(zero, keep, (c2 >> 8) >= t), w3 = select(zero, keep, (c3 >> 8) >= t);
+    /* element 4l + j is word j of block l */
+#define INTERLEAVE4(a, b, c, d)                                                                    \
+    (float16)(w0.a, w1.a, w2.a, w3.a, w0.b, w1.b, w2.b, w3.b, w0.c, w1.c, w2.c, w3.c, w0.d, w1.d,  \
+              w2.d, w3.d)
+    f[0] = INTERLEAVE4(s0, s1, s2, s3);
+    f[1] = INTERLEAVE4(s4, s5, s6, s7);
+    f[2] = INTERLEAVE4(s8, s9, sa, sb);
+    f[3] = INTERLEAVE4(sc, sd, se, sf);
+#undef INTERLEAVE4
+}
+
+/* The 64-element kernels apply act in float16: only where that is
+ * act_apply's arithmetic exactly (the host picks them for these). */
+#if DROPOUT_LANES == 64 && ACT != 0 && ACT != 1
+#error "DROPOUT_LANES=64 is for ReLU and identity only"
+#endif
+#if ACT == 1
+#define ACT16(v) fmax((v), (float16)(0.0f))
+#define ACT_GRAD16(z) select((float16)(0.0f), (float16)(1.0f), (z) > (float16)(0.0f))
+#else
+#define ACT16(v) (v)
+#define ACT_GRAD16(z) ((float16)(1.0f))
+#endif
+#define DROPPED16(value, f) select((value), (float16)(0.0f), (f) == (float16)(0.0f))
+
+/* The DROPOUT_LANES == 64 kernels: work-item g takes DROPOUT_RUNS runs of 64
+ * elements from 64 DROPOUT_RUNS g on (fewer work-groups: PoCL's cost per
+ * group is not small against one run's); a partial last run goes element by
+ * element (TAIL_FACTOR). FOR_EACH_RUN opens the loop over the whole runs,
+ * with f the run's factors; PARTIAL_RUN(i, stmt) ends it and runs stmt for
+ * each element i of the partial run. */
+#ifndef DROPOUT_RUNS
+#define DROPOUT_RUNS 1
+#endif
+#define FOR_EACH_RUN(n)                                                                            \
+    const long begin_ = (long)get_global_id(0) * (64 * DROPOUT_RUNS);                              \
+    const int end_ = (int)min((long)(n), begin_ + 64 * DROPOUT_RUNS);                              \
+    int i0 = (int)min((long)(n), begin_);                                                          \
+    for (; i0 + 64 <= end_; i0 += 64) {                                                            \
+        float16 f[4];                                                                              \
+        dropout_factors64((first >> 2) + (uint)(i0 >> 2), threshold, scale, seed_lo, seed_hi,      \
+                          step, layer, f);
+#define PARTIAL_RUN(i, stmt)                                                                       \
+    }                                                                                              \
+    for (int i = i0; i < end_; i++)                                                                \
+    stmt
 
 /* The factor of element i on its own (tails, and kernels with their own layout). */
 ALWAYS_INLINE float dropout_factor(uint i, uint threshold, float scale, uint seed_lo, uint seed_hi,
@@ -112,7 +199,14 @@ ALWAYS_INLINE float grad_dropped(float z, float dy, float f) {
 /* y = act(x) * mask / (1 - p); x == y allowed. */
 kernel void act_forward(int n, global const float *x, global float *y, uint threshold, float scale,
                         uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
-#if DROPOUT && DROPOUT_LANES == 4
+#if DROPOUT && DROPOUT_LANES == 64
+    FOR_EACH_RUN(n)
+    for (int v = 0; v < 4; v++) {
+        const float16 xv = vload16(0, x + i0 + 16 * v);
+        vstore16(DROPPED16(ACT16(xv) * f[v], f[v]), 0, y + i0 + 16 * v);
+    }
+    PARTIAL_RUN(i, y[i] = act_dropped(x[i], TAIL_FACTOR(i)));
+#elif DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     y[i0] = act_dropped(x[i0], f0);
     y[i0 + 1] = act_dropped(x[i0 + 1], f1);
@@ -137,7 +231,15 @@ kernel void act_forward_tail(int n, global const float *x, global float *y, uint
 kernel void act_backward(int n, global const float *z, global const float *dy, global float *dx,
                          uint threshold, float scale, uint seed_lo, uint seed_hi, uint step,
                          uint layer, uint first) {
-#if DROPOUT && DROPOUT_LANES == 4
+#if DROPOUT && DROPOUT_LANES == 64
+    FOR_EACH_RUN(n)
+    for (int v = 0; v < 4; v++) {
+        const int at = i0 + 16 * v;
+        const float16 g = vload16(0, dy + at) * ACT_GRAD16(vload16(0, z + at)) * f[v];
+        vstore16(DROPPED16(g, f[v]), 0, dx + at);
+    }
+    PARTIAL_RUN(i, dx[i] = grad_dropped(z[i], dy[i], TAIL_FACTOR(i)));
+#elif DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     dx[i0] = grad_dropped(z[i0], dy[i0], f0);
     dx[i0 + 1] = grad_dropped(z[i0 + 1], dy[i0 + 1], f1);
@@ -169,7 +271,16 @@ kernel void act_backward_tail(int n, global const float *z, global const float *
 kernel void act_forward_diff(int n, global const float *z_mod, global const float *y,
                              global float *y_mod, global float *diff, uint threshold, float scale,
                              uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
-#if DROPOUT && DROPOUT_LANES == 4
+#if DROPOUT && DROPOUT_LANES == 64
+    FOR_EACH_RUN(n)
+    for (int v = 0; v < 4; v++) {
+        const int at = i0 + 16 * v;
+        const float16 ym = DROPPED16(ACT16(vload16(0, z_mod + at)) * f[v], f[v]);
+        vstore16(ym, 0, y_mod + at);
+        vstore16(vload16(0, y + at) - ym, 0, diff + at);
+    }
+    PARTIAL_RUN(i, FORWARD_DIFF(i, TAIL_FACTOR(i)));
+#elif DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
     FORWARD_DIFF(i0, f0);
     FORWARD_DIFF(i0 + 1, f1);
@@ -199,11 +310,10 @@ kernel void act_forward_diff_tail(int n, global const float *z_mod, global const
  * columns of a row that do not fill a vector go one by one.
  * Global (ceil(cols / LR_VW), rows). */
 #define LR_VW 8
-kernel void act_forward_diff_lowrank(int n, int cols, global const float *z,
-                                     global const float *m, global const float *basis,
-                                     global const float *y, global float *y_mod,
-                                     global float *diff, uint threshold, float scale,
-                                     uint seed_lo, uint seed_hi, uint step, uint layer,
+kernel void act_forward_diff_lowrank(int n, int cols, global const float *z, global const float *m,
+                                     global const float *basis, global const float *y,
+                                     global float *y_mod, global float *diff, uint threshold,
+                                     float scale, uint seed_lo, uint seed_hi, uint step, uint layer,
                                      uint first) {
     const int col0 = (int)get_global_id(0) * LR_VW, row = (int)get_global_id(1);
     if (col0 >= cols || row * cols >= n) return;

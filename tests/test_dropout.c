@@ -155,9 +155,10 @@ END_TEST
 
 /* A data-parallel rank holds the rows of the global batch from some row on:
  * with first set to that row's element index, its mask is the global mask's
- * tail, whether first starts a Philox block (four lanes) or not (one lane). */
+ * tail, whether first starts a Philox block (64 or four lanes, also inside a
+ * run of 64) or not (one lane). */
 START_TEST(test_offset_mask_is_the_global_masks_tail) {
-    static const uint32_t firsts[] = {4096, 1030, 6, 1, 3};
+    static const uint32_t firsts[] = {4096, 4100, 36, 1030, 6, 1, 3};
     op_dropout drop = {.p = 0.3f, .seed = 77, .step = 12, .layer = 1};
     device_mask(&drop, &out_a, host_a);
     for (size_t k = 0; k < sizeof firsts / sizeof firsts[0]; k++) {

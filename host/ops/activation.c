@@ -34,9 +34,14 @@ static pp_status check_act(const char *op, op_act act, size_t n) {
 }
 
 /* Dropout elements per work-item: the profile's, but one when the mask
- * starts inside a Philox block (a data-parallel rank's rows, cl/activation.cl). */
-static int drop_lanes(const rt_context *ctx, const drop_args *d) {
-    return d->first % 4 ? 1 : ctx->device_profile.dropout_elements_per_item;
+ * starts inside a Philox block (a data-parallel rank's rows, cl/activation.cl),
+ * and 4 instead of 64 for activations the 64-element kernels do not vectorise
+ * (their float16 arithmetic must be act_apply's exactly). */
+static int drop_lanes(const rt_context *ctx, const drop_args *d, op_act act) {
+    if (d->first % 4) return 1;
+    int lanes = ctx->device_profile.dropout_elements_per_item;
+    if (lanes == 64 && act != OP_ACT_RELU && act != OP_ACT_IDENTITY) return 4;
+    return lanes;
 }
 
 /* The kernel is built per activation and with or without dropout; the
@@ -44,8 +49,10 @@ static int drop_lanes(const rt_context *ctx, const drop_args *d) {
 static pp_status get_kernel_ranked(rt_context *ctx, const char *name, op_act act,
                                    const drop_args *d, size_t rank, rt_kernel **k) {
     char defines[96];
-    int n = snprintf(defines, sizeof defines, "-DACT=%d -DDROPOUT=%d -DDROPOUT_LANES=%d", (int)act,
-                     d->threshold != 0, drop_lanes(ctx, d));
+    int n = snprintf(defines, sizeof defines,
+                     "-DACT=%d -DDROPOUT=%d -DDROPOUT_LANES=%d -DDROPOUT_RUNS=%d", (int)act,
+                     d->threshold != 0, drop_lanes(ctx, d, act),
+                     ctx->device_profile.dropout_vector_runs);
     if (rank) snprintf(defines + n, sizeof defines - (size_t)n, " -DRANK=%zu", rank);
     return rt_kernel_get(ctx, "activation", name, defines, k);
 }
@@ -60,16 +67,25 @@ static pp_status get_kernel(rt_context *ctx, const char *name, op_act act, const
         RT_UINT((d).step), RT_UINT((d).layer), RT_UINT((d).first)
 
 /* Launches activation kernel `name` over n elements: one work-item per element
- * without dropout or with the profile's one-element dropout; with four
- * elements per work-item, one per whole block of four (one Philox block,
- * cl/activation.cl) and, for the n % 4 elements after them, `name`_tail. */
+ * without dropout or with the profile's one-element dropout; with 64
+ * elements per work-item, one per run of 64 (the last one partial) in the
+ * profile's groups for them; with four elements per work-item, one per whole
+ * block of four (one Philox block, cl/activation.cl) and, for the n % 4
+ * elements after them, `name`_tail. */
 static pp_status launch_act(rt_context *ctx, const char *name, op_act act, const drop_args *d,
                             size_t n, size_t n_args, const rt_arg *args) {
     rt_kernel *k;
     PP_TRY(get_kernel(ctx, name, act, d, &k));
     size_t local = op_pow2_local(k, ctx->device_profile.elementwise_local);
-    if (!d->threshold || drop_lanes(ctx, d) == 1)
+    const int lanes = drop_lanes(ctx, d, act);
+    if (!d->threshold || lanes == 1)
         return rt_launch(ctx, k, 1, (size_t[]){n}, &local, n_args, args);
+    if (lanes == 64) {
+        local = op_pow2_local(k, ctx->device_profile.dropout_vector_local);
+        size_t per_item = 64 * (size_t)ctx->device_profile.dropout_vector_runs;
+        return rt_launch(ctx, k, 1, (size_t[]){(n + per_item - 1) / per_item}, &local, n_args,
+                         args);
+    }
     if (n / 4) PP_TRY(rt_launch(ctx, k, 1, (size_t[]){n / 4}, &local, n_args, args));
     if (n % 4 == 0) return PP_OK;
     char tail[48];

@@ -35,7 +35,14 @@ static pp_status forced_kind(rt_profile_kind *kind, int *forced) {
  * the figures): one work-item per group wherever a kernel keeps its work in
  * wide vectors. */
 static void cpu_choices(const pp_device_info *info, rt_device_profile *p) {
-    p->dropout_elements_per_item = 4;
+    /* ReLU + dropout on 64x1024: 174-179 -> 89-93 us of CPU per call, with the
+     * modulated pass's difference 241-249 -> 104-106, backward 164-176 ->
+     * 97-104 (PoCL 3.1, AMD EPYC AVX-512; bench/README.md), against four
+     * elements per work-item, whose strided lanes PoCL vectorised into
+     * gathers and scatters */
+    p->dropout_elements_per_item = 64;
+    p->dropout_vector_local = 1;
+    p->dropout_vector_runs = 8; /* 1 run: 100-120 us, 4-32: 87-105 */
     /* PoCL widens to the device's vectors; narrower devices get narrower tiles */
     p->conv_max_vector = info->preferred_vector_width >= 16  ? 16
                          : info->preferred_vector_width >= 8 ? 8
@@ -58,6 +65,8 @@ static void cpu_choices(const pp_device_info *info, rt_device_profile *p) {
  * work-items on consecutive addresses, trees in local memory. */
 static void gpu_choices(rt_device_profile *p) {
     p->dropout_elements_per_item = 1;
+    p->dropout_vector_local = 64; /* unused while one element per work-item */
+    p->dropout_vector_runs = 1;
     p->conv_max_vector = 4; /* 25 float16 accumulators per work-item would spill */
     p->conv_tile_local[0] = 0;
     p->conv_tile_local[1] = 0;

@@ -18,11 +18,18 @@ typedef struct rt_device_profile {
 
     /* One-dimensional element-wise launches: work-items per group. */
     size_t elementwise_local;
-    /* Activations with dropout: elements per work-item. 4: one Philox block
+    /* Activations with dropout: elements per work-item. 64: sixteen Philox
+     * blocks in 16-wide vectors per work-item (ReLU and identity; 4 for the
+     * other activations). 4: one Philox block
      * in four unrolled lanes, which PoCL vectorises across work-items (a CPU
      * runs few work-items, each wide); 1: one element per work-item with
      * consecutive work-items on consecutive elements (coalesced on a GPU). */
     int dropout_elements_per_item;
+    /* Work-items per group of the 64-element dropout kernels (CPUs: 1, the
+     * kernel's explicit 16-wide vectors are the vectorisation). */
+    size_t dropout_vector_local;
+    /* Runs of 64 elements per work-item of those kernels. */
+    int dropout_vector_runs;
 
     /* Convolution: the widest row tile (4, 8 or 16 floats) of the tiled
      * kernels; the work-group of the tiled forward and input-gradient
