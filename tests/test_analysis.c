@@ -387,6 +387,42 @@ START_TEST(reader_survives_truncation_and_mutation) {
 }
 END_TEST
 
+/* Runs of the follow-up's variants or of other layers are groups of their
+ * own; the presets' layers are not named. */
+START_TEST(labels_name_variants_and_non_preset_layers) {
+    static const struct {
+        const char *config, *label;
+    } cases[] = {
+        {"{\"arch\": \"fc1024\"}", "PEPITA FC MNIST"},
+        {"{\"arch\": \"fc1024,fc1024\"}", "PEPITA FC MNIST fc1024,fc1024"},
+        {"{\"arch\": \"fc1024,fc1024\", \"variant\": \"wm+norm\"}",
+         "PEPITA FC MNIST fc1024,fc1024 +wm+norm"},
+        {"{\"modulation\": \"zero\", \"variant\": \"time-local\"}",
+         "PEPITA FC MNIST F=0 +time-local"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512], label[320];
+        snprintf(text, sizeof text,
+                 "{\"dataset\": \"mnist\", \"model\": \"fc\", \"rule\": \"pepita\", \"epochs\": 1, "
+                 "\"test_accuracy\": [0.5], \"config\": %s}",
+                 cases[i].config);
+        run_data d;
+        ck_assert_msg(run_json_parse(text, strlen(text), "v.json", &d) == PP_OK, "%s",
+                      pp_last_error());
+        run_json_label(&d, label, sizeof label);
+        ck_assert_str_eq(label, cases[i].label);
+        run_json_free(&d);
+    }
+    const char *bad =
+        "{\"dataset\": \"mnist\", \"model\": \"fc\", \"rule\": \"pepita\", \"epochs\": 1, "
+        "\"test_accuracy\": [0.5], \"config\": {\"variant\": \"wm norm\"}}";
+    run_data d;
+    ck_assert_int_eq(run_json_parse(bad, strlen(bad), "bad.json", &d), PP_ERR_FORMAT);
+    ck_assert_msg(strstr(pp_last_error(), "\"variant\" must hold only a-z, 0-9 and '-+'"), "%s",
+                  pp_last_error());
+}
+END_TEST
+
 START_TEST(cli_names_a_malformed_or_missing_run_file) {
     if (!ts_cli_path()) {
         ts_skip("cli_names_a_malformed_or_missing_run_file", "no pepita binary");
@@ -815,6 +851,7 @@ int main(void) {
     tcase_add_test(tools, slowness_fits_only_the_first_epochs_and_tolerates_noise);
     tcase_add_test(tools, cli_names_a_malformed_or_missing_run_file);
     tcase_add_test(tools, summary_tables_mean_and_std_per_group);
+    tcase_add_test(tools, labels_name_variants_and_non_preset_layers);
     tcase_add_test(tools, plot_draws_every_kind);
     tcase_add_test(tools, plot_without_gnuplot_names_the_package);
     suite_add_tcase(s, tools);

@@ -60,11 +60,6 @@ static void side_destroy(side *s) {
     pp_context_destroy(s->context);
 }
 
-/* Every weight of both trainers: the largest relative difference. */
-static double weights_difference(pp_trainer *a, pp_trainer *b) {
-    return ts_weights_difference(a, b, 1);
-}
-
 static void train_on_both(pp_model_kind model, const char *rule_name, const char *pocl,
                           const char *oclgrind) {
     pp_rule_kind rule;
@@ -85,7 +80,7 @@ static void train_on_both(pp_model_kind model, const char *rule_name, const char
     side a = {0}, b = {0};
     side_create(&a, pocl, &c, &train, &test);
     side_create(&b, oclgrind, &c, &train, &test);
-    const double initial = weights_difference(a.trainer, b.trainer);
+    const double initial = ts_weights_difference(a.trainer, b.trainer, 1);
     ck_assert_msg(initial == 0.0, "%s %s: initial weights differ by %g", rule_name,
                   pp_model_name(model), initial);
 
@@ -94,7 +89,7 @@ static void train_on_both(pp_model_kind model, const char *rule_name, const char
     ck_assert_msg(st == PP_OK, "PoCL: %s", pp_last_error());
     st = pp_trainer_run_epoch(b.trainer, NULL, NULL, &sb);
     ck_assert_msg(st == PP_OK, "Oclgrind: %s", pp_last_error());
-    const double trained = weights_difference(a.trainer, b.trainer);
+    const double trained = ts_weights_difference(a.trainer, b.trainer, 1);
     printf("%-6s %-4s: weights after %d steps differ by %.2e (relative), train loss %.6f / "
            "%.6f\n",
            rule_name, pp_model_name(model), N_TRAIN / c.batch, trained, sa.train_loss,

@@ -664,23 +664,17 @@ int cli_plot(int argc, char **argv) {
         if (help) usage(stdout);
         return help ? 0 : cli_report(st);
     }
-    run_data *runs = calloc((size_t)n, sizeof *runs);
+    run_data *runs = NULL;
     int *group_of = calloc((size_t)n, sizeof *group_of);
-    int loaded = 0;
-    if (!runs || !group_of) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (int i = 0; st == PP_OK && i < n; i++) {
-        st = run_json_load(files[i], &runs[i]);
-        if (st == PP_OK) loaded++;
-    }
+    if (!group_of) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (st == PP_OK) st = run_json_load_all(files, n, &runs);
     if (st == PP_OK && o.kind == KIND_HISTOGRAMS && n > 1)
         fprintf(stderr, "note: drawing the histograms of %s only (the first run)\n", files[0]);
     if (st == PP_OK) {
         plot_input in = {runs, files, n, group_of, run_json_groups(runs, n, group_of)};
         st = make_figure(&in, &o);
     }
-    for (int i = 0; i < loaded; i++)
-        run_json_free(&runs[i]);
-    free(runs);
+    run_json_free_all(runs, n);
     free(group_of);
     free(files);
     if (st != PP_OK) return cli_report(st);

@@ -170,15 +170,12 @@ int cli_slowness(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    run_data *runs = calloc((size_t)n, sizeof *runs);
+    run_data *runs = NULL;
     cli_slowness_fit *fits = calloc((size_t)n, sizeof *fits);
     double *values = calloc(2 * (size_t)n, sizeof *values);
-    pp_status st = runs && fits && values ? PP_OK : pp_fail(PP_ERR_OUT_OF_MEMORY, "out of memory");
-    int loaded = 0;
+    pp_status st = fits && values ? PP_OK : pp_fail(PP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == PP_OK) st = run_json_load_all(files, n, &runs);
     for (int i = 0; st == PP_OK && i < n; i++) {
-        st = run_json_load(files[i], &runs[i]);
-        if (st != PP_OK) break;
-        loaded++;
         st = cli_fit_slowness(runs[i].test_accuracy, runs[i].epochs, runs[i].classes, max_epochs,
                               &fits[i]);
         if (st != PP_OK) st = pp_fail_context(st, "%s", files[i]);
@@ -220,9 +217,7 @@ int cli_slowness(int argc, char **argv) {
         }
         free(done);
     }
-    for (int i = 0; i < loaded; i++)
-        run_json_free(&runs[i]);
-    free(runs);
+    run_json_free_all(runs, n);
     free(fits);
     free(values);
     free(files);

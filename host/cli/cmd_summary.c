@@ -301,16 +301,13 @@ int cli_summary(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    run_data *runs = calloc((size_t)(n ? n : 1), sizeof *runs);
+    run_data *runs = NULL;
     group *groups = calloc((size_t)(n ? n : 1), sizeof *groups);
     int *members = calloc((size_t)(n ? n : 1), sizeof *members);
-    if (st == PP_OK && (!runs || !groups || !members))
+    if (st == PP_OK && (!groups || !members))
         st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
-    int loaded = 0, n_groups = 0, used = 0;
-    for (int i = 0; st == PP_OK && i < n; i++) {
-        st = run_json_load(files[i], &runs[i]);
-        if (st == PP_OK) loaded++;
-    }
+    int n_groups = 0, used = 0;
+    if (st == PP_OK) st = run_json_load_all(files, n, &runs);
     /* groups in order of first appearance; members stored contiguously */
     int *group_of = malloc((size_t)(n ? n : 1) * sizeof *group_of);
     if (st == PP_OK && !group_of) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -325,9 +322,7 @@ int cli_summary(int argc, char **argv) {
     free(group_of);
     if (st == PP_OK)
         st = write_outputs(runs, n, files, groups, n_groups, max_epochs, note, md_path, json_path);
-    for (int i = 0; i < loaded; i++)
-        run_json_free(&runs[i]);
-    free(runs);
+    run_json_free_all(runs, n);
     free(groups);
     free(members);
     free(files);

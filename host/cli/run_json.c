@@ -43,19 +43,29 @@ static pp_status required(const extract *x, const json_t *obj, const char *key,
 }
 
 /* A short lower-case name: letters, digits and '-'. */
-static pp_status name_string(const extract *x, const char *key, const json_t *v, char *out,
-                             size_t size) {
+/* A name of a-z, 0-9 and the characters of `punctuation` (it reaches figure
+ * titles and file names, so nothing else). */
+static pp_status name_string_of(const extract *x, const char *key, const json_t *v, char *out,
+                                size_t size, const char *punctuation) {
     if (!json_is_string(v)) return field_error(x, key, "must be a string");
     const char *text = json_string_value(v);
     size_t n = strlen(text);
     if (n == 0 || n >= size) return field_error(x, key, "has an impossible length");
     for (size_t i = 0; i < n; i++) {
         char c = text[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return field_error(x, key, "must hold only a-z, 0-9 and '-'");
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(punctuation, c))) {
+            char what[64];
+            snprintf(what, sizeof what, "must hold only a-z, 0-9 and '%s'", punctuation);
+            return field_error(x, key, what);
+        }
     }
     memcpy(out, text, n + 1);
     return PP_OK;
+}
+
+static pp_status name_string(const extract *x, const char *key, const json_t *v, char *out,
+                             size_t size) {
+    return name_string_of(x, key, v, out, size, "-");
 }
 
 /* An integral number in [lo, hi]. */
@@ -290,9 +300,9 @@ static pp_status read_run(const extract *x, const json_t *root, run_data *r) {
         const json_t *m = json_object_get(v, "modulation");
         if (m) PP_TRY(name_string(x, "modulation", m, r->modulation, sizeof r->modulation));
         m = json_object_get(v, "variant");
-        if (m) PP_TRY(name_string(x, "variant", m, r->variant, sizeof r->variant));
+        if (m) PP_TRY(name_string_of(x, "variant", m, r->variant, sizeof r->variant, "-+"));
         m = json_object_get(v, "arch");
-        if (m) PP_TRY(name_string(x, "arch", m, r->arch, sizeof r->arch));
+        if (m) PP_TRY(name_string_of(x, "arch", m, r->arch, sizeof r->arch, ","));
         /* the presets' own layers need no mention */
         if (!strcmp(r->arch, "fc1024") || !strcmp(r->arch, "conv32k5,pool2")) r->arch[0] = '\0';
     }
@@ -376,6 +386,27 @@ pp_status run_json_load(const char *path, run_data *out) {
     pp_status st = run_json_parse(text, size, path, out);
     free(text);
     return st;
+}
+
+pp_status run_json_load_all(const char *const *files, int n, run_data **out) {
+    *out = NULL;
+    run_data *runs = calloc((size_t)(n > 0 ? n : 1), sizeof *runs);
+    if (!runs) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory reading %d runs", n);
+    for (int i = 0; i < n; i++) {
+        pp_status st = run_json_load(files[i], &runs[i]);
+        if (st != PP_OK) {
+            run_json_free_all(runs, i);
+            return st;
+        }
+    }
+    *out = runs;
+    return PP_OK;
+}
+
+void run_json_free_all(run_data *runs, int n) {
+    for (int i = 0; runs && i < n; i++)
+        run_json_free(&runs[i]);
+    free(runs);
 }
 
 void run_json_free(run_data *r) {

@@ -60,6 +60,10 @@ pp_status run_json_parse(const char *text, size_t size, const char *name, run_da
 /* Reads and parses a file. */
 pp_status run_json_load(const char *path, run_data *out);
 void run_json_free(run_data *run);
+/* Reads n files into a new array of n runs, or none on failure (the status
+ * names the file); free it with run_json_free_all(runs, n). */
+pp_status run_json_load_all(const char *const *files, int n, run_data **runs);
+void run_json_free_all(run_data *runs, int n);
 
 /* "PEPITA FC MNIST", with " F=0" or " random modulation" for the modulation
  * controls, the hidden layers when not the preset's (" fc1024,fc1024") and
