@@ -276,6 +276,27 @@ START_TEST(test_mirroring_is_a_function_of_seed_and_step) {
 }
 END_TEST
 
+/* The deepest network --arch allows (9 hidden layers and the output) keeps
+ * F and a factor per layer: one more fixed matrix than layers. */
+START_TEST(test_deepest_network_mirrors) {
+    pp_config c;
+    ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
+    ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
+    snprintf(c.arch, sizeof c.arch, "fc8,fc8,fc8,fc8,fc8,fc8,fc8,fc8,fc8");
+    c.batch = 4;
+    ck_assert_msg(pp_config_validate(&c) == PP_OK, "%s", pp_last_error());
+    network *net;
+    rule *r;
+    ck_assert_int_eq(rule_network_create(ctx, &c, 1, 1, 7, 3, 4, &net), PP_OK);
+    ck_assert_int_eq(net->n_layers, 10);
+    pp_status st = rule_create(&c, net, &r);
+    ck_assert_msg(st == PP_OK, "%s", pp_last_error());
+    ck_assert_int_eq(r->fixed.count, 11);
+    rule_destroy(r);
+    net_destroy(net);
+}
+END_TEST
+
 START_TEST(test_schedule) {
     pepita_mirror_params p = {.pre_mirror = 2, .every = 3};
     static const int mirrors[] = {0, 1, 1, 1, 0, 0, 1, 0, 0, 1};
@@ -596,6 +617,7 @@ Suite *mirror_suite(void) {
     tcase_add_loop_test(module, test_mirror_steps_match_the_host_model, 0, 3);
     tcase_add_test(module, test_mirroring_is_a_function_of_seed_and_step);
     tcase_add_test(module, test_schedule);
+    tcase_add_test(module, test_deepest_network_mirrors);
     tcase_add_loop_test(module, test_full_wm_step_matches_the_host_model, 0, 2);
     suite_add_tcase(s, module);
     TCase *training = tcase_create("training");

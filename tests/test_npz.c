@@ -739,19 +739,27 @@ START_TEST(test_export_matches_trainer) {
         pp_rule_kind rule;
         const char *fixed[4]; /* the fixed matrices' names */
         size_t fixed_shape[4][2];
-        int mirror; /* weight mirroring: F and its factors B_l, shaped like W_l^T */
+        int mirror;       /* weight mirroring: F and its factors B_l, shaped like W_l^T */
+        const char *arch; /* fc layers 20, 8, 6 by --arch instead of --hidden */
     } cases[] = {
-        {PP_MODEL_FC, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0},
-        {PP_MODEL_FC, PP_RULE_FA, {"B2", "B3"}, {{12, 24}, {4, 12}}, 0},
-        {PP_MODEL_FC, PP_RULE_DRTP, {"B1", "B2"}, {{4, 24}, {4, 12}}, 0},
-        {PP_MODEL_FC, PP_RULE_BP, {NULL}, {{0}}, 0},
-        {PP_MODEL_CONV, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0},
-        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 64}}, 0},
+        {PP_MODEL_FC, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0, NULL},
+        {PP_MODEL_FC, PP_RULE_FA, {"B2", "B3"}, {{12, 24}, {4, 12}}, 0, NULL},
+        {PP_MODEL_FC, PP_RULE_DRTP, {"B1", "B2"}, {{4, 24}, {4, 12}}, 0, NULL},
+        {PP_MODEL_FC, PP_RULE_BP, {NULL}, {{0}}, 0, NULL},
+        {PP_MODEL_CONV, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0, NULL},
+        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 64}}, 0, NULL},
         {PP_MODEL_FC,
          PP_RULE_PEPITA,
          {"F", "B1", "B2", "B3"},
          {{100, 4}, {100, 24}, {24, 12}, {12, 4}},
-         1},
+         1,
+         NULL},
+        {PP_MODEL_FC,
+         PP_RULE_DRTP,
+         {"B1", "B2", "B3"},
+         {{4, 20}, {4, 8}, {4, 6}},
+         0,
+         "fc20,fc8,fc6"},
     };
     char ckpt[4200], npz[4200];
     snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", tmp);
@@ -760,6 +768,10 @@ START_TEST(test_export_matches_trainer) {
         pp_config c = small_config(cases[k].model, cases[k].rule);
         c.epochs = 1;
         c.mirror = cases[k].mirror;
+        if (cases[k].arch) { /* the widths the checks below read */
+            snprintf(c.arch, sizeof c.arch, "%s", cases[k].arch);
+            c.hidden[0] = 20, c.hidden[1] = 8, c.hidden[2] = 6, c.n_hidden = 3;
+        }
         pp_trainer *t = trained(ctx, &c, &train, &test);
         ck_assert_int_eq(pp_trainer_save(t, ckpt), PP_OK);
         pp_status st = pp_checkpoint_export_npz(ckpt, c.model == PP_MODEL_CONV ? &test : NULL, npz);
@@ -851,7 +863,7 @@ START_TEST(test_export_errors) {
     ts_quadrant_split(&other, 4, 7);
     other.height = other.width = 3; /* only the shape is read */
     ck_assert_int_eq(pp_checkpoint_export_npz(ckpt, &other, npz), PP_ERR_MISMATCH);
-    snprintf(want, sizeof want, "%s: a 3x3 input is too small for the conv model", ckpt);
+    snprintf(want, sizeof want, "%s: a 3x3 input is too small for conv layer 1", ckpt);
     ck_assert_str_eq(pp_last_error(), want);
     other.height = other.width = 12;
     ck_assert_int_eq(pp_checkpoint_export_npz(ckpt, &other, npz), PP_ERR_MISMATCH);

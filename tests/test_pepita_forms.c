@@ -66,8 +66,8 @@ static void check_close(const char *what, int layer, const double *device, const
 }
 
 /* One step of the rule on an FC net INPUT-(6-5-4 cut to hidden)-CLASSES. */
-static void check_one_step(pp_update_form form, int normalise, int hidden, float dropout,
-                           int naive) {
+static void check_one_step(pp_update_form form, int normalise, int hidden, float dropout, int naive,
+                           int mirrored) {
     pp_config c;
     ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
     static const int sizes[] = {6, 5, 4};
@@ -83,10 +83,14 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
     c.momentum = 0.9f;
     c.weight_decay = 0.01f; /* time-local's own step applies it */
     c.f_scale = 1.0f;       /* a modulation strong enough that h' differs visibly from h */
+    /* a learned F (its factors as drawn: the step alone does not mirror) and so x - e F^T */
+    c.mirror = mirrored;
+    c.pre_mirror = 0;
     pp_status st = pp_config_validate(&c);
     ck_assert_msg(st == PP_OK, "config: %s", pp_last_error());
-    printf("%s%s, %d hidden, dropout %.1f%s\n", form_name(form), normalise ? " normalised" : "",
-           hidden, (double)dropout, naive ? ", naive modulated pass" : "");
+    printf("%s%s, %d hidden, dropout %.1f%s%s\n", form_name(form), normalise ? " normalised" : "",
+           hidden, (double)dropout, naive ? ", naive modulated pass" : "",
+           mirrored ? ", mirrored F (x - e F^T)" : "");
 
     network *net = NULL;
     rule *r = NULL;
@@ -107,7 +111,7 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
                     .classes = CLASSES,
                     .n_layers = net->n_layers,
                     .form = form,
-                    .sign = 1.0,
+                    .sign = mirrored ? -1.0 : 1.0,
                     .normalise = normalise,
                     .lr = LR,
                     .momentum = c.momentum,
@@ -134,7 +138,7 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
         p.drop[l] = drop[l];
         free(f);
     }
-    ck_assert_int_eq(r->fixed.count, 1);
+    ck_assert_int_eq(r->fixed.count, mirrored ? 1 + net->n_layers : 1);
     double *f = read_doubles(&r->fixed.buf[0], INPUT * CLASSES);
     p.f = f;
 
@@ -175,9 +179,13 @@ START_TEST(one_step_matches_the_host_model) {
     for (int form = 0; form < 3; form++)
         for (int normalise = 0; normalise <= 1; normalise++)
             for (int hidden = 1; hidden <= 3; hidden++)
-                check_one_step(forms[form], normalise, hidden, hidden == 2 ? 0.3f : 0.0f, 0);
+                check_one_step(forms[form], normalise, hidden, hidden == 2 ? 0.3f : 0.0f, 0, 0);
     for (int normalise = 0; normalise <= 1; normalise++)
-        check_one_step(PP_UPDATE_HEBBIAN, normalise, 2, 0.3f, 1);
+        check_one_step(PP_UPDATE_HEBBIAN, normalise, 2, 0.3f, 1, 0);
+    /* with weight mirroring's sign: every form, and the Hebbian first layer's algebra */
+    for (int form = 0; form < 3; form++)
+        check_one_step(forms[form], 0, 2, 0.3f, 0, 1);
+    check_one_step(PP_UPDATE_HEBBIAN, 0, 2, 0.3f, 1, 1);
 }
 END_TEST
 

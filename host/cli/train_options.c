@@ -302,7 +302,9 @@ pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train
     } else {
         PP_TRY(pp_config_preset(&o->config, dataset, model, rule));
     }
-    /* then every override, in order */
+    /* then every override, in order; a weight-mirroring setting is kept
+     * to be refused without --mirror */
+    char mirror_flag[32] = "";
     cli_options_start(&walk, argc, argv, "hq", options, 0);
     for (;;) {
         PP_TRY(next_option(&walk, for_eval, &p, &done));
@@ -324,8 +326,15 @@ pp_status cli_parse_train_options(int argc, char **argv, int for_eval, cli_train
         else if (p.id == OPT_MIRROR)
             o->config.mirror = 1;
         if (p.id == OPT_VALUED) PP_TRY(apply(p.flag, p.value, o));
+        if (p.id == OPT_VALUED &&
+            (!strncmp(p.flag, "--mirror-", 9) || !strcmp(p.flag, "--pre-mirror")))
+            snprintf(mirror_flag, sizeof mirror_flag, "%s", p.flag);
     }
     if (o->help) return PP_OK;
+    if (mirror_flag[0] && !o->config.mirror)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "%s sets weight mirroring: it needs --mirror (or --variant wm)",
+                       mirror_flag);
     if (for_eval && (o->save_path || o->resume_path || o->log_path))
         return pp_fail(PP_ERR_ARGUMENT, "pepita eval takes no --save, --resume or --log");
     return pp_config_validate(&o->config);

@@ -12,7 +12,8 @@
 #include "model/network.h"
 #include "model/random_streams.h"
 
-#define RULE_MAX_FIXED NET_MAX_LAYERS
+/* F and weight mirroring's factor per layer (PEPITA), or one per layer. */
+#define RULE_MAX_FIXED (NET_MAX_LAYERS + 1)
 
 /* The fixed random matrices a rule owns (F, or the feedback matrices B_l):
  * saved in checkpoints, never trained. */

@@ -399,6 +399,9 @@ static const char *architecture_difference(const pp_config *a, const pp_config *
         return "the conv layer's shape";
     }
     if (strcmp(a->arch, b->arch)) return "--arch";
+    /* what the network computes, and the fixed matrices saved */
+    if (a->normalise != b->normalise) return "--normalise";
+    if (a->mirror != b->mirror) return "--mirror";
     return NULL;
 }
 

@@ -228,6 +228,21 @@ static pp_status validate_variants(const pp_config *c) {
     if (c->mirror_every < 0 || c->mirror_every > 100000)
         return pp_fail(PP_ERR_ARGUMENT, "--mirror-every must be between 0 and 100000, got %d",
                        c->mirror_every);
+    /* B <- (1 - lr decay) B + ...: a factor <= 0 would flip F's sign every batch */
+    if (c->mirror && (double)c->mirror_lr * c->mirror_decay >= 1.0)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--mirror-lr x --mirror-decay must stay below 1 (the factors shrink by "
+                       "1 - lr decay per step), got %g x %g",
+                       (double)c->mirror_lr, (double)c->mirror_decay);
+    if (c->mirror && c->modulation != PP_MODULATION_ERROR)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--mirror learns F for the error's modulation: it needs --modulation error");
+    if (c->mirror && c->f_scale == 0.0f)
+        return pp_fail(PP_ERR_ARGUMENT,
+                       "--mirror keeps F at the std f-scale sqrt(2/d): it needs --f-scale above 0");
+    arch_spec spec;
+    if (c->normalise && arch_of_config(c, &spec) == PP_OK && spec.n == 0)
+        return pp_fail(PP_ERR_ARGUMENT, "--normalise acts on hidden layers: this network has none");
     return PP_OK;
 }
 

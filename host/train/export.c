@@ -85,26 +85,31 @@ static pp_status layout_of(const char *path, const pp_config *c, const export_ge
     memset(L, 0, sizeof *L);
     size_t d = (size_t)g->channels * g->height * g->width, k = (size_t)g->classes;
     size_t outs[CHECKPOINT_MAX_TENSORS]; /* features each layer hands on */
-    if (c->model == PP_MODEL_CONV) {
-        int f = c->conv_filters, kk = c->conv_kernel;
-        int oh = g->height - kk + 1, ow = g->width - kk + 1;
-        if (oh < 2 || ow < 2)
-            return pp_fail(PP_ERR_MISMATCH, "%s: a %dx%d input is too small for the conv model",
-                           path, g->height, g->width);
-        L->n_layers = 2;
-        L->weights[0] = (tensor_shape){4, {(size_t)f, (size_t)g->channels, (size_t)kk, (size_t)kk}};
-        outs[0] = (size_t)f * (size_t)(oh / 2) * (size_t)(ow / 2);
-        L->weights[1] = shape2(k, outs[0]);
-        outs[1] = k;
-    } else {
-        L->n_layers = c->n_hidden + 1;
-        size_t in = d;
-        for (int l = 0; l < L->n_layers; l++) {
-            outs[l] = l < c->n_hidden ? (size_t)c->hidden[l] : k;
-            L->weights[l] = shape2(outs[l], in);
-            in = outs[l];
+    /* every hidden layer of the architecture (--arch, or the preset's), then the output */
+    arch_spec spec;
+    PP_TRY(arch_of_config(c, &spec));
+    int ch = g->channels, h = g->height, w = g->width;
+    size_t in = d;
+    for (int l = 0; l < spec.n; l++) {
+        const arch_layer *a = &spec.layers[l];
+        if (a->kind == ARCH_CONV) {
+            int oh = h - a->kernel + 1, ow = w - a->kernel + 1;
+            if (oh < 2 || ow < 2)
+                return pp_fail(PP_ERR_MISMATCH, "%s: a %dx%d input is too small for conv layer %d",
+                               path, h, w, l + 1);
+            L->weights[l] = (tensor_shape){
+                4, {(size_t)a->filters, (size_t)ch, (size_t)a->kernel, (size_t)a->kernel}};
+            ch = a->filters, h = oh / 2, w = ow / 2;
+            outs[l] = (size_t)ch * (size_t)h * (size_t)w;
+        } else {
+            L->weights[l] = shape2((size_t)a->units, in);
+            outs[l] = (size_t)a->units;
         }
+        in = outs[l];
     }
+    L->n_layers = spec.n + 1;
+    L->weights[spec.n] = shape2(k, in);
+    outs[spec.n] = k;
     switch (c->rule) {
     case PP_RULE_PEPITA:
         L->n_fixed = 1;
