@@ -469,30 +469,9 @@ static pp_config wm_config(void) {
     return c;
 }
 
-static pp_trainer *make_trainer(const pp_config *c) {
-    pp_trainer *t = NULL;
-    pp_status st = pp_trainer_create(context, c, &train_set, &test_set, &t);
-    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
-    return t;
-}
-
-static void run_epochs(pp_trainer *t, int epochs) {
-    for (int e = 0; e < epochs; e++) {
-        pp_epoch_stats stats;
-        pp_status st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
-        ck_assert_msg(st == PP_OK, "epoch: %s", pp_last_error());
-    }
-}
-
 static unsigned char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size ? *size : 1);
-    ck_assert_uint_eq(fread(data, 1, *size, f), *size);
-    fclose(f);
+    unsigned char *data = (unsigned char *)ts_read_file(path, size);
+    ck_assert_msg(data, "cannot read %s", path);
     return data;
 }
 
@@ -530,18 +509,19 @@ static void assert_trainer_f_is_the_product(pp_trainer *t) {
 /* Pre-mirroring moves F but not the weights; the scheduled epochs move both. */
 START_TEST(test_pre_mirroring_leaves_the_weights) {
     pp_config c = wm_config();
-    pp_trainer *fresh = make_trainer(&c), *t = make_trainer(&c);
+    pp_trainer *fresh = ts_make_trainer(context, &c, &train_set, &test_set),
+               *t = ts_make_trainer(context, &c, &train_set, &test_set);
     size_t n;
     float *f0 = read_fixed(t, &n);
-    run_epochs(t, 1);
+    ts_run_epochs(t, 1);
     ck_assert(ts_weights_difference(fresh, t, 0) == 0.0);
     float *f1 = read_fixed(t, &n);
     ck_assert_int_ne(memcmp(f0, f1, n * sizeof(float)), 0);
-    run_epochs(t, 1); /* epoch 2: PEPITA updates, and mirrors (2 % 2 == 0) */
+    ts_run_epochs(t, 1); /* epoch 2: PEPITA updates, and mirrors (2 % 2 == 0) */
     ck_assert_double_gt(ts_weights_difference(fresh, t, 0), 0.0);
     float *f2 = read_fixed(t, &n);
     ck_assert_int_ne(memcmp(f1, f2, n * sizeof(float)), 0); /* epoch 2 mirrors too */
-    run_epochs(t, 1);                                       /* epoch 3: no mirroring, F stays */
+    ts_run_epochs(t, 1);                                    /* epoch 3: no mirroring, F stays */
     float *f3 = read_fixed(t, &n);
     ck_assert_int_eq(memcmp(f2, f3, n * sizeof(float)), 0);
     assert_trainer_f_is_the_product(t);
@@ -564,19 +544,19 @@ START_TEST(test_checkpoint_resume_is_bit_identical) {
     snprintf(mid_path, sizeof mid_path, "%s/mid.ckpt", dir);
     snprintf(resumed_path, sizeof resumed_path, "%s/resumed.ckpt", dir);
 
-    pp_trainer *straight = make_trainer(&c);
-    run_epochs(straight, 4);
+    pp_trainer *straight = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(straight, 4);
     ck_assert_int_eq(pp_trainer_save(straight, straight_path), PP_OK);
 
     for (int stop = 1; stop <= 2; stop++) {
-        pp_trainer *first = make_trainer(&c);
-        run_epochs(first, stop);
+        pp_trainer *first = ts_make_trainer(context, &c, &train_set, &test_set);
+        ts_run_epochs(first, stop);
         ck_assert_int_eq(pp_trainer_save(first, mid_path), PP_OK);
         pp_trainer_destroy(first);
-        pp_trainer *resumed = make_trainer(&c);
+        pp_trainer *resumed = ts_make_trainer(context, &c, &train_set, &test_set);
         ck_assert_int_eq(pp_trainer_load(resumed, mid_path), PP_OK);
         assert_trainer_f_is_the_product(resumed);
-        run_epochs(resumed, 4 - stop);
+        ts_run_epochs(resumed, 4 - stop);
         ck_assert_int_eq(pp_trainer_save(resumed, resumed_path), PP_OK);
         assert_trainer_f_is_the_product(resumed);
         size_t na, nb;

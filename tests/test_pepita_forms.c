@@ -193,22 +193,6 @@ END_TEST
 
 enum { N_TRAIN = 240, N_TEST = 80 };
 
-static pp_trainer *make_trainer(pp_context *pc, const pp_config *c, const pp_dataset *train,
-                                const pp_dataset *test) {
-    pp_trainer *t = NULL;
-    pp_status st = pp_trainer_create(pc, c, train, test, &t);
-    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
-    return t;
-}
-
-static void run_epochs(pp_trainer *t, int epochs) {
-    for (int e = 0; e < epochs; e++) {
-        pp_epoch_stats stats;
-        pp_status st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
-        ck_assert_msg(st == PP_OK, "epoch: %s", pp_last_error());
-    }
-}
-
 static void check_round_trip(pp_context *pc, const char *variant, const pp_dataset *train,
                              const pp_dataset *test, const char *dir) {
     pp_config c;
@@ -231,10 +215,10 @@ static void check_round_trip(pp_context *pc, const char *variant, const pp_datas
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.ckpt", dir, variant);
 
-    pp_trainer *straight = make_trainer(pc, &c, train, test);
-    run_epochs(straight, 3);
-    pp_trainer *first = make_trainer(pc, &c, train, test);
-    run_epochs(first, 1);
+    pp_trainer *straight = ts_make_trainer(pc, &c, train, test);
+    ts_run_epochs(straight, 3);
+    pp_trainer *first = ts_make_trainer(pc, &c, train, test);
+    ts_run_epochs(first, 1);
     ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
     pp_trainer_destroy(first);
 
@@ -244,9 +228,9 @@ static void check_round_trip(pp_context *pc, const char *variant, const pp_datas
     ck_assert_int_eq(saved.update_form, c.update_form);
     ck_assert_int_eq(saved.normalise, c.normalise);
 
-    pp_trainer *resumed = make_trainer(pc, &saved, train, test);
+    pp_trainer *resumed = ts_make_trainer(pc, &saved, train, test);
     ck_assert_int_eq(pp_trainer_load(resumed, path), PP_OK);
-    run_epochs(resumed, 2);
+    ts_run_epochs(resumed, 2);
     double diff = ts_weights_difference(straight, resumed, 0);
     double acc_a, acc_b;
     ck_assert_int_eq(pp_trainer_evaluate(straight, NULL, &acc_a), PP_OK);

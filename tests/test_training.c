@@ -40,21 +40,6 @@ static pp_config small_config(pp_model_kind model) {
     return c;
 }
 
-static pp_trainer *make_trainer(const pp_config *c) {
-    pp_trainer *t = NULL;
-    pp_status st = pp_trainer_create(context, c, &train_set, &test_set, &t);
-    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
-    return t;
-}
-
-static void run_epochs(pp_trainer *t, int epochs) {
-    for (int e = 0; e < epochs; e++) {
-        pp_epoch_stats stats;
-        pp_status st = pp_trainer_run_epoch(t, NULL, NULL, &stats);
-        ck_assert_msg(st == PP_OK, "epoch: %s", pp_last_error());
-    }
-}
-
 /* Dense: W1 (x + e F^T) = W1 x + e (W1 F)^T; conv: conv(x + e F^T) =
  * conv(x) + e conv(F^T). */
 START_TEST(exact_shortcut_matches_the_naive_modulated_pass) {
@@ -62,11 +47,11 @@ START_TEST(exact_shortcut_matches_the_naive_modulated_pass) {
     const pp_model_kind models[] = {PP_MODEL_FC, PP_MODEL_CONV};
     for (int i = 0; i < 2; i++) {
         pp_config c = small_config(models[i]);
-        pp_trainer *fast = make_trainer(&c);
+        pp_trainer *fast = ts_make_trainer(context, &c, &train_set, &test_set);
         c.naive_modulated_pass = 1;
-        pp_trainer *naive = make_trainer(&c);
-        run_epochs(fast, 2);
-        run_epochs(naive, 2);
+        pp_trainer *naive = ts_make_trainer(context, &c, &train_set, &test_set);
+        ts_run_epochs(fast, 2);
+        ts_run_epochs(naive, 2);
         double diff = ts_weights_difference(fast, naive, 1);
         ck_assert_msg(diff < 1e-4, "%s: shortcut and naive pass differ by %g",
                       pp_model_name(models[i]), diff);
@@ -81,7 +66,7 @@ START_TEST(pepita_learns_and_every_layer_moves) {
     pp_config c = small_config(PP_MODEL_FC);
     c.batch = 16;
     c.lr = 0.1f;
-    pp_trainer *t = make_trainer(&c);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
     float *before[3];
     size_t n[3];
     for (int l = 0; l < 3; l++)
@@ -115,12 +100,12 @@ START_TEST(zero_modulation_trains_only_the_last_layer) {
     pp_config c = small_config(PP_MODEL_FC);
     c.modulation = PP_MODULATION_ZERO;
     c.momentum = 0.0f;
-    pp_trainer *t = make_trainer(&c);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
     float *before[3], *after[3];
     size_t n[3];
     for (int l = 0; l < 3; l++)
         ck_assert_int_eq(pp_trainer_read_weights(t, l, &before[l], &n[l]), PP_OK);
-    run_epochs(t, 1);
+    ts_run_epochs(t, 1);
     for (int l = 0; l < 3; l++) {
         ck_assert_int_eq(pp_trainer_read_weights(t, l, &after[l], &n[l]), PP_OK);
         int same = !memcmp(before[l], after[l], n[l] * sizeof(float));
@@ -139,13 +124,13 @@ START_TEST(checkpoint_round_trip_and_resume_equivalence) {
     snprintf(path, sizeof path, "%s/run.ckpt", dir);
     pp_config c = small_config(PP_MODEL_FC);
 
-    pp_trainer *straight = make_trainer(&c);
-    run_epochs(straight, 3);
+    pp_trainer *straight = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(straight, 3);
 
-    pp_trainer *first = make_trainer(&c);
-    run_epochs(first, 1);
+    pp_trainer *first = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(first, 1);
     ck_assert_int_eq(pp_trainer_save(first, path), PP_OK);
-    pp_trainer *restored = make_trainer(&c);
+    pp_trainer *restored = ts_make_trainer(context, &c, &train_set, &test_set);
     ck_assert_int_eq(pp_trainer_load(restored, path), PP_OK);
     ck_assert_int_eq(pp_trainer_epoch(restored), 1);
     ck_assert(ts_weights_difference(first, restored, 1) == 0.0);
@@ -162,7 +147,7 @@ START_TEST(checkpoint_round_trip_and_resume_equivalence) {
     ck_assert_int_eq(saved.n_hidden, 2);
     ck_assert_uint_eq(saved.seed, 42);
 
-    run_epochs(restored, 2);
+    ts_run_epochs(restored, 2);
     double diff = ts_weights_difference(straight, restored, 1);
     ck_assert_msg(diff < 1e-5, "resumed run differs by %g", diff);
     pp_trainer_destroy(straight);
@@ -186,11 +171,11 @@ START_TEST(interrupted_epoch_resumes_exactly) {
     char path[4096];
     snprintf(path, sizeof path, "%s/run.ckpt", dir);
     pp_config c = small_config(PP_MODEL_FC);
-    pp_trainer *straight = make_trainer(&c);
-    run_epochs(straight, 2);
+    pp_trainer *straight = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(straight, 2);
 
-    pp_trainer *t = make_trainer(&c);
-    run_epochs(t, 1);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(t, 1);
     int calls = 0;
     pp_epoch_stats stats;
     ck_assert_int_eq(pp_trainer_run_epoch(t, stop_at_third_batch, &calls, &stats),
@@ -199,9 +184,9 @@ START_TEST(interrupted_epoch_resumes_exactly) {
     ck_assert_int_eq(pp_trainer_save(t, path), PP_OK);
     pp_trainer_destroy(t);
 
-    pp_trainer *resumed = make_trainer(&c);
+    pp_trainer *resumed = ts_make_trainer(context, &c, &train_set, &test_set);
     ck_assert_int_eq(pp_trainer_load(resumed, path), PP_OK);
-    run_epochs(resumed, 1);
+    ts_run_epochs(resumed, 1);
     ck_assert_int_eq(pp_trainer_epoch(resumed), 2);
     double diff = ts_weights_difference(straight, resumed, 1);
     ck_assert_msg(diff < 1e-5, "interrupted and resumed run differs by %g", diff);
@@ -246,12 +231,12 @@ START_TEST(bad_checkpoints_are_rejected_clearly) {
     snprintf(good, sizeof good, "%s/good.ckpt", dir);
     snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
     pp_config c = small_config(PP_MODEL_FC);
-    pp_trainer *t = make_trainer(&c);
-    run_epochs(t, 1);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(t, 1);
     ck_assert_int_eq(pp_trainer_save(t, good), PP_OK);
     size_t size;
     unsigned char *data = slurp(good, &size);
-    pp_trainer *fresh = make_trainer(&c);
+    pp_trainer *fresh = ts_make_trainer(context, &c, &train_set, &test_set);
 
     data[size / 2] ^= 0x40; /* a flipped bit */
     spit(bad, data, size);
@@ -276,7 +261,7 @@ START_TEST(bad_checkpoints_are_rejected_clearly) {
 
     pp_config other = c;
     other.hidden[1] = 13;
-    pp_trainer *different = make_trainer(&other);
+    pp_trainer *different = ts_make_trainer(context, &other, &train_set, &test_set);
     expect_rejected(different, good, PP_ERR_MISMATCH, "--hidden");
     ck_assert_int_eq(pp_trainer_load(fresh, "/nonexistent/x.ckpt"), PP_ERR_NOT_FOUND);
 
@@ -295,7 +280,7 @@ START_TEST(diverging_run_stops_with_a_numeric_error) {
     /* weight decay of lr * wd = 1000 flips and grows every weight 999x per step */
     c.lr = 10.0f;
     c.weight_decay = 100.0f;
-    pp_trainer *t = make_trainer(&c);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
     pp_epoch_stats stats;
     pp_status st = PP_OK;
     for (int e = 0; e < 3 && st == PP_OK; e++)
@@ -311,7 +296,7 @@ START_TEST(conv_model_learns) {
     setup();
     pp_config c = small_config(PP_MODEL_CONV);
     c.lr = 0.1f;
-    pp_trainer *t = make_trainer(&c);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
     pp_epoch_stats stats = {0};
     for (int e = 0; e < 5; e++)
         ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
@@ -333,7 +318,7 @@ START_TEST(two_conv_layers_learn_and_checkpoint) {
         c.rule = (pp_rule_kind)rule;
         snprintf(c.arch, sizeof c.arch, "conv4k3,pool2,conv6k2,pool2,fc8"); /* 10 -> 4 -> 1 */
         c.lr = 0.05f;
-        pp_trainer *t = make_trainer(&c);
+        pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
         pp_epoch_stats stats = {0};
         for (int e = 0; e < 5; e++)
             ck_assert_int_eq(pp_trainer_run_epoch(t, NULL, NULL, &stats), PP_OK);
@@ -349,13 +334,13 @@ START_TEST(two_conv_layers_learn_and_checkpoint) {
         pp_config saved;
         ck_assert_int_eq(pp_checkpoint_read_config(path, &saved, NULL), PP_OK);
         ck_assert_str_eq(saved.arch, c.arch);
-        pp_trainer *restored = make_trainer(&c);
+        pp_trainer *restored = ts_make_trainer(context, &c, &train_set, &test_set);
         ck_assert_msg(pp_trainer_load(restored, path) == PP_OK, "%s", pp_last_error());
         ck_assert(ts_weights_difference(t, restored, 1) == 0.0);
         pp_trainer_destroy(restored);
         if (rule == PP_RULE_BP) {
             snprintf(c.arch, sizeof c.arch, "conv4k3,pool2,conv5k2,pool2,fc8");
-            pp_trainer *other = make_trainer(&c);
+            pp_trainer *other = ts_make_trainer(context, &c, &train_set, &test_set);
             expect_rejected(other, path, PP_ERR_MISMATCH, "--arch differs");
             pp_trainer_destroy(other);
         }
@@ -377,8 +362,8 @@ START_TEST(version_1_checkpoints_are_read) {
     snprintf(v2, sizeof v2, "%s/v2.ckpt", dir);
     snprintf(v1, sizeof v1, "%s/v1.ckpt", dir);
     pp_config c = small_config(PP_MODEL_FC);
-    pp_trainer *t = make_trainer(&c);
-    run_epochs(t, 1);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
+    ts_run_epochs(t, 1);
     ck_assert_int_eq(pp_trainer_save(t, v2), PP_OK);
     size_t size;
     unsigned char *data = slurp(v2, &size);
@@ -399,7 +384,7 @@ START_TEST(version_1_checkpoints_are_read) {
     ck_assert_int_eq(epoch, 1);
     ck_assert_str_eq(saved.arch, "");
     ck_assert_int_eq(saved.n_hidden, c.n_hidden);
-    pp_trainer *restored = make_trainer(&c);
+    pp_trainer *restored = ts_make_trainer(context, &c, &train_set, &test_set);
     ck_assert_msg(pp_trainer_load(restored, v1) == PP_OK, "%s", pp_last_error());
     ck_assert(ts_weights_difference(t, restored, 1) == 0.0);
     free(data);
@@ -426,7 +411,7 @@ START_TEST(variant_settings_survive_a_checkpoint) {
     c.mirror_noise = 0.375f;
     c.pre_mirror = 3;
     c.mirror_every = 7;
-    pp_trainer *t = make_trainer(&c);
+    pp_trainer *t = ts_make_trainer(context, &c, &train_set, &test_set);
     ck_assert_int_eq(pp_trainer_save(t, path), PP_OK);
     size_t size;
     unsigned char *data = slurp(path, &size);

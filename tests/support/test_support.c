@@ -310,3 +310,19 @@ void ts_run_cli_with(const char *const *args, const ts_cli_options *options,
     ts_remove_tree(dir);
     free(dir);
 }
+
+pp_trainer *ts_make_trainer(pp_context *context, const pp_config *config, const pp_dataset *train,
+                            const pp_dataset *test) {
+    pp_trainer *t = NULL;
+    pp_status st = pp_trainer_create(context, config, train, test, &t);
+    ck_assert_msg(st == PP_OK, "trainer: %s", pp_last_error());
+    return t;
+}
+
+void ts_run_epochs(pp_trainer *trainer, int epochs) {
+    for (int e = 0; e < epochs; e++) {
+        pp_epoch_stats stats;
+        pp_status st = pp_trainer_run_epoch(trainer, NULL, NULL, &stats);
+        ck_assert_msg(st == PP_OK, "epoch: %s", pp_last_error());
+    }
+}

@@ -87,5 +87,9 @@ void ts_quadrant_split(pp_dataset *d, size_t n, unsigned seed);
 /* The largest weight difference between two trainers over every layer:
  * |a-b|, or with relative |a-b| / (1 + |b|). */
 double ts_weights_difference(pp_trainer *a, pp_trainer *b, int relative);
+/* A trainer, and epochs of it; both fail the test with the library's message. */
+pp_trainer *ts_make_trainer(pp_context *context, const pp_config *config, const pp_dataset *train,
+                            const pp_dataset *test);
+void ts_run_epochs(pp_trainer *trainer, int epochs);
 
 #endif
