@@ -126,32 +126,21 @@ static pp_status output_terms(rule *r, size_t batch) {
     return op_axpby(net->ctx, n, 1.0f, &s->target, 1.0f, &s->y);
 }
 
-/* g = alpha (Hebbian term of the standard pass) + beta g for layers from
- * `first` up: h_l^T h_{l-1} (h_{-1} = x), the output's y^T h_{L-1}. */
-static pp_status hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
+/* g = alpha (a pass's Hebbian term) + beta g for layers from `first` up.
+ * The standard pass: h_l^T h_{l-1} (h_{-1} = x), the output's y^T h_{L-1};
+ * the modulated pass (the anti-Hebbian term): h_l'^T h_{l-1}' (h_{-1}' = x'),
+ * the output's t^T h_{L-1}'. */
+static pp_status hebbian_term(rule *r, int modulated, int first, size_t batch, float alpha,
+                              float beta) {
     pepita_state *s = r->state;
     network *net = r->net;
     int last = net->n_layers - 1;
     for (int i = first; i <= last; i++) {
         net_layer *l = &net->layers[i];
-        const rt_buf *post = i == last ? &s->y : &l->std.h;
-        const rt_buf *pre = i == 0 ? &net->x : &net->layers[i - 1].std.h;
-        PP_TRY(
-            op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
-    }
-    return PP_OK;
-}
-
-/* The same for the modulated pass's anti-Hebbian term: h_l'^T h_{l-1}'
- * (h_{-1}' = x'), the output's t^T h_{L-1}'. */
-static pp_status anti_hebbian_term(rule *r, int first, size_t batch, float alpha, float beta) {
-    pepita_state *s = r->state;
-    network *net = r->net;
-    int last = net->n_layers - 1;
-    for (int i = first; i <= last; i++) {
-        net_layer *l = &net->layers[i];
-        const rt_buf *post = i == last ? &s->target : &s->mod[i].h;
-        const rt_buf *pre = i == 0 ? &s->x_mod : &s->mod[i - 1].h;
+        const rt_buf *post =
+            i == last ? (modulated ? &s->target : &s->y) : (modulated ? &s->mod[i].h : &l->std.h);
+        const rt_buf *pre = i == 0 ? (modulated ? &s->x_mod : &net->x)
+                                   : (modulated ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
         PP_TRY(
             op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
     }
@@ -184,8 +173,8 @@ static pp_status hebbian_updates(rule *r, size_t batch, const rt_buf *m) {
     int shortcut = net->n_layers > 1 && !r->config->naive_modulated_pass;
     PP_TRY(output_terms(r, batch));
     if (shortcut) PP_TRY(first_dense_hebbian(r, batch, m));
-    PP_TRY(hebbian_term(r, shortcut, batch, inv, 0.0f));
-    return anti_hebbian_term(r, shortcut, batch, -inv, 1.0f);
+    PP_TRY(hebbian_term(r, 0, shortcut, batch, inv, 0.0f));
+    return hebbian_term(r, 1, shortcut, batch, -inv, 1.0f);
 }
 
 /* Time-local's first optimiser step, right after the standard pass: the
@@ -196,7 +185,7 @@ static pp_status time_local_first_step(rule *r, const rule_step_args *a) {
     network *net = r->net;
     const pp_config *cfg = r->config;
     PP_TRY(output_terms(r, a->batch));
-    PP_TRY(hebbian_term(r, 0, a->batch, 1.0f / (float)a->batch, 0.0f));
+    PP_TRY(hebbian_term(r, 0, 0, a->batch, 1.0f / (float)a->batch, 0.0f));
     return net_apply_updates(net, a->lr, cfg->momentum, cfg->weight_decay);
 }
 
@@ -246,7 +235,7 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     /* 3. the updates, averaged over the batch */
     float inv_batch = 1.0f / (float)batch;
     if (cfg->update_form == PP_UPDATE_TIME_LOCAL)
-        return anti_hebbian_term(r, 0, batch, -inv_batch, 0.0f);
+        return hebbian_term(r, 1, 0, batch, -inv_batch, 0.0f);
     if (cfg->update_form == PP_UPDATE_HEBBIAN) return hebbian_updates(r, batch, m);
     for (int i = 0; i < last; i++) {
         const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
