@@ -375,7 +375,7 @@ void cli_print_train_help(FILE *out, const cli_train_options *o) {
             "    norm        --normalise --lr 3 (the normalised h is ~1/100 as large, and so\n"
             "                are its updates: 0.01 does not learn, 3 was best of 0.01-10)\n"
             "    hebbian     --update hebbian (the preset's lr: as good as the paper's form)\n"
-            "    time-local  --update time-local --f-scale 1 --lr 3e-4 (its first step moves\n"
+            "    time-local  --update time-local --f-scale 1 --lr 1e-4 (its first step moves\n"
             "                the units more than the error does at f-scale 0.05: there it\n"
             "                learns nothing from the error on CIFAR-10 at any lr tried)\n"
             "  --mirror                  weight mirroring: F = B_1...B_L learned from noise,\n"
