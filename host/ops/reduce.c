@@ -29,19 +29,14 @@ static pp_status reduce(rt_context *ctx, const char *op, int mode, size_t n, con
         return RT_LAUNCH(ctx, k, 1, &global, &local, RT_INT(n), RT_BUF(a), RT_BUF(b), RT_INT(mode),
                          RT_BUF(out), RT_INT(out_off), RT_LOCAL(local * sizeof(float)));
 
-    /* Partials in a scratch buffer; releasing it while the kernels are queued
-     * is safe (OpenCL frees it once they complete). */
-    rt_buf partial = {0};
-    PP_TRY(rt_buf_create(ctx, groups * sizeof(float), &partial));
-    pp_status st =
-        RT_LAUNCH(ctx, k, 1, &global, &local, RT_INT(n), RT_BUF(a), RT_BUF(b), RT_INT(mode),
-                  RT_BUF(&partial), RT_INT(0), RT_LOCAL(local * sizeof(float)));
-    if (st == PP_OK)
-        st = RT_LAUNCH(ctx, k, 1, &local, &local, RT_INT(groups), RT_BUF(&partial),
-                       RT_BUF(&partial), RT_INT(REDUCE_SUM), RT_BUF(out), RT_INT(out_off),
-                       RT_LOCAL(local * sizeof(float)));
-    rt_buf_release(ctx, &partial);
-    return st;
+    /* the groups' partials in the context's scratch buffer: no allocation per call */
+    rt_buf *partial;
+    PP_TRY(rt_scratch(ctx, groups * sizeof(float), &partial));
+    PP_TRY(RT_LAUNCH(ctx, k, 1, &global, &local, RT_INT(n), RT_BUF(a), RT_BUF(b), RT_INT(mode),
+                     RT_BUF(partial), RT_INT(0), RT_LOCAL(local * sizeof(float))));
+    return RT_LAUNCH(ctx, k, 1, &local, &local, RT_INT(groups), RT_BUF(partial), RT_BUF(partial),
+                     RT_INT(REDUCE_SUM), RT_BUF(out), RT_INT(out_off),
+                     RT_LOCAL(local * sizeof(float)));
 }
 
 pp_status op_sum(rt_context *ctx, size_t n, const rt_buf *x, rt_buf *out, size_t out_off) {

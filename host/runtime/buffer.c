@@ -97,3 +97,12 @@ pp_status rt_buf_zero(rt_context *ctx, rt_buf *buf, size_t offset, size_t bytes)
         "clEnqueueFillBuffer");
     return PP_OK;
 }
+
+pp_status rt_scratch(rt_context *ctx, size_t bytes, rt_buf **out) {
+    if (ctx->scratch.bytes < bytes) {
+        rt_buf_release(ctx, &ctx->scratch); /* queued kernels keep their reference */
+        PP_TRY(rt_buf_create(ctx, bytes, &ctx->scratch));
+    }
+    *out = &ctx->scratch;
+    return PP_OK;
+}

@@ -69,6 +69,7 @@ void rt_context_destroy(rt_context *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue); /* nothing may still run on what we free */
     if (ctx->gemm_state && ctx->gemm_state_free) ctx->gemm_state_free(ctx->gemm_state);
+    rt_buf_release(ctx, &ctx->scratch);
     rt_profile_destroy(ctx->profile);
     rt_program_cache_destroy(ctx->programs);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);

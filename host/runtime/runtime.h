@@ -31,6 +31,11 @@ pp_status rt_cl_fail(cl_int code, const char *what);
 typedef struct rt_program_cache rt_program_cache; /* private to program.c */
 typedef struct rt_profile rt_profile;             /* private to profile.c */
 
+typedef struct rt_buf {
+    cl_mem mem;
+    size_t bytes;
+} rt_buf;
+
 typedef struct rt_context {
     cl_platform_id platform;
     cl_device_id device;
@@ -42,6 +47,7 @@ typedef struct rt_context {
     rt_program_cache *programs;
     size_t bytes_live, bytes_peak; /* device memory held by rt_buf */
     rt_profile *profile;           /* NULL unless profiling was requested */
+    rt_buf scratch;                /* rt_scratch's: grows, kept until the context goes */
     void *gemm_state;              /* owned by ops/gemm.c */
     void (*gemm_state_free)(void *);
     /* Test hook (tests/test_faults.c): with $PEPITA_FAULT_AFTER_LAUNCHES = N
@@ -74,15 +80,14 @@ pp_status rt_finish(rt_context *ctx);
 
 /* ---- Buffers ---------------------------------------------------------- */
 
-typedef struct rt_buf {
-    cl_mem mem;
-    size_t bytes;
-} rt_buf;
-
 /* Allocates a device buffer, zero-filled. A zero-size request allocates 4 bytes. */
 pp_status rt_buf_create(rt_context *ctx, size_t bytes, rt_buf *out);
 /* Releases and zeroes the handle; safe on a zeroed handle. */
 void rt_buf_release(rt_context *ctx, rt_buf *buf);
+/* A device buffer of at least `bytes` for an operator's temporaries within
+ * its own launches (the queue is in order, so the next operator that takes
+ * it runs after them): allocated once and grown, not per call. Not zeroed. */
+pp_status rt_scratch(rt_context *ctx, size_t bytes, rt_buf **out);
 /* Blocking copies between host and device; offsets in bytes. */
 pp_status rt_buf_write(rt_context *ctx, rt_buf *buf, size_t offset, size_t bytes, const void *src);
 pp_status rt_buf_read(rt_context *ctx, const rt_buf *buf, size_t offset, size_t bytes, void *dst);
