@@ -103,10 +103,12 @@ typedef struct reference_result {
     double train_loss, train_accuracy, test_accuracy;
 } reference_result;
 
-/* PEPITA FC (input-hidden-classes, batch, lr, momentum 0.9, dropout 10%)
- * as DESIGN.md states it, with cblas_sgemm; weights persist across epochs. */
-pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int hidden, int batch,
-                           float lr, uint64_t seed, reference **out);
+/* PEPITA (backprop 0) as DESIGN.md states it, or BP (backprop 1), on the FC
+ * model input-hidden-classes with dropout on the hidden layer, SGD with
+ * momentum, cblas_sgemm for every product; weights persist across epochs. */
+pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int backprop,
+                           int hidden, int batch, float lr, float momentum, float dropout,
+                           uint64_t seed, reference **out);
 pp_status reference_epoch(reference *r, reference_result *out);
 void reference_destroy(reference *r);
 

@@ -83,17 +83,17 @@ typedef struct epoch_run {
     pp_dataset_kind dataset; /* MNIST (real or generated) or CIFAR-10 (with --cifar) */
     pp_model_kind model;
     pp_rule_kind rule;
-    int with_reference;                 /* PEPITA FC: alternate with the CPU-native epoch */
+    int with_reference;                 /* FC: alternate with the CPU-native epoch */
     const char *peer_model, *peer_rule; /* the PyTorch peer's arguments */
 } epoch_run;
 
 static const epoch_run runs[] = {
     {"pepita-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
-    {"bp-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
+    {"bp-fc", PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_BP, 1, "fc", "bp"},
     {"pepita-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_PEPITA, 0, "conv", "pepita"},
     {"bp-conv", PP_DATASET_MNIST, PP_MODEL_CONV, PP_RULE_BP, 0, "conv", "bp"},
     {"pepita-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_PEPITA, 1, "fc", "pepita"},
-    {"bp-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_BP, 0, "fc", "bp"},
+    {"bp-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_BP, 1, "fc", "bp"},
 };
 
 typedef struct epoch_result {
@@ -140,7 +140,9 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
     PP_TRY_GOTO(st, bench_peak_again(o, ctx, peak_width, &peak_now), done);
     if (peak_now > *peak_gflops) *peak_gflops = peak_now;
     if (r->with_reference)
-        PP_TRY_GOTO(st, reference_create(train, test, c.hidden[0], c.batch, c.lr, c.seed + 1, &ref),
+        PP_TRY_GOTO(st,
+                    reference_create(train, test, r->rule == PP_RULE_BP, c.hidden[0], c.batch, c.lr,
+                                     c.momentum, c.dropout, c.seed + 1, &ref),
                     done);
     if (peer_data && peer_start(o->python, peer_data, r->peer_model, r->peer_rule, c.batch, c.lr,
                                 &torch_peer, res->peer_about, sizeof res->peer_about) != PP_OK)

@@ -1,6 +1,7 @@
-/* The CPU-native reference: one PEPITA FC epoch in plain C with OpenBLAS,
- * written as DESIGN.md states the algorithm (two full forward passes, no
- * algebraic shortcut, nothing fused). pepita-cl's epoch is judged against it. */
+/* The CPU-native reference: one PEPITA or BP FC epoch in plain C with
+ * OpenBLAS, as a user would write it: PEPITA as DESIGN.md states the algorithm
+ * (two full forward passes, no algebraic shortcut, nothing fused), BP as the
+ * textbook backward pass. pepita-cl's epochs are judged against it. */
 #include "bench.h"
 #include "runtime/error.h"
 
@@ -12,6 +13,7 @@
 struct reference {
     const pp_dataset *train, *test;
     int d, h, c, batch;
+    int backprop; /* 1: BP's step, 0: PEPITA's */
     float lr, mu, p_drop;
     uint64_t rng;
     float *w1, *w2, *v1, *v2, *f;        /* H x D, C x H, momenta, F: D x C */
@@ -43,8 +45,9 @@ void reference_destroy(reference *r) {
     free(r);
 }
 
-pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int hidden, int batch,
-                           float lr, uint64_t seed, reference **out) {
+pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int backprop,
+                           int hidden, int batch, float lr, float momentum, float dropout,
+                           uint64_t seed, reference **out) {
     reference *r = calloc(1, sizeof *r);
     if (!r) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory (reference)");
     r->train = train;
@@ -52,10 +55,11 @@ pp_status reference_create(const pp_dataset *train, const pp_dataset *test, int 
     r->d = train->channels * train->height * train->width;
     r->h = hidden;
     r->c = train->classes;
+    r->backprop = backprop;
     r->batch = batch;
     r->lr = lr;
-    r->mu = 0.9f;
-    r->p_drop = 0.1f;
+    r->mu = momentum;
+    r->p_drop = dropout;
     r->rng = seed;
     size_t d = (size_t)r->d, h = (size_t)r->h, c = (size_t)r->c, b = (size_t)batch;
     r->w1 = malloc(h * d * sizeof(float));
@@ -144,18 +148,34 @@ static void sgd(reference *r, size_t n, float *w, float *v, const float *dw) {
     }
 }
 
-static void train_step(reference *r, int b, double *loss, double *correct) {
-    int d = r->d, h = r->h, c = r->c;
-    size_t bh = (size_t)b * h;
+/* The standard pass: h1 = relu(x W1^T) * mask (a fresh mask), z2 = h1 W2^T, e = p - t. */
+static void forward(reference *r, int b, double *loss, double *correct) {
+    size_t bh = (size_t)b * r->h;
     float keep = 1.0f / (1.0f - r->p_drop);
-    /* standard pass */
-    dense(b, h, d, r->x, r->w1, r->h1);
+    dense(b, r->h, r->d, r->x, r->w1, r->h1);
     for (size_t i = 0; i < bh; i++) {
         r->mask[i] = uniform(&r->rng, 0.0f, 1.0f) >= r->p_drop ? keep : 0.0f;
         r->h1[i] = (r->h1[i] > 0.0f ? r->h1[i] : 0.0f) * r->mask[i];
     }
-    dense(b, c, h, r->h1, r->w2, r->z2);
+    dense(b, r->c, r->h, r->h1, r->w2, r->z2);
     softmax_error(r, b, r->z2, loss, correct);
+}
+
+/* dW1 = dh^T pre1 / B, dW2 = e^T pre2 / B, then the SGD steps. */
+static void update(reference *r, int b, const float *pre1, const float *pre2) {
+    int d = r->d, h = r->h, c = r->c;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, d, b, 1.0f / (float)b, r->dh, h, pre1,
+                d, 0.0f, r->dw1, d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, h, b, 1.0f / (float)b, r->e, c, pre2, h,
+                0.0f, r->dw2, h);
+    sgd(r, (size_t)h * d, r->w1, r->v1, r->dw1);
+    sgd(r, (size_t)c * h, r->w2, r->v2, r->dw2);
+}
+
+static void pepita_step(reference *r, int b, double *loss, double *correct) {
+    int d = r->d, h = r->h, c = r->c;
+    size_t bh = (size_t)b * h;
+    forward(r, b, loss, correct);
     /* modulated pass: x' = x + e F^T, same layers, same mask */
     memcpy(r->xm, r->x, (size_t)b * d * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, d, c, 1.0f, r->e, c, r->f, c, 1.0f,
@@ -167,12 +187,18 @@ static void train_step(reference *r, int b, double *loss, double *correct) {
     /* updates: dW1 = (h1 - h1')^T x' / B, dW2 = e^T h1' / B */
     for (size_t i = 0; i < bh; i++)
         r->dh[i] = r->h1[i] - r->h1m[i];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, d, b, 1.0f / (float)b, r->dh, h, r->xm,
-                d, 0.0f, r->dw1, d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, h, b, 1.0f / (float)b, r->e, c, r->h1m,
-                h, 0.0f, r->dw2, h);
-    sgd(r, (size_t)h * d, r->w1, r->v1, r->dw1);
-    sgd(r, (size_t)c * h, r->w2, r->v2, r->dw2);
+    update(r, b, r->xm, r->h1m);
+}
+
+static void bp_step(reference *r, int b, double *loss, double *correct) {
+    size_t bh = (size_t)b * r->h;
+    forward(r, b, loss, correct);
+    /* dh = (e W2) through the dropout mask and ReLU (h1 > 0 where both pass) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, r->h, r->c, 1.0f, r->e, r->c, r->w2,
+                r->h, 0.0f, r->dh, r->h);
+    for (size_t i = 0; i < bh; i++)
+        r->dh[i] = r->h1[i] > 0.0f ? r->dh[i] * r->mask[i] : 0.0f;
+    update(r, b, r->x, r->h1);
 }
 
 static double test_accuracy(reference *r) {
@@ -208,7 +234,10 @@ pp_status reference_epoch(reference *r, reference_result *out) {
     for (size_t b0 = 0; b0 < s->n; b0 += (size_t)r->batch) {
         int b = (int)(s->n - b0 < (size_t)r->batch ? s->n - b0 : (size_t)r->batch);
         load_batch(r, s, r->order + b0, b);
-        train_step(r, b, &loss, &correct);
+        if (r->backprop)
+            bp_step(r, b, &loss, &correct);
+        else
+            pepita_step(r, b, &loss, &correct);
     }
     out->seconds = bench_now() - start;
     out->train_loss = loss / (double)s->n;
