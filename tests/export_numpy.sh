@@ -101,4 +101,12 @@ run features.npz "--hidden 32,16" readme
 run features.npz "--hidden 16 --rule drtp" readme
 run npy "--hidden 24 --rule bp" readme
 run images.npz "--model conv --batch 20" conv
+# the follow-up's normalisation is recorded (it scales the logits, not their argmax)
+run features.npz "--hidden 32,16 --variant norm" readme
+if ! "$python" -c 'import json, numpy as np
+c = json.loads(str(np.load("weights.npz")["config"]))
+assert c["normalise"] is True and c["update"] == "difference" and c["mirror"] is False, c'; then
+    echo "FAIL: the export of a --variant norm run does not record normalise"
+    status=1
+fi
 exit $status

@@ -305,17 +305,16 @@ static void put_analysis(json_builder *b, json_t *root, const run_report *r) {
 /* The follow-up's variants: "variant" names those on ("wm+norm"), for
  * grouping runs; the settings follow. Nothing for a run without them. */
 static void put_variants(json_builder *b, json_t *o, const pp_config *c) {
-    static const char *const update_form[] = {"difference", "hebbian", "time-local"};
     char variant[48] = "";
     if (c->mirror) strcat(variant, "+wm");
     if (c->normalise) strcat(variant, "+norm");
     if (c->update_form != PP_UPDATE_DIFFERENCE) {
         strcat(variant, "+");
-        strcat(variant, update_form[c->update_form]);
+        strcat(variant, pp_update_form_name(c->update_form));
     }
     if (!*variant) return;
     put(b, o, "variant", json_string(variant + 1));
-    put(b, o, "update", json_string(update_form[c->update_form]));
+    put(b, o, "update", json_string(pp_update_form_name(c->update_form)));
     put(b, o, "normalise", json_boolean(c->normalise));
     put(b, o, "mirror", json_boolean(c->mirror));
     if (!c->mirror) return;

@@ -24,6 +24,10 @@ const char *pp_rule_name(pp_rule_kind kind) {
     const rule_descriptor *d = rule_descriptor_of(kind);
     return d ? d->name : "?";
 }
+const char *pp_update_form_name(pp_update_form form) {
+    static const char *const names[] = {"difference", "hebbian", "time-local"};
+    return (unsigned)form < COUNT(names) ? names[form] : "?";
+}
 
 static int find_name(const char *const *names, size_t count, const char *name) {
     for (size_t i = 0; i < count; i++)

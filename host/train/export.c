@@ -192,6 +192,11 @@ static void config_json(text_buffer *j, const pp_config *c, int epoch, const exp
                 "\"dropout\": %.9g, \"f_scale\": %.9g, \"seed\": %llu",
                 c->batch, (double)c->lr, (double)c->momentum, (double)c->weight_decay,
                 (double)c->dropout, (double)c->f_scale, (unsigned long long)c->seed);
+    /* the follow-up's variants; normalise: each hidden layer's output is
+     * divided by its Frobenius norm over the batch, at test time too */
+    text_printf(j, ", \"normalise\": %s, \"update\": \"%s\", \"mirror\": %s",
+                c->normalise ? "true" : "false", pp_update_form_name(c->update_form),
+                c->mirror ? "true" : "false");
     text_printf(j, ", \"shapes\": {");
     for (int l = 0; l < L->n_layers; l++) {
         text_printf(j, "%s\"w%d\": ", l ? ", " : "", l + 1);

@@ -183,9 +183,10 @@ pp_status pp_config_variant(pp_config *config, const char *name);
 /* Checks every field; the message names the offending flag. */
 pp_status pp_config_validate(const pp_config *config);
 
-const char *pp_dataset_name(pp_dataset_kind kind); /* "mnist", "fashion-mnist", ... */
-const char *pp_model_name(pp_model_kind kind);     /* "fc", "conv" */
-const char *pp_rule_name(pp_rule_kind kind);       /* "pepita", "bp", ... */
+const char *pp_dataset_name(pp_dataset_kind kind);    /* "mnist", "fashion-mnist", ... */
+const char *pp_model_name(pp_model_kind kind);        /* "fc", "conv" */
+const char *pp_rule_name(pp_rule_kind kind);          /* "pepita", "bp", ... */
+const char *pp_update_form_name(pp_update_form form); /* "difference", "hebbian", "time-local" */
 pp_status pp_dataset_parse(const char *name, pp_dataset_kind *kind);
 pp_status pp_model_parse(const char *name, pp_model_kind *kind);
 pp_status pp_rule_parse(const char *name, pp_rule_kind *kind);
