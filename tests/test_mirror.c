@@ -231,7 +231,7 @@ START_TEST(test_mirror_steps_match_the_host_model) {
     double *f0 = read_doubles(&m.rule->fixed.buf[0], n);
     for (uint32_t step = 11; step < 14; step++) {
         ck_assert_int_eq(pepita_mirror_step(m.mirror, m.config.seed, step), PP_OK);
-        ref_mirror_step(&m.ref, b, f, m.params.lr, m.params.decay, m.params.noise, dropout,
+        ref_mirror_step(&m.ref, b, f, m.params.lr, m.params.decay, m.params.noise, dropout, 0,
                         m.config.seed, step, m.params.target_std);
         for (int l = 0; l < m.net->n_layers; l++) {
             double *got =
@@ -314,12 +314,13 @@ END_TEST
 
 /* PEPITA's difference form in double on a ref_net, x' = x + sign e F^T. */
 static void pepita_updates(const ref_net *n, const double *x, const int32_t *labels,
-                           const double *f, double sign, double **g) {
+                           const double *f, double sign, int normalise, double **g) {
     ref_pepita p = {.batch = n->batch,
                     .classes = n->classes,
                     .n_layers = n->n_layers,
                     .f = f,
                     .sign = sign,
+                    .normalise = normalise,
                     .form = PP_UPDATE_DIFFERENCE};
     for (int l = 0; l < n->n_layers; l++) {
         p.in[l] = n->in[l];
@@ -333,14 +334,16 @@ static void pepita_updates(const ref_net *n, const double *x, const int32_t *lab
 /* The rule with --mirror on a 7-6-5-3 network: begin_step mirrors, step
  * leaves PEPITA's updates (x' = x - e F^T) in every layer's g; both against
  * ref_mirror_step and ref_pepita_step in double. _i == 1: plain PEPITA,
- * no mirroring and the ICML sign, x' = x + e F^T (the default unchanged). */
+ * no mirroring and the ICML sign, x' = x + e F^T (the default unchanged).
+ * _i == 2: --mirror with --normalise (the mirroring pass normalises too). */
 START_TEST(test_full_wm_step_matches_the_host_model) {
     enum { BATCH = 4, CLASSES = 3, INPUT = 7, STEP = 9 };
     pp_config c;
     ck_assert_int_eq(pp_config_preset(&c, PP_DATASET_MNIST, PP_MODEL_FC, PP_RULE_PEPITA), PP_OK);
-    const int mirrored = _i == 0;
+    const int mirrored = _i != 1, normalise = _i == 2;
     const double sign = mirrored ? -1.0 : 1.0;
     if (mirrored) ck_assert_int_eq(pp_config_variant(&c, "wm"), PP_OK);
+    c.normalise = normalise;
     c.hidden[0] = 6;
     c.hidden[1] = 5;
     c.n_hidden = 2;
@@ -390,18 +393,23 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
         free(keep);
     }
 
+    double *b_plain[NET_MAX_LAYERS] = {0}; /* the factors before the step, for _i == 2 */
+    for (int l = 0; normalise && l < net->n_layers; l++) {
+        b_plain[l] = malloc(net->layers[l].n_weights * sizeof **b_plain);
+        memcpy(b_plain[l], b[l], net->layers[l].n_weights * sizeof **b_plain);
+    }
     rule_step_args args = {.batch = BATCH, .step = STEP, .seed = c.seed, .epoch = 1, .lr = c.lr};
     if (mirrored) {
         ck_assert_int_eq(r->begin_step(r, &args), PP_OK);
-        ref_mirror_step(&ref, b, f, c.mirror_lr, c.mirror_decay, c.mirror_noise, c.dropout, c.seed,
-                        STEP, c.f_scale * sqrt(2.0 / INPUT));
+        ref_mirror_step(&ref, b, f, c.mirror_lr, c.mirror_decay, c.mirror_noise, c.dropout,
+                        normalise, c.seed, STEP, c.f_scale * sqrt(2.0 / INPUT));
     } else {
         double *fixed_f = read_doubles(&r->fixed.buf[0], nf);
         memcpy(f, fixed_f, nf * sizeof *f);
         free(fixed_f);
     }
     ck_assert_int_eq(r->step(r, &args), PP_OK);
-    pepita_updates(&ref, xd, labels, f, sign, g);
+    pepita_updates(&ref, xd, labels, f, sign, normalise, g);
 
     double *got_f = read_doubles(&r->fixed.buf[0], nf);
     ck_assert_msg(rel_error(got_f, f, nf) < 1e-4, "F: %g", rel_error(got_f, f, nf));
@@ -418,8 +426,17 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
                       rel_error(got_g, g[l], n));
         free(got_g);
     }
+    if (normalise) { /* mirroring without the normalisation would give other B_l */
+        double *got_b0 = read_doubles(pepita_mirror_factor(mirror, 0), net->layers[0].n_weights);
+        double *f_plain = malloc(nf * sizeof *f_plain);
+        ref_mirror_step(&ref, b_plain, f_plain, c.mirror_lr, c.mirror_decay, c.mirror_noise,
+                        c.dropout, 0, c.seed, STEP, c.f_scale * sqrt(2.0 / INPUT));
+        ck_assert_double_gt(rel_error(got_b0, b_plain[0], net->layers[0].n_weights), 1e-3);
+        free(got_b0);
+        free(f_plain);
+    }
     /* the other sign would give other updates: the comparison can fail */
-    pepita_updates(&ref, xd, labels, f, -sign, g);
+    pepita_updates(&ref, xd, labels, f, -sign, normalise, g);
     double *got_g0 = read_doubles(&net->layers[0].g, net->layers[0].n_weights);
     ck_assert_double_gt(rel_error(got_g0, g[0], net->layers[0].n_weights), 1e-3);
     free(got_g0);
@@ -428,6 +445,7 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
     for (int l = 0; l < net->n_layers; l++) {
         free(ref.w[l]);
         free(b[l]);
+        free(b_plain[l]);
         free(g[l]);
         free(drop[l]);
     }
@@ -598,7 +616,7 @@ Suite *mirror_suite(void) {
     tcase_add_test(module, test_mirroring_is_a_function_of_seed_and_step);
     tcase_add_test(module, test_schedule);
     tcase_add_test(module, test_deepest_network_mirrors);
-    tcase_add_loop_test(module, test_full_wm_step_matches_the_host_model, 0, 2);
+    tcase_add_loop_test(module, test_full_wm_step_matches_the_host_model, 0, 3);
     suite_add_tcase(s, module);
     TCase *training = tcase_create("training");
     tcase_add_checked_fixture(training, training_setup, training_teardown);

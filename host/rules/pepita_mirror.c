@@ -8,7 +8,7 @@
 
 /* Device scalars: [0] the noise's sum, [1..3] sum, sum of squares and the
  * rescale factor of F. */
-enum { STAT_NOISE = 0, STAT_F = 1, N_STATS = 4 };
+enum { STAT_NOISE = 0, STAT_F = 1, STAT_Y = 4, N_STATS = 5 };
 
 struct pepita_mirror {
     pepita_mirror_params p;
@@ -85,6 +85,10 @@ static pp_status mirror_layer(pepita_mirror *m, int l, uint64_t seed, uint32_t s
                            .first = 0};
         PP_TRY(op_act_forward(net->ctx, net->hidden_act, batch * out, &m->z, &m->y,
                               drop.p > 0 ? &drop : NULL));
+        /* with --normalise the layer's output is normalised here too, as in
+         * the follow-up (its mirroring runs the layer module as a whole) */
+        if (net_normalises(net, l))
+            PP_TRY(op_normalise_frobenius(net->ctx, batch * out, &m->y, &m->stats, STAT_Y));
     }
     /* plain SGD with weight decay, one GEMM: B <- (1 - lr decay) B + (lr / N) x~^T y~ */
     float alpha = m->p.lr / (float)batch, beta = 1.0f - m->p.lr * m->p.decay;

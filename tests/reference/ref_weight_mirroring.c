@@ -54,7 +54,7 @@ void ref_mirror_product(const ref_net *n, double *const *b, double *f) {
 }
 
 void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double decay,
-                     float noise_std, float dropout, uint64_t seed, uint32_t step,
+                     float noise_std, float dropout, int normalise, uint64_t seed, uint32_t step,
                      double target_std) {
     int L = n->n_layers, N = n->batch;
     for (int l = 0; l < L; l++) {
@@ -75,8 +75,13 @@ void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double 
             float *keep = malloc(ny * sizeof *keep);
             op_dropout d = {.p = dropout, .seed = seed, .step = step, .layer = 64u + (uint32_t)l};
             ref_dropout_factor(ny, &d, keep);
-            for (size_t i = 0; i < ny; i++)
+            double sq = 0.0;
+            for (size_t i = 0; i < ny; i++) {
                 y[i] = (y[i] > 0.0 ? y[i] : 0.0) * keep[i];
+                sq += y[i] * y[i];
+            }
+            for (size_t i = 0; normalise && sq > 0.0 && i < ny; i++)
+                y[i] /= sqrt(sq);
             free(keep);
         }
         for (int i = 0; i < I; i++)

@@ -12,10 +12,11 @@
 void ref_mirror_product(const ref_net *n, double *const *b, double *f);
 
 /* One mirroring step of every layer (noise = noise_std philox_normal at
- * (seed, step, 1 + l), its mean removed; dropout p at (seed, step, 64 + l)),
- * then every B_l scaled by (target_std / std(F))^(1/L) and f = B_1 ... B_L. */
+ * (seed, step, 1 + l), its mean removed; dropout p at (seed, step, 64 + l);
+ * normalise: a hidden layer's output divided by its Frobenius norm), then
+ * every B_l scaled by (target_std / std(F))^(1/L) and f = B_1 ... B_L. */
 void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double decay,
-                     float noise_std, float dropout, uint64_t seed, uint32_t step,
+                     float noise_std, float dropout, int normalise, uint64_t seed, uint32_t step,
                      double target_std);
 
 #endif
