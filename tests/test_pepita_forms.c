@@ -29,12 +29,6 @@ static void teardown(void) {
 enum { BATCH = 5, CLASSES = 3, INPUT = 7, STEP = 11 };
 static const float LR = 0.05f;
 
-static const char *form_name(pp_update_form form) {
-    return form == PP_UPDATE_HEBBIAN      ? "hebbian"
-           : form == PP_UPDATE_TIME_LOCAL ? "time-local"
-                                          : "difference";
-}
-
 static double *read_doubles(const rt_buf *b, size_t n) {
     float *f = malloc(n * sizeof(float));
     double *d = malloc(n * sizeof(double));
@@ -43,6 +37,17 @@ static double *read_doubles(const rt_buf *b, size_t n) {
         d[i] = f[i];
     free(f);
     return d;
+}
+
+/* The factors (0 or 1 / (1 - p)) of the mask d over n units, in double. */
+static double *dropout_factors(const op_dropout *d, size_t n) {
+    float *f = malloc(n * sizeof(float));
+    double *out = malloc(n * sizeof(double));
+    ref_dropout_factor(n, d, f);
+    for (size_t i = 0; i < n; i++)
+        out[i] = f[i];
+    free(f);
+    return out;
 }
 
 /* max |a - b| / max |b|: relative to the update's scale, which the
@@ -88,9 +93,9 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
     c.pre_mirror = 0;
     pp_status st = pp_config_validate(&c);
     ck_assert_msg(st == PP_OK, "config: %s", pp_last_error());
-    printf("%s%s, %d hidden, dropout %.1f%s%s\n", form_name(form), normalise ? " normalised" : "",
-           hidden, (double)dropout, naive ? ", naive modulated pass" : "",
-           mirrored ? ", mirrored F (x - e F^T)" : "");
+    printf("%s%s, %d hidden, dropout %.1f%s%s\n", pp_update_form_name(form),
+           normalise ? " normalised" : "", hidden, (double)dropout,
+           naive ? ", naive modulated pass" : "", mirrored ? ", mirrored F (x - e F^T)" : "");
 
     network *net = NULL;
     rule *r = NULL;
@@ -119,7 +124,8 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
     double xd[BATCH * INPUT];
     for (int i = 0; i < BATCH * INPUT; i++)
         xd[i] = x[i];
-    double *g_ref[NET_MAX_LAYERS] = {0}, *drop[NET_MAX_LAYERS] = {0};
+    double *g_ref[NET_MAX_LAYERS] = {0}, *drop[NET_MAX_LAYERS] = {0},
+           *drop_mod[NET_MAX_LAYERS] = {0};
     for (int l = 0; l < net->n_layers; l++) {
         net_layer *nl = &net->layers[l];
         p.in[l] = (int)nl->in;
@@ -129,14 +135,10 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
         g_ref[l] = calloc(nl->n_weights, sizeof(double));
         op_dropout d = net_dropout(net, l, 1, STEP, c.seed);
         if (d.p == 0) continue;
-        size_t n = BATCH * nl->out;
-        float *f = malloc(n * sizeof(float));
-        ref_dropout_factor(n, &d, f);
-        drop[l] = malloc(n * sizeof(double));
-        for (size_t i = 0; i < n; i++)
-            drop[l][i] = f[i];
-        p.drop[l] = drop[l];
-        free(f);
+        p.drop[l] = drop[l] = dropout_factors(&d, BATCH * nl->out);
+        if (form != PP_UPDATE_TIME_LOCAL) continue;
+        d.layer += TIME_LOCAL_DROPOUT_LAYER; /* its modulated pass draws fresh masks */
+        p.drop_mod[l] = drop_mod[l] = dropout_factors(&d, BATCH * nl->out);
     }
     ck_assert_int_eq(r->fixed.count, mirrored ? 1 + net->n_layers : 1);
     double *f = read_doubles(&r->fixed.buf[0], INPUT * CLASSES);
@@ -166,6 +168,7 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
         free(p.v[l]);
         free(g_ref[l]);
         free(drop[l]);
+        free(drop_mod[l]);
     }
     free(f);
     rule_destroy(r);

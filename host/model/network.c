@@ -140,13 +140,14 @@ pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf 
     PP_TRY(l->ops->linear(net, l, batch, input, &act->z));
     if (index == net->n_layers - 1)
         return PP_OK; /* the output non-linearity is part of the error */
-    return net_layer_activate(net, index, batch, act, training, step, seed);
+    return net_layer_activate(net, index, batch, act, training, step, seed, 0);
 }
 
 pp_status net_layer_activate(network *net, int index, size_t batch, net_activations *act,
-                             int training, uint32_t step, uint64_t seed) {
+                             int training, uint32_t step, uint64_t seed, uint32_t mask_offset) {
     net_layer *l = &net->layers[index];
     op_dropout drop = net_dropout(net, index, training, step, seed);
+    drop.layer += mask_offset;
     PP_TRY(l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL));
     if (!net_normalises(net, index)) return PP_OK;
     /* over the whole batch matrix, as the follow-up does (not per sample) */

@@ -86,9 +86,11 @@ pp_status net_forward(network *net, size_t batch, const rt_buf *input, int train
 pp_status net_layer_forward(network *net, int index, size_t batch, const rt_buf *input,
                             net_activations *act, int training, uint32_t step, uint64_t seed);
 /* The second half of that for a hidden layer: from act->z to act->h, the
- * activation with dropout, then the normalisation where net->normalise. */
+ * activation with dropout, then the normalisation where net->normalise. The
+ * dropout mask is the layer's, or another stream's with mask_offset > 0
+ * (model/random_streams.h). */
 pp_status net_layer_activate(network *net, int index, size_t batch, net_activations *act,
-                             int training, uint32_t step, uint64_t seed);
+                             int training, uint32_t step, uint64_t seed, uint32_t mask_offset);
 /* Whether layer index's output is normalised (a dense hidden layer, net->normalise). */
 int net_normalises(const network *net, int index);
 /* The dropout key of hidden layer l at a step (p = 0 when not training). */

@@ -23,5 +23,9 @@ enum random_stream {
  * MIRROR_DROPOUT_LAYER + layer, apart from the training passes' masks. */
 #define MIRROR_NOISE_B 1u
 #define MIRROR_DROPOUT_LAYER 64u
+/* Time-local's modulated pass draws fresh masks, at layer
+ * TIME_LOCAL_DROPOUT_LAYER + layer (the follow-up resets its masks after the
+ * first step; the other forms keep the standard pass's masks, as it does). */
+#define TIME_LOCAL_DROPOUT_LAYER 32u
 
 #endif

@@ -9,8 +9,9 @@ typedef struct pass {
     double *h[REF_PEPITA_MAX_LAYERS]; /* hidden outputs; the last layer's logits */
 } pass;
 
-/* A pass from input x with the current weights; hidden: ReLU, dropout, norm. */
-static void forward(const ref_pepita *p, const double *x, pass *a) {
+/* A pass from input x with the current weights; hidden: ReLU, dropout
+ * (factors drop[l]), norm. */
+static void forward(const ref_pepita *p, const double *x, const double *const *drop, pass *a) {
     const double *in = x;
     for (int l = 0; l < p->n_layers; l++) {
         int I = p->in[l], O = p->out[l], last = l == p->n_layers - 1;
@@ -23,7 +24,7 @@ static void forward(const ref_pepita *p, const double *x, pass *a) {
                 for (int i = 0; i < I; i++)
                     z += in[(size_t)b * I + i] * p->w[l][(size_t)o * I + i];
                 size_t at = (size_t)b * O + o;
-                double h = last ? z : (z > 0 ? z : 0) * (p->drop[l] ? p->drop[l][at] : 1);
+                double h = last ? z : (z > 0 ? z : 0) * (drop[l] ? drop[l][at] : 1);
                 a->h[l][at] = h;
                 sq += h * h;
             }
@@ -55,7 +56,7 @@ static void outer(const ref_pepita *p, int l, double alpha, const double *post, 
 void ref_pepita_step(ref_pepita *p, const double *x, const int32_t *labels, double **g) {
     int B = p->batch, C = p->classes, L = p->n_layers - 1, D = p->in[0];
     pass std = {0}, mod = {0};
-    forward(p, x, &std);
+    forward(p, x, p->drop, &std);
     /* y = softmax(z), t = one-hot, e = y - t */
     double *y = malloc((size_t)B * C * sizeof(double)), *t = calloc((size_t)B * C, sizeof(double)),
            *e = malloc((size_t)B * C * sizeof(double));
@@ -95,7 +96,10 @@ void ref_pepita_step(ref_pepita *p, const double *x, const int32_t *labels, doub
                 ef += e[(size_t)b * C + k] * p->f[(size_t)j * C + k];
             xm[(size_t)b * D + j] = s + p->sign * ef;
         }
-    forward(p, xm, &mod);
+    const double *drop_mod[REF_PEPITA_MAX_LAYERS] = {0};
+    for (int l = 0; l <= L; l++)
+        drop_mod[l] = p->drop_mod[l] ? p->drop_mod[l] : p->drop[l];
+    forward(p, xm, drop_mod, &mod);
     for (int l = 0; l <= L; l++) {
         const double *pre = l ? std.h[l - 1] : x, *pre_mod = l ? mod.h[l - 1] : xm;
         switch (p->form) {

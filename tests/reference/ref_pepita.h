@@ -18,8 +18,11 @@ typedef struct ref_pepita {
     double *w[REF_PEPITA_MAX_LAYERS];          /* out x in, the caller's; time-local updates them */
     double *v[REF_PEPITA_MAX_LAYERS];          /* momentum, the caller's (time-local) */
     const double *drop[REF_PEPITA_MAX_LAYERS]; /* hidden: batch x out factors, or NULL */
-    const double *f;                           /* F: input x classes */
-    double sign; /* x' = x + sign e F^T: +1 (the ICML rule), -1 (a learned F) */
+    /* the modulated pass's factors where they differ (time-local's fresh
+     * masks), else NULL: it takes drop's */
+    const double *drop_mod[REF_PEPITA_MAX_LAYERS];
+    const double *f; /* F: input x classes */
+    double sign;     /* x' = x + sign e F^T: +1 (the ICML rule), -1 (a learned F) */
     pp_update_form form;
     int normalise; /* h /= ||h||_F over the batch after each hidden layer */
     /* time-local's first step: v = mu v + lr (g + wd w); w -= v */
