@@ -387,25 +387,30 @@ START_TEST(reader_survives_truncation_and_mutation) {
 }
 END_TEST
 
-/* Runs of the follow-up's variants or of other layers are groups of their
- * own; the presets' layers are not named. */
+/* Runs of the follow-up's variants, of other layers or of a learning rate
+ * other than the presets' are groups of their own; the presets' layers and
+ * rates are not named. */
 START_TEST(labels_name_variants_and_non_preset_layers) {
     static const struct {
-        const char *config, *label;
+        const char *config, *lr, *label;
     } cases[] = {
-        {"{\"arch\": \"fc1024\"}", "PEPITA FC MNIST"},
-        {"{\"arch\": \"fc1024,fc1024\"}", "PEPITA FC MNIST fc1024,fc1024"},
-        {"{\"arch\": \"fc1024,fc1024\", \"variant\": \"wm+norm\"}",
+        {"{\"arch\": \"fc1024\"}", "", "PEPITA FC MNIST"},
+        {"{\"arch\": \"fc1024,fc1024\"}", "", "PEPITA FC MNIST fc1024,fc1024"},
+        {"{\"arch\": \"fc1024,fc1024\", \"variant\": \"wm+norm\"}", "",
          "PEPITA FC MNIST fc1024,fc1024 +wm+norm"},
-        {"{\"modulation\": \"zero\", \"variant\": \"time-local\"}",
+        {"{\"modulation\": \"zero\", \"variant\": \"time-local\"}", "",
          "PEPITA FC MNIST F=0 +time-local"},
+        {"{}", ", \"lr\": [0.1]", "PEPITA FC MNIST"},
+        {"{}", ", \"lr\": [0.02]", "PEPITA FC MNIST lr 0.02"},
+        {"{\"variant\": \"norm\"}", ", \"lr\": [3]", "PEPITA FC MNIST +norm"},
+        {"{\"variant\": \"norm\"}", ", \"lr\": [0.1]", "PEPITA FC MNIST +norm lr 0.1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512], label[320];
         snprintf(text, sizeof text,
                  "{\"dataset\": \"mnist\", \"model\": \"fc\", \"rule\": \"pepita\", \"epochs\": 1, "
-                 "\"test_accuracy\": [0.5], \"config\": %s}",
-                 cases[i].config);
+                 "\"test_accuracy\": [0.5]%s, \"config\": %s}",
+                 cases[i].lr, cases[i].config);
         run_data d;
         ck_assert_msg(run_json_parse(text, strlen(text), "v.json", &d) == PP_OK, "%s",
                       pp_last_error());

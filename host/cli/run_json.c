@@ -426,6 +426,24 @@ void run_json_free(run_data *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* The learning rate the run's presets give (the paper's row, then the
+ * follow-up's variant presets it names), or NAN when its names are unknown. */
+static double preset_lr(const run_data *r) {
+    pp_dataset_kind dataset;
+    pp_model_kind model;
+    pp_rule_kind rule;
+    pp_config c;
+    if (pp_dataset_parse(r->dataset, &dataset) != PP_OK ||
+        pp_model_parse(r->model, &model) != PP_OK || pp_rule_parse(r->rule, &rule) != PP_OK ||
+        pp_config_preset(&c, dataset, model, rule) != PP_OK)
+        return NAN;
+    char variants[sizeof r->variant];
+    snprintf(variants, sizeof variants, "%s", r->variant);
+    for (char *name = strtok(variants, "+"); name; name = strtok(NULL, "+"))
+        if (pp_config_variant(&c, name) != PP_OK) return NAN;
+    return c.lr;
+}
+
 void run_json_label(const run_data *r, char *out, size_t size) {
     static const struct {
         const char *name, *label;
@@ -442,8 +460,15 @@ void run_json_label(const run_data *r, char *out, size_t size) {
     const char *control = !strcmp(r->modulation, "zero")     ? " F=0"
                           : !strcmp(r->modulation, "random") ? " random modulation"
                                                              : "";
-    snprintf(out, size, "%s %s %s%s%s%s%s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model,
-             dataset, control, *r->arch ? " " : "", r->arch, *r->variant ? " +" : "", r->variant);
+    /* a learning rate other than the presets' is part of the cell */
+    char lr[32] = "";
+    double want = preset_lr(r);
+    if (r->epochs > 0 && isfinite(r->lr[0]) && isfinite(want) &&
+        fabs(r->lr[0] - want) > 1e-6 * fabs(want))
+        snprintf(lr, sizeof lr, " lr %g", r->lr[0]);
+    snprintf(out, size, "%s %s %s%s%s%s%s%s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model,
+             dataset, control, *r->arch ? " " : "", r->arch, *r->variant ? " +" : "", r->variant,
+             lr);
 }
 
 int run_json_groups(const run_data *runs, int n, int *group_of) {
