@@ -747,7 +747,8 @@ START_TEST(test_export_matches_trainer) {
         {PP_MODEL_FC, PP_RULE_DRTP, {"B1", "B2"}, {{4, 24}, {4, 12}}, 0, NULL},
         {PP_MODEL_FC, PP_RULE_BP, {NULL}, {{0}}, 0, NULL},
         {PP_MODEL_CONV, PP_RULE_PEPITA, {"F"}, {{100, 4}}, 0, NULL},
-        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 64}}, 0, NULL},
+        /* a conv layer's direct feedback reaches its units before the pooling */
+        {PP_MODEL_CONV, PP_RULE_DFA, {"B1"}, {{4, 256}}, 0, NULL},
         {PP_MODEL_FC,
          PP_RULE_PEPITA,
          {"F", "B1", "B2", "B3"},

@@ -209,12 +209,14 @@ static void feedback_for(tiny *t, double *fb[NET_MAX_LAYERS]) {
         ck_assert_int_eq(r->fixed.count, 0);
         return;
     }
-    /* FA: B_1..B_L shaped like W_l; DFA, DRTP: B_0..B_{L-1}, classes x out_l */
+    /* FA: B_1..B_L shaped like W_l; DFA, DRTP: B_0..B_{L-1}, classes x out_l
+     * (a conv layer: classes x its units before the pooling) */
     ck_assert_int_eq(r->fixed.count, hidden);
     for (int i = 0; i < r->fixed.count; i++) {
         int layer = kind == PP_RULE_FA ? i + 1 : i;
         const net_layer *l = &t->net->layers[layer];
-        size_t want = kind == PP_RULE_FA ? l->n_weights : CLASSES * l->out;
+        size_t units = l->kind == NET_CONV ? l->units : l->out;
+        size_t want = kind == PP_RULE_FA ? l->n_weights : CLASSES * units;
         ck_assert_uint_eq(r->fixed.n[i], want);
         fb[layer] = read_doubles(&r->fixed.buf[i], want);
         ck_assert_msg(max_abs(fb[layer], want) > 0, "feedback matrix %d is zero", i);

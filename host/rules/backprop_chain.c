@@ -75,6 +75,18 @@ static pp_status direct_step(rule *r, const rule_step_args *a) {
     }
     for (int i = 0; i < net->n_layers - 1; i++) {
         net_layer *l = &net->layers[i];
+        if (l->kind == NET_CONV) {
+            /* the DFA/DRTP authors' hook sits between a conv layer's activation
+             * and its pooling: every conv unit receives s B_l (classes x units),
+             * nothing is routed through the pooling */
+            PP_TRY(op_dense_input_grad(net->ctx, batch, l->units, net->classes, signal,
+                                       s->feedback[i], &s->delta[i]));
+            PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->units, &l->std.z,
+                                   &s->delta[i], &s->delta[i], NULL));
+            PP_TRY(l->ops->weight_update(net, l, batch, 1.0f / (float)batch, &s->delta[i],
+                                         layer_input(net, i), &l->g));
+            continue;
+        }
         /* delta_h (batch x out) = s (batch x classes) B_l (classes x out) */
         PP_TRY(op_dense_input_grad(net->ctx, batch, l->out, net->classes, signal, s->feedback[i],
                                    &s->delta_h[i]));
@@ -119,6 +131,10 @@ pp_status backprop_chain_init(rule *r) {
     return PP_OK;
 }
 
+size_t direct_feedback_units(const net_layer *l) {
+    return l->kind == NET_CONV ? l->units : l->out;
+}
+
 pp_status direct_feedback_init(rule *r, int from_target, const float bounds[NET_MAX_LAYERS],
                                uint32_t stream) {
     network *net = r->net;
@@ -126,8 +142,8 @@ pp_status direct_feedback_init(rule *r, int from_target, const float bounds[NET_
     chain_state *s = r->state;
     r->step = direct_step;
     for (int i = 0; i < net->n_layers - 1; i++) {
-        PP_TRY(rule_fixed_uniform(r, net->classes * net->layers[i].out, bounds[i],
-                                  stream + (uint32_t)i));
+        size_t units = direct_feedback_units(&net->layers[i]);
+        PP_TRY(rule_fixed_uniform(r, net->classes * units, bounds[i], stream + (uint32_t)i));
         s->feedback[i] = &r->fixed.buf[r->fixed.count - 1];
     }
     return PP_OK;

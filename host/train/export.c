@@ -84,7 +84,8 @@ static pp_status layout_of(const char *path, const pp_config *c, const export_ge
                            export_layout *L) {
     memset(L, 0, sizeof *L);
     size_t d = (size_t)g->channels * g->height * g->width, k = (size_t)g->classes;
-    size_t outs[CHECKPOINT_MAX_TENSORS]; /* features each layer hands on */
+    size_t outs[CHECKPOINT_MAX_TENSORS];  /* features each layer hands on */
+    size_t units[CHECKPOINT_MAX_TENSORS]; /* its units (conv: before pooling) */
     /* every hidden layer of the architecture (--arch, or the preset's), then the output */
     arch_spec spec;
     PP_TRY(arch_of_config(c, &spec));
@@ -99,11 +100,12 @@ static pp_status layout_of(const char *path, const pp_config *c, const export_ge
                                path, h, w, l + 1);
             L->weights[l] = (tensor_shape){
                 4, {(size_t)a->filters, (size_t)ch, (size_t)a->kernel, (size_t)a->kernel}};
+            units[l] = (size_t)a->filters * (size_t)oh * (size_t)ow;
             ch = a->filters, h = oh / 2, w = ow / 2;
             outs[l] = (size_t)ch * (size_t)h * (size_t)w;
         } else {
             L->weights[l] = shape2((size_t)a->units, in);
-            outs[l] = (size_t)a->units;
+            outs[l] = units[l] = (size_t)a->units;
         }
         in = outs[l];
     }
@@ -130,7 +132,7 @@ static pp_status layout_of(const char *path, const pp_config *c, const export_ge
     case PP_RULE_DFA: /* B_l projects the output signal onto hidden layer l */
     case PP_RULE_DRTP:
         for (int l = 0; l + 1 < L->n_layers; l++, L->n_fixed++) {
-            L->fixed[L->n_fixed] = shape2(k, outs[l]);
+            L->fixed[L->n_fixed] = shape2(k, units[l]); /* conv: before pooling */
             snprintf(L->fixed_name[L->n_fixed], sizeof L->fixed_name[0], "B%d", l + 1);
         }
         break;

@@ -198,13 +198,31 @@ static void project(int batch, int rows, int cols, const double *d, const double
         }
 }
 
+/* Layer 0's conv weight gradient from d, the signal at its pre-activations
+ * (batch x filters x oh x ow). */
+static void conv_update(const ref_net *n, const double *d, const double *in, double *g) {
+    int oh = conv_oh(n), ow = conv_ow(n), k = n->kernel, C = n->in_c;
+    for (int f = 0; f < n->filters; f++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++) {
+                    double s = 0;
+                    for (int b = 0; b < n->batch; b++)
+                        for (int oy = 0; oy < oh; oy++)
+                            for (int ox = 0; ox < ow; ox++)
+                                s +=
+                                    d[((b * n->filters + f) * oh + oy) * ow + ox] *
+                                    in[((size_t)(b * C + c) * n->in_h + oy + i) * n->in_w + ox + j];
+                    g[((f * C + c) * k + i) * k + j] = s / n->batch;
+                }
+}
+
 /* Hidden layer l's update from the signal dh at its output; leaves delta
  * (dense layers) for the layer below. */
 static void hidden_update(const ref_net *n, int l, const ref_acts *a, const double *in,
                           const double *dh, double *delta, double *g) {
     if (l == 0 && n->conv) {
-        int oh = conv_oh(n), ow = conv_ow(n), k = n->kernel, C = n->in_c,
-            ppl = n->out[0] / n->filters;
+        int oh = conv_oh(n), ow = conv_ow(n), ppl = n->out[0] / n->filters;
         size_t nu = (size_t)n->batch * units(n, 0);
         double *d = calloc(nu, sizeof(double));
         for (int p = 0; p < n->batch * n->filters; p++)
@@ -213,19 +231,7 @@ static void hidden_update(const ref_net *n, int l, const ref_acts *a, const doub
                 size_t at = (size_t)p * oh * ow + idx;
                 d[at] += dh[p * ppl + q] * act_grad(n, a->z[0][at]);
             }
-        for (int f = 0; f < n->filters; f++)
-            for (int c = 0; c < C; c++)
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++) {
-                        double s = 0;
-                        for (int b = 0; b < n->batch; b++)
-                            for (int oy = 0; oy < oh; oy++)
-                                for (int ox = 0; ox < ow; ox++)
-                                    s += d[((b * n->filters + f) * oh + oy) * ow + ox] *
-                                         in[((size_t)(b * C + c) * n->in_h + oy + i) * n->in_w +
-                                            ox + j];
-                        g[((f * C + c) * k + i) * k + j] = s / n->batch;
-                    }
+        conv_update(n, d, in, g);
         free(d);
         return;
     }
@@ -250,8 +256,20 @@ void ref_net_updates(const ref_net *n, pp_rule_kind rule, const double *x, const
     const double *delta = err; /* the signal of the layer above (BP, FA) */
     double *deltas[REF_NET_MAX_LAYERS] = {0};
     for (int l = L - 1; l >= 0; l--) {
-        double *dh = malloc((size_t)B * n->out[l] * sizeof(double));
         deltas[l] = malloc((size_t)B * n->out[l] * sizeof(double));
+        if (l == 0 && n->conv && (rule == PP_RULE_DFA || rule == PP_RULE_DRTP)) {
+            /* the direct signal reaches the conv units before the pooling:
+             * B_0 is C x (filters oh ow), nothing is routed through the pool */
+            size_t nu = (size_t)B * units(n, 0);
+            double *d = malloc(nu * sizeof(double));
+            project(B, C, units(n, 0), rule == PP_RULE_DFA ? err : target, feedback[0], d);
+            for (size_t i = 0; i < nu; i++)
+                d[i] *= act_grad(n, a.z[0][i]);
+            conv_update(n, d, x, g[0]);
+            free(d);
+            continue;
+        }
+        double *dh = malloc((size_t)B * n->out[l] * sizeof(double));
         if (rule == PP_RULE_BP || rule == PP_RULE_FA)
             project(B, n->out[l + 1], n->out[l], delta,
                     rule == PP_RULE_BP ? n->w[l + 1] : feedback[l + 1], dh);

@@ -39,7 +39,8 @@ double ref_net_loss(const ref_net *net, const double *x, const int32_t *labels);
 
 /* The updates a rule computes for one batch into g[l] (n weights each).
  * feedback[l]: FA's B_l (shaped like W_l, l >= 1), DFA's and DRTP's B_l
- * (classes x out_l, hidden l); unused for BP. */
+ * (classes x out_l, hidden l; a conv layer's classes x its units before the
+ * pooling); unused for BP. */
 void ref_net_updates(const ref_net *net, pp_rule_kind rule, const double *x, const int32_t *labels,
                      const double *const *feedback, double **g);
 
