@@ -383,14 +383,7 @@ START_TEST(test_full_wm_step_matches_the_host_model) {
         g[l] = malloc(n * sizeof **g);
         op_dropout d = net_dropout(net, l, 1, STEP, c.seed);
         if (d.p == 0) continue;
-        size_t units = (size_t)BATCH * net->layers[l].out;
-        float *keep = malloc(units * sizeof *keep);
-        ref_dropout_factor(units, &d, keep);
-        drop[l] = malloc(units * sizeof **drop);
-        for (size_t i = 0; i < units; i++)
-            drop[l][i] = keep[i];
-        ref.drop[l] = drop[l];
-        free(keep);
+        ref.drop[l] = drop[l] = ref_dropout_factors_double((size_t)BATCH * net->layers[l].out, &d);
     }
 
     double *b_plain[NET_MAX_LAYERS] = {0}; /* the factors before the step, for _i == 2 */

@@ -39,17 +39,6 @@ static double *read_doubles(const rt_buf *b, size_t n) {
     return d;
 }
 
-/* The factors (0 or 1 / (1 - p)) of the mask d over n units, in double. */
-static double *dropout_factors(const op_dropout *d, size_t n) {
-    float *f = malloc(n * sizeof(float));
-    double *out = malloc(n * sizeof(double));
-    ref_dropout_factor(n, d, f);
-    for (size_t i = 0; i < n; i++)
-        out[i] = f[i];
-    free(f);
-    return out;
-}
-
 /* max |a - b| / max |b|: relative to the update's scale, which the
  * normalisation makes small. */
 static double scaled_error(const double *a, const double *b, size_t n, double *scale) {
@@ -135,10 +124,10 @@ static void check_one_step(pp_update_form form, int normalise, int hidden, float
         g_ref[l] = calloc(nl->n_weights, sizeof(double));
         op_dropout d = net_dropout(net, l, 1, STEP, c.seed);
         if (d.p == 0) continue;
-        p.drop[l] = drop[l] = dropout_factors(&d, BATCH * nl->out);
+        p.drop[l] = drop[l] = ref_dropout_factors_double(BATCH * nl->out, &d);
         if (form != PP_UPDATE_TIME_LOCAL) continue;
         d.layer += TIME_LOCAL_DROPOUT_LAYER; /* its modulated pass draws fresh masks */
-        p.drop_mod[l] = drop_mod[l] = dropout_factors(&d, BATCH * nl->out);
+        p.drop_mod[l] = drop_mod[l] = ref_dropout_factors_double(BATCH * nl->out, &d);
     }
     ck_assert_int_eq(r->fixed.count, mirrored ? 1 + net->n_layers : 1);
     double *f = read_doubles(&r->fixed.buf[0], INPUT * CLASSES);

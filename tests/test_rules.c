@@ -103,14 +103,7 @@ static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float d
         t->ref.w[l] = t->w[l];
         op_dropout d = net_dropout(t->net, l, 1, STEP, t->config.seed);
         if (d.p == 0) continue;
-        size_t n = BATCH * t->net->layers[l].out;
-        float *f = malloc(n * sizeof(float));
-        ref_dropout_factor(n, &d, f);
-        t->drop[l] = malloc(n * sizeof(double));
-        for (size_t i = 0; i < n; i++)
-            t->drop[l][i] = f[i];
-        t->ref.drop[l] = t->drop[l];
-        free(f);
+        t->ref.drop[l] = t->drop[l] = ref_dropout_factors_double(BATCH * t->net->layers[l].out, &d);
     }
 }
 

@@ -781,3 +781,13 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
             PP_TRY(check_histogram(ctx, list, vec_sizes[i], bins[b]));
     return PP_OK;
 }
+
+double *ref_dropout_factors_double(size_t n, const op_dropout *drop) {
+    float *f = malloc(n * sizeof(float));
+    double *out = malloc(n * sizeof(double));
+    ref_dropout_factor(n, drop, f);
+    for (size_t i = 0; i < n; i++)
+        out[i] = f[i];
+    free(f);
+    return out;
+}

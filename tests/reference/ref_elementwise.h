@@ -11,6 +11,8 @@
 
 /* factor[i] = mask(i) / (1 - p), or 1 everywhere when drop is NULL or p == 0. */
 void ref_dropout_factor(size_t n, const op_dropout *drop, float *factor);
+/* The same factors in a new double array (for the double-precision models). */
+double *ref_dropout_factors_double(size_t n, const op_dropout *drop);
 void ref_act_forward(op_act act, size_t n, const float *x, float *y, const op_dropout *drop);
 void ref_act_backward(op_act act, size_t n, const float *z, const float *dy, float *dx,
                       const op_dropout *drop);
