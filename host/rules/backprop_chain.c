@@ -73,24 +73,19 @@ static pp_status direct_step(rule *r, const rule_step_args *a) {
         PP_TRY(op_onehot(net->ctx, batch, net->classes, &net->labels, 1.0f, &s->onehot));
         signal = &s->onehot;
     }
+    /* every unit of hidden layer l (a conv layer's before its pooling, where
+     * the DFA/DRTP authors' hook sits: nothing is routed through the pooling)
+     * receives s B_l, then the activation derivative and the standard pass's
+     * dropout mask, in place */
     for (int i = 0; i < net->n_layers - 1; i++) {
         net_layer *l = &net->layers[i];
-        if (l->kind == NET_CONV) {
-            /* the DFA/DRTP authors' hook sits between a conv layer's activation
-             * and its pooling: every conv unit receives s B_l (classes x units),
-             * nothing is routed through the pooling */
-            PP_TRY(op_dense_input_grad(net->ctx, batch, l->units, net->classes, signal,
-                                       s->feedback[i], &s->delta[i]));
-            PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->units, &l->std.z,
-                                   &s->delta[i], &s->delta[i], NULL));
-            PP_TRY(l->ops->weight_update(net, l, batch, 1.0f / (float)batch, &s->delta[i],
-                                         layer_input(net, i), &l->g));
-            continue;
-        }
-        /* delta_h (batch x out) = s (batch x classes) B_l (classes x out) */
-        PP_TRY(op_dense_input_grad(net->ctx, batch, l->out, net->classes, signal, s->feedback[i],
-                                   &s->delta_h[i]));
-        PP_TRY(hidden_update(r, i, a));
+        op_dropout drop = net_dropout(net, i, 1, a->step, a->seed);
+        PP_TRY(op_dense_input_grad(net->ctx, batch, l->units, net->classes, signal, s->feedback[i],
+                                   &s->delta[i]));
+        PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->units, &l->std.z, &s->delta[i],
+                               &s->delta[i], drop.p > 0 ? &drop : NULL));
+        PP_TRY(l->ops->weight_update(net, l, batch, 1.0f / (float)batch, &s->delta[i],
+                                     layer_input(net, i), &l->g));
     }
     return PP_OK;
 }
@@ -106,9 +101,9 @@ static void chain_destroy(rule *r) {
     free(s);
 }
 
-/* The state and its workspace: a signal per hidden layer, at its
- * pre-activation and at its output. */
-static pp_status workspace_create(rule *r, int from_target) {
+/* The state and its workspace: a signal per hidden layer at its
+ * pre-activation, and for the chain (not direct) also at its output. */
+static pp_status workspace_create(rule *r, int from_target, int direct) {
     network *net = r->net;
     chain_state *s = calloc(1, sizeof *s);
     if (!s) return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory for %s", r->name);
@@ -119,31 +114,27 @@ static pp_status workspace_create(rule *r, int from_target) {
     for (int i = 0; i < net->n_layers - 1; i++) {
         const net_layer *l = &net->layers[i];
         PP_TRY(rt_buf_create(net->ctx, b * l->units * sizeof(float), &s->delta[i]));
-        PP_TRY(rt_buf_create(net->ctx, b * l->out * sizeof(float), &s->delta_h[i]));
+        if (!direct) PP_TRY(rt_buf_create(net->ctx, b * l->out * sizeof(float), &s->delta_h[i]));
     }
     if (from_target) PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->onehot));
     return PP_OK;
 }
 
 pp_status backprop_chain_init(rule *r) {
-    PP_TRY(workspace_create(r, 0));
+    PP_TRY(workspace_create(r, 0, 0));
     r->step = chain_step;
     return PP_OK;
-}
-
-size_t direct_feedback_units(const net_layer *l) {
-    return l->kind == NET_CONV ? l->units : l->out;
 }
 
 pp_status direct_feedback_init(rule *r, int from_target, const float bounds[NET_MAX_LAYERS],
                                uint32_t stream) {
     network *net = r->net;
-    PP_TRY(workspace_create(r, from_target));
+    PP_TRY(workspace_create(r, from_target, 1));
     chain_state *s = r->state;
     r->step = direct_step;
     for (int i = 0; i < net->n_layers - 1; i++) {
-        size_t units = direct_feedback_units(&net->layers[i]);
-        PP_TRY(rule_fixed_uniform(r, net->classes * units, bounds[i], stream + (uint32_t)i));
+        PP_TRY(rule_fixed_uniform(r, net->classes * net->layers[i].units, bounds[i],
+                                  stream + (uint32_t)i));
         s->feedback[i] = &r->fixed.buf[r->fixed.count - 1];
     }
     return PP_OK;

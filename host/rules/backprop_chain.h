@@ -11,7 +11,7 @@
 /* The rule's state (r->state) for every rule of this file. */
 typedef struct chain_state {
     rt_buf delta[NET_MAX_LAYERS];   /* the signal at each pre-activation */
-    rt_buf delta_h[NET_MAX_LAYERS]; /* the signal at each output h (conv: pooled) */
+    rt_buf delta_h[NET_MAX_LAYERS]; /* the chain: the signal at each output h (conv: pooled) */
     rt_buf onehot;                  /* batch x classes: the targets (from_target) */
     int from_target;
     /* backward chain: feedback[l] shaped like W_l ([0] unused); direct:
@@ -24,14 +24,12 @@ typedef struct chain_state {
 pp_status backprop_chain_init(rule *r);
 
 /* Makes r a direct-feedback rule (DFA, DRTP): a standard pass, its error and
- * the output layer's update, then every hidden layer l gets delta_h = s B_l
+ * the output layer's update, then every hidden layer l gets s B_l at its units
  * straight from the top, where s (batch x classes) is the error, or with
- * from_target the one-hot target, and B_l (classes x direct_feedback_units)
- * is fixed, U(-bounds[l], bounds[l]) from random stream stream + l. */
+ * from_target the one-hot target, and B_l (classes x layer l's units, a conv
+ * layer's before its pooling) is fixed, U(-bounds[l], bounds[l]) from random
+ * stream stream + l. */
 pp_status direct_feedback_init(rule *r, int from_target, const float bounds[NET_MAX_LAYERS],
                                uint32_t stream);
-/* The units a direct signal reaches in layer l: its outputs, or for a conv
- * layer its units before the pooling (where the authors' code hooks it). */
-size_t direct_feedback_units(const net_layer *l);
 
 #endif

@@ -12,6 +12,6 @@ pp_status rule_dfa_init(rule *r) {
     for (int i = 0; i < r->net->n_layers - 1; i++)
         /* scaled like a W_{l+1} fed by this layer (He uniform over its outputs), so with
          * one hidden layer the signal has the magnitude FA's would have */
-        bounds[i] = sqrtf(6.0f / (float)direct_feedback_units(&r->net->layers[i]));
+        bounds[i] = sqrtf(6.0f / (float)r->net->layers[i].units);
     return direct_feedback_init(r, 0, bounds, STREAM_DFA_FEEDBACK);
 }

@@ -20,6 +20,6 @@ pp_status rule_drtp_init(rule *r) {
          * units, a conv layer's as classes x C x H x W) with torch.nn.init.kaiming_uniform_,
          * whose fan-in is all but its first dimension.
          * (1/sqrt(out) reached 40.8% instead of 45.89% on CIFAR-10 FC: README.) */
-        bounds[i] = sqrtf(6.0f / (float)direct_feedback_units(&r->net->layers[i]));
+        bounds[i] = sqrtf(6.0f / (float)r->net->layers[i].units);
     return direct_feedback_init(r, 1, bounds, STREAM_DRTP_FEEDBACK);
 }
