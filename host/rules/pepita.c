@@ -114,7 +114,7 @@ static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *in
     int time_local = cfg->update_form == PP_UPDATE_TIME_LOCAL;
     PP_TRY(net_layer_activate(net, i, batch, mod, 1, a->step, a->seed,
                               time_local ? TIME_LOCAL_DROPOUT_LAYER : 0));
-    if (cfg->update_form == PP_UPDATE_TIME_LOCAL) return PP_OK;
+    if (time_local) return PP_OK;
     return op_sub(net->ctx, batch * l->out, &l->std.h, &mod->h, &st->diff[i]);
 }
 

@@ -791,3 +791,11 @@ double *ref_dropout_factors_double(size_t n, const op_dropout *drop) {
     free(f);
     return out;
 }
+
+void ref_normalise_frobenius_double(size_t n, double *x) {
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += x[i] * x[i];
+    for (size_t i = 0; sq > 0.0 && i < n; i++)
+        x[i] /= sqrt(sq);
+}

@@ -13,6 +13,9 @@
 void ref_dropout_factor(size_t n, const op_dropout *drop, float *factor);
 /* The same factors in a new double array (for the double-precision models). */
 double *ref_dropout_factors_double(size_t n, const op_dropout *drop);
+/* x /= ||x||_F over all n values, in double (the follow-up's normalisation of
+ * a batch matrix); an all-zero x stays zero. */
+void ref_normalise_frobenius_double(size_t n, double *x);
 void ref_act_forward(op_act act, size_t n, const float *x, float *y, const op_dropout *drop);
 void ref_act_backward(op_act act, size_t n, const float *z, const float *dy, float *dx,
                       const op_dropout *drop);

@@ -1,6 +1,8 @@
 /* PEPITA's forms in double precision, from the equations (ref_pepita.h). */
 #include "ref_pepita.h"
 
+#include "ref_elementwise.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +19,15 @@ static void forward(const ref_pepita *p, const double *x, const double *const *d
         int I = p->in[l], O = p->out[l], last = l == p->n_layers - 1;
         size_t n = (size_t)p->batch * O;
         a->h[l] = calloc(n, sizeof(double));
-        double sq = 0;
         for (int b = 0; b < p->batch; b++)
             for (int o = 0; o < O; o++) {
                 double z = 0;
                 for (int i = 0; i < I; i++)
                     z += in[(size_t)b * I + i] * p->w[l][(size_t)o * I + i];
                 size_t at = (size_t)b * O + o;
-                double h = last ? z : (z > 0 ? z : 0) * (drop[l] ? drop[l][at] : 1);
-                a->h[l][at] = h;
-                sq += h * h;
+                a->h[l][at] = last ? z : (z > 0 ? z : 0) * (drop[l] ? drop[l][at] : 1);
             }
-        if (!last && p->normalise && sq > 0)
-            for (size_t i = 0; i < n; i++)
-                a->h[l][i] /= sqrt(sq);
+        if (!last && p->normalise) ref_normalise_frobenius_double(n, a->h[l]);
         in = a->h[l];
     }
 }

@@ -75,13 +75,9 @@ void ref_mirror_step(const ref_net *n, double **b, double *f, double lr, double 
             float *keep = malloc(ny * sizeof *keep);
             op_dropout d = {.p = dropout, .seed = seed, .step = step, .layer = 64u + (uint32_t)l};
             ref_dropout_factor(ny, &d, keep);
-            double sq = 0.0;
-            for (size_t i = 0; i < ny; i++) {
+            for (size_t i = 0; i < ny; i++)
                 y[i] = (y[i] > 0.0 ? y[i] : 0.0) * keep[i];
-                sq += y[i] * y[i];
-            }
-            for (size_t i = 0; normalise && sq > 0.0 && i < ny; i++)
-                y[i] /= sqrt(sq);
+            if (normalise) ref_normalise_frobenius_double(ny, y);
             free(keep);
         }
         for (int i = 0; i < I; i++)
