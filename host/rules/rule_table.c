@@ -7,7 +7,7 @@ static const rule_descriptor table[] = {
     /* Table 2's learning rates per preset row: see the rows in
      * host/train/config.c (DFA takes FA's, except on conv CIFAR-10: FA's 0.002
      * there was measured, 100 epochs, 55.49% against 50.38% at the paper's 0.01;
-     * DFA's was not). */
+     * DFA's was not; DRTP's conv CIFAR-10 0.002 likewise, 47.07% against 45.03%). */
     {.kind = PP_RULE_PEPITA,
      .name = "pepita",
      .hidden_act = OP_ACT_RELU,
@@ -38,7 +38,7 @@ static const rule_descriptor table[] = {
      .name = "drtp",
      .hidden_act = OP_ACT_TANH,
      .output = NET_OUTPUT_SIGMOID,
-     .preset_lr = {0.01f, 0.01f, 0.001f, 0.01f, 0.01f},
+     .preset_lr = {0.01f, 0.01f, 0.001f, 0.01f, 0.002f},
      .init = rule_drtp_init},
 };
 
