@@ -40,6 +40,9 @@ options:
   --data DIR         `cell` only: the dataset directory itself
   --tag NAME         `cell` only: added to the run names (e.g. f0 for a control)
   --pepita PATH      the pepita binary (default: $PEPITA, else build/pepita)
+  --only GLOB        all, conv-baselines, followup, plan: only the cells whose name
+                     (DATASET-MODEL-RULE[-TAG], as in the run files) matches the
+                     shell pattern GLOB, e.g. 'cifar10-fc-*-h2*'
   --dry-run          print the commands instead of running them
 
 TRAIN_OPTIONS after `--` go to every `pepita train` (e.g. `-- --epochs 2` for a
@@ -57,6 +60,7 @@ RUNS=runs
 SEEDS=3
 DATA=
 TAG=
+ONLY=
 DRY_RUN=0
 EXTRA=()
 
@@ -71,7 +75,7 @@ while [ $# -gt 0 ]; do
         usage
         exit 0
         ;;
-    --seeds | --runs | --data-root | --data | --tag | --pepita)
+    --seeds | --runs | --data-root | --data | --tag | --pepita | --only)
         [ $# -ge 2 ] || die "$1 needs a value"
         # --data-root -> DATA_ROOT, --seeds -> SEEDS, ...
         name=${1#--}
@@ -326,10 +330,13 @@ unset d h layers depth
 # run_list NAME: every cell of a list (ALL, CONV_BASELINES or FOLLOWUP)
 run_list() {
     local -n cells=$1
-    local line dataset model rule tag seeds opts
+    local line dataset model rule tag seeds opts matched=0
     for line in "${cells[@]}"; do
         read -r dataset model rule tag seeds opts <<<"$line"
         [ "$tag" = - ] && tag=
+        # shellcheck disable=SC2053 # GLOB is a pattern
+        [ -n "$ONLY" ] && [[ $dataset-$model-$rule${tag:+-$tag} != $ONLY ]] && continue
+        matched=$((matched + 1))
         local cell_opts=()
         if [ -n "${opts:-}" ]; then
             read -r -a cell_opts <<<"$opts"
@@ -337,6 +344,7 @@ run_list() {
         run_cell "$dataset" "$model" "$rule" "$tag" "$seeds" "$(data_dir "$dataset")" \
             "${cell_opts[@]}" "${EXTRA[@]}"
     done
+    [ "$matched" -gt 0 ] || die "--only '$ONLY' matches no cell of this list (see: plan LIST)"
 }
 
 run_all() {
@@ -349,6 +357,7 @@ run_all() {
 
 case $MODE in
 cell)
+    [ -z "$ONLY" ] || die "--only selects cells of a list; cell runs one cell"
     [ ${#POSITIONAL[@]} -eq 3 ] || die "cell needs DATASET MODEL RULE"
     dir=${DATA:-$(data_dir "${POSITIONAL[0]}")}
     run_cell "${POSITIONAL[0]}" "${POSITIONAL[1]}" "${POSITIONAL[2]}" "$TAG" "$SEEDS" "$dir" \
