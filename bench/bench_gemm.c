@@ -37,9 +37,19 @@ typedef struct gemm_shape {
         model, "BP dh = dz W", N, N, 100, f, 10                                                    \
     }
 
+/* A hidden layer after the first in the follow-up's deeper nets (--hidden
+ * 1024,1024,...): forward, PEPITA's modulated pass (no shortcut), update, and
+ * BP's backward product. */
+#define HIDDEN_SHAPES(model)                                                                       \
+    {model, "forward layer l: h W_l^T", N, T, 64, 1024, 1024},                                     \
+        {model, "update dW_l = d^T h'", T, N, 1024, 1024, 64}, {                                   \
+        model, "BP dh = dz W_l", N, N, 64, 1024, 1024                                              \
+    }
+
 static const gemm_shape shapes[] = {
     FC_SHAPES("fc mnist", 784),
     FC_SHAPES("fc cifar", 3072),
+    HIDDEN_SHAPES("fc 1024-1024"),
     CONV_SHAPES("conv mnist", 784, 4608),
     CONV_SHAPES("conv cifar", 3072, 6272),
 };
