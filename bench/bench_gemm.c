@@ -38,8 +38,8 @@ typedef struct gemm_shape {
     }
 
 /* A hidden layer after the first in the follow-up's deeper nets (--hidden
- * 1024,1024,...): forward, PEPITA's modulated pass (no shortcut), update, and
- * BP's backward product. */
+ * 1024,1024,...): the forward product (PEPITA's modulated pass, which has no
+ * shortcut there, is the same shape), the update, and BP's backward product. */
 #define HIDDEN_SHAPES(model)                                                                       \
     {model, "forward layer l: h W_l^T", N, T, 64, 1024, 1024},                                     \
         {model, "update dW_l = d^T h'", T, N, 1024, 1024, 64}, {                                   \
