@@ -11,17 +11,18 @@
 #include "util/text_buffer.h"
 
 typedef struct bench_options {
-    int quick;             /* tiny shapes and few repeats: a smoke run */
-    const char *device;    /* selector, or "all" */
-    const char *json_path; /* NULL: no JSON */
-    const char *data_dir;  /* MNIST IDX files; NULL: generated MNIST-shaped data */
-    const char *cifar_dir; /* CIFAR-10 binary batches: FC epochs on CIFAR-10 too; NULL: none */
-    const char *sections;  /* comma list of sections to run; NULL: all */
-    int repeats;           /* best of this many timings */
-    size_t samples;        /* training samples for the epochs (0: all) */
-    int epochs;            /* epochs per end-to-end run (>= 2 shows memory constancy) */
-    const char *self_path; /* this executable, for the start-up child */
-    const char *python;    /* interpreter for the PyTorch peer; NULL: no peer */
+    int quick;               /* tiny shapes and few repeats: a smoke run */
+    const char *device;      /* selector, or "all" */
+    const char *json_path;   /* NULL: no JSON */
+    const char *data_dir;    /* MNIST IDX files; NULL: generated MNIST-shaped data */
+    const char *cifar_dir;   /* CIFAR-10 binary batches: FC epochs on CIFAR-10 too; NULL: none */
+    const char *sections;    /* comma list of sections to run; NULL: all */
+    int repeats;             /* best of this many timings */
+    size_t samples;          /* training samples for the epochs (0: all) */
+    int epochs;              /* epochs per end-to-end run (>= 2 shows memory constancy) */
+    const char *self_path;   /* this executable, for the start-up child */
+    const char *python;      /* interpreter for the PyTorch peer; NULL: no peer */
+    const char *peer_device; /* the peer's torch device: "cpu" or "cuda[:N]" */
 } bench_options;
 
 /* Monotonic seconds. */
@@ -121,8 +122,9 @@ pp_status peer_data_file(const pp_dataset *train, const pp_dataset *test, char *
 /* Starts the peer for model ("fc", "conv") and rule ("pepita", "bp") on the
  * data file; about receives e.g. "torch 2.5.1, 2 threads". Fails (nothing
  * left running) when the interpreter or torch is missing. */
-pp_status peer_start(const char *python, const char *data_file, const char *model, const char *rule,
-                     int batch, float lr, peer **out, char *about, size_t about_size);
+pp_status peer_start(const char *python, const char *device, const char *data_file,
+                     const char *model, const char *rule, int batch, float lr, peer **out,
+                     char *about, size_t about_size);
 /* One training epoch in the peer: its training seconds and test accuracy. */
 pp_status peer_epoch(peer *p, double *seconds, double *test_accuracy);
 void peer_stop(peer *p);

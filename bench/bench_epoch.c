@@ -144,8 +144,9 @@ static pp_status run_one(const bench_options *o, const char *selector, const epo
                     reference_create(train, test, r->rule == PP_RULE_BP, c.hidden[0], c.batch, c.lr,
                                      c.momentum, c.dropout, c.seed + 1, &ref),
                     done);
-    if (peer_data && peer_start(o->python, peer_data, r->peer_model, r->peer_rule, c.batch, c.lr,
-                                &torch_peer, res->peer_about, sizeof res->peer_about) != PP_OK)
+    if (peer_data &&
+        peer_start(o->python, o->peer_device, peer_data, r->peer_model, r->peer_rule, c.batch, c.lr,
+                   &torch_peer, res->peer_about, sizeof res->peer_about) != PP_OK)
         fprintf(stderr, "  %s: no PyTorch peer: %s\n", r->name, pp_last_error());
     size_t n_batches = (train->n + (size_t)c.batch - 1) / (size_t)c.batch;
     size_t full = train->n / (size_t)c.batch, rest = train->n % (size_t)c.batch;

@@ -15,23 +15,25 @@
 #include <unistd.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: pepita-bench [options]\n"
-               "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
-               "  --json FILE      write the results as JSON\n"
-               "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
-               "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
-               "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
-               "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
-               "  --samples N      training samples per end-to-end epoch (default: all)\n"
-               "  --epochs N       epochs per end-to-end run (default 2)\n"
-               "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
-               "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, "
-               "epoch-pepita-fc-cifar10,\n"
-               "                   epoch-bp-fc-cifar10, startup, flops\n"
-               "                   (default: all)\n"
-               "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
-               "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
-               "                   'none': no peer; skipped when torch does not import)\n");
+    fprintf(f,
+            "usage: pepita-bench [options]\n"
+            "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
+            "  --json FILE      write the results as JSON\n"
+            "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
+            "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
+            "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
+            "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
+            "  --samples N      training samples per end-to-end epoch (default: all)\n"
+            "  --epochs N       epochs per end-to-end run (default 2)\n"
+            "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
+            "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, "
+            "epoch-pepita-fc-cifar10,\n"
+            "                   epoch-bp-fc-cifar10, startup, flops\n"
+            "                   (default: all)\n"
+            "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
+            "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
+            "                   'none': no peer; skipped when torch does not import)\n"
+            "  --peer-device D  the peer's torch device: cpu (default) or cuda[:N], strict fp32\n");
 }
 
 /* OpenBLAS picks its kernels from the CPU model; on a CPU it does not know
@@ -98,6 +100,8 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->epochs = atoi(v);
         else if (!strcmp(a, "--python"))
             o->python = v;
+        else if (!strcmp(a, "--peer-device"))
+            o->peer_device = v;
         else {
             fprintf(stderr, "pepita-bench: unknown option %s\n", a);
             return 0;
@@ -110,6 +114,7 @@ static int parse_args(int argc, char **argv, bench_options *o) {
     if (o->python && !*o->python) o->python = "python3";
     if (o->python && !strcmp(o->python, "none")) o->python = NULL;
     if (o->epochs < 1) o->epochs = 1;
+    if (!o->peer_device) o->peer_device = "cpu";
     return 1;
 }
 

@@ -78,8 +78,9 @@ void peer_stop(peer *p) {
     free(p);
 }
 
-pp_status peer_start(const char *python, const char *data_file, const char *model, const char *rule,
-                     int batch, float lr, peer **out, char *about, size_t about_size) {
+pp_status peer_start(const char *python, const char *device, const char *data_file,
+                     const char *model, const char *rule, int batch, float lr, peer **out,
+                     char *about, size_t about_size) {
     *out = NULL;
     int in[2] = {-1, -1}, outp[2] = {-1, -1};
     peer *p = calloc(1, sizeof *p);
@@ -104,7 +105,8 @@ pp_status peer_start(const char *python, const char *data_file, const char *mode
                     (char *)model,     "--rule",
                     (char *)rule,      "--batch",
                     batch_text,        "--lr",
-                    lr_text,           NULL};
+                    lr_text,           "--device",
+                    (char *)device,    NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
@@ -140,8 +142,8 @@ pp_status peer_start(const char *python, const char *data_file, const char *mode
     }
     /* e.g. {"ready": true, "torch": "2.5.1", "threads": 2, ...} */
     const char *version = strstr(p->line, "\"torch\": \"");
-    snprintf(about, about_size, "torch %.*s, %d threads",
-             version ? (int)strcspn(version + 10, "\"") : 1, version ? version + 10 : "?",
+    snprintf(about, about_size, "torch %.*s, %s, %d threads",
+             version ? (int)strcspn(version + 10, "\"") : 1, version ? version + 10 : "?", device,
              (int)json_field(p->line, "threads"));
     *out = p;
     return PP_OK;

@@ -9,7 +9,9 @@ PyTorch user would: PEPITA runs the modulated pass in full on x' = x + e F^T
 pepita-bench starts it with --serve and a data file it wrote, then alternates
 its own epochs with this peer's: each "epoch" line on stdin runs one training
 epoch and answers one JSON line (training seconds, loss, test accuracy).
-Run alone: torch_peer.py --mnist DIR --model fc --rule pepita --epochs 2.
+Run alone: torch_peer.py --mnist DIR --model fc --rule pepita --epochs 2;
+--device cuda runs the same steps on a GPU in strict fp32 (no TF32), the
+yardstick for pepita-cl on that GPU.
 Never a test dependency: pepita-bench skips it when torch does not import.
 """
 import argparse
@@ -87,8 +89,8 @@ def he_uniform(shape, fan_in, gen):
 
 
 class Peer:
-    def __init__(self, model, rule, train, test, seed, batch=None, lr=None):
-        self.model, self.rule = model, rule
+    def __init__(self, model, rule, train, test, seed, batch=None, lr=None, device="cpu"):
+        self.model, self.rule, self.device = model, rule, torch.device(device)
         preset = PRESETS[(model, rule)]
         self.batch, self.lr, self.p_drop = batch or preset["batch"], lr or preset["lr"], preset["dropout"]
         pixels, labels, self.classes = train
@@ -113,6 +115,11 @@ class Peer:
             self.w[0] = self.w[0].contiguous(memory_format=torch.channels_last)
         a = F_SCALE * math.sqrt(6.0 / d)
         self.f = (torch.rand((d, self.classes), generator=self.gen) * 2 - 1) * a
+        # initialised on the CPU from one seed, whatever the device, then moved
+        self.x, self.y, self.xt, self.yt = (t.to(self.device) for t in (self.x, self.y, self.xt, self.yt))
+        self.w = [p.to(self.device) for p in self.w]
+        self.f = self.f.to(self.device)
+        self.mask_gen = self.gen if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(seed)
         for p in self.w:
             p.requires_grad_(rule == "bp")
         self.opt = torch.optim.SGD(self.w, lr=self.lr, momentum=MOMENTUM)
@@ -137,14 +144,16 @@ class Peer:
         b = x.shape[0]
         mask = None
         if self.p_drop > 0:
-            mask = (torch.rand((b, self.w[0].shape[0]), generator=self.gen) >= self.p_drop).float()
+            mask = (torch.rand((b, self.w[0].shape[0]), generator=self.mask_gen, device=self.device) >= self.p_drop)
+            mask = mask.float()
             mask.mul_(1.0 / (1.0 - self.p_drop))
         h, act = self.hidden(x, mask)
         z = h @ self.w[1].t()
         p = torch.softmax(z, dim=1)
         e = p.clone()
-        e[torch.arange(b), y] -= 1.0
-        loss = -torch.log(p[torch.arange(b), y].clamp_min(1e-30)).sum()
+        rows = torch.arange(b, device=self.device)
+        e[rows, y] -= 1.0
+        loss = -torch.log(p[rows, y].clamp_min(1e-30)).sum()
         correct = (z.argmax(1) == y).sum()
         # modulated pass on x' = x + e F^T, in full
         xm = x + (e @ self.f.t()).reshape(x.shape)
@@ -177,9 +186,9 @@ class Peer:
     def epoch(self):
         n = self.x.shape[0]
         start = time.perf_counter()
-        order = torch.randperm(n, generator=self.gen)
-        total_loss = torch.zeros(())
-        total_correct = torch.zeros((), dtype=torch.int64)
+        order = torch.randperm(n, generator=self.gen).to(self.device)
+        total_loss = torch.zeros((), device=self.device)
+        total_correct = torch.zeros((), dtype=torch.int64, device=self.device)
         step = self.pepita_step if self.rule == "pepita" else self.bp_step
         for b0 in range(0, n, self.batch):
             idx = order[b0 : b0 + self.batch]
@@ -188,6 +197,8 @@ class Peer:
             loss, correct = step(x, self.y[idx])
             total_loss += loss
             total_correct += correct
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # the GPU runs behind the host
         seconds = time.perf_counter() - start
         return dict(seconds=seconds, train_loss=float(total_loss) / n,
                     train_accuracy=float(total_correct) / n, test_accuracy=self.evaluate())
@@ -238,6 +249,7 @@ def main():
     ap.add_argument("--batch", type=int, help="batch size (default: pepita-cl's MNIST preset)")
     ap.add_argument("--lr", type=float, help="learning rate (default: pepita-cl's MNIST preset)")
     ap.add_argument("--serve", action="store_true", help="one epoch per 'epoch' line on stdin")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     args = ap.parse_args()
 
     if args.data_file:
@@ -245,10 +257,20 @@ def main():
             train, test = read_split(f), read_split(f)
     else:
         train, test = load_mnist(args.mnist, args.samples)
-    torch.set_num_threads(args.threads or pick_threads(args, train, test))
-    peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(json.dumps(dict(ready=False, error="torch %s sees no CUDA device" % torch.__version__)), flush=True)
+        sys.exit(0)
+    if args.device.startswith("cuda"):
+        # strict fp32 like pepita-cl: no TF32 in products or convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_num_threads(args.threads or 1)
+    else:
+        torch.set_num_threads(args.threads or pick_threads(args, train, test))
+    peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr, args.device)
     hello = dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads(),
-                 mkldnn=torch.backends.mkldnn.is_available(), batch=peer.batch, lr=peer.lr)
+                 mkldnn=torch.backends.mkldnn.is_available(), batch=peer.batch, lr=peer.lr,
+                 device=str(peer.device) if peer.device.type == "cpu" else torch.cuda.get_device_name(peer.device))
     print(json.dumps(hello), flush=True)
     if args.serve:
         for line in sys.stdin:
