@@ -38,25 +38,28 @@ int bench_section_on(const bench_options *o, const char *name);
 /* Whether any end-to-end epoch run was asked for. */
 int bench_epochs_on(const bench_options *o);
 
-/* ---- JSON writer: appends to a growing string ------------------------ */
+/* ---- JSON output: a jansson tree built in order ---------------------- */
 
 typedef struct bench_json {
-    text_buffer out; /* out.failed: out of memory */
+    struct json_t *root;       /* the outermost object */
+    struct json_t *scopes[32]; /* the open objects and arrays, innermost last */
     int depth;
-    int first[32]; /* no element written yet at this depth */
+    int failed; /* out of memory, or scopes misnested */
 } bench_json;
 
 /* Members of an object take a key, elements of an array take NULL. */
-void json_object_begin(bench_json *j, const char *key);
-void json_object_end(bench_json *j);
-void json_array_begin(bench_json *j, const char *key);
-void json_array_end(bench_json *j);
-void json_number(bench_json *j, const char *key, double value); /* NaN/Inf -> null */
-void json_int(bench_json *j, const char *key, long long value);
-void json_string(bench_json *j, const char *key, const char *value); /* NULL -> null */
-void json_bool(bench_json *j, const char *key, int value);
-void json_null(bench_json *j, const char *key);
-void json_free(bench_json *j);
+void bj_object_begin(bench_json *j, const char *key);
+void bj_object_end(bench_json *j);
+void bj_array_begin(bench_json *j, const char *key);
+void bj_array_end(bench_json *j);
+void bj_number(bench_json *j, const char *key, double value); /* NaN/Inf -> null */
+void bj_int(bench_json *j, const char *key, long long value);
+void bj_string(bench_json *j, const char *key, const char *value); /* NULL -> null */
+void bj_bool(bench_json *j, const char *key, int value);
+void bj_null(bench_json *j, const char *key);
+/* The whole document, indented (free() it), or NULL after a failure. */
+char *bj_text(bench_json *j);
+void bj_free(bench_json *j);
 
 /* ---- Data ------------------------------------------------------------- */
 

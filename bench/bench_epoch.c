@@ -248,64 +248,64 @@ static void report(const epoch_run *r, const epoch_result *res, size_t n_train, 
     else
         printf(" - | - |\n");
 
-    json_object_begin(j, NULL);
-    json_string(j, "run", r->name);
-    json_string(j, "model", pp_model_name(r->model));
-    json_string(j, "rule", pp_rule_name(r->rule));
-    json_int(j, "train_samples", (long long)n_train);
-    json_number(j, "seconds_per_epoch", res->best_s);
-    json_number(j, "samples_per_second", res->samples_per_s);
-    json_number(j, "test_accuracy", res->test_accuracy);
-    json_int(j, "peak_device_bytes", (long long)res->peak_last);
-    json_int(j, "live_device_bytes_after_first_epoch", (long long)res->live_first);
-    json_int(j, "live_device_bytes_after_last_epoch", (long long)res->live_last);
-    json_int(j, "peak_device_bytes_after_first_epoch", (long long)res->peak_first);
-    json_bool(j, "memory_constant_after_first_epoch", constant);
-    json_number(j, "kernel_seconds_per_epoch", res->kernel_s / res->epochs);
-    json_number(j, "flops_per_epoch", res->flops_per_epoch);
-    json_number(j, "effective_gflops", gflops);
-    json_number(j, "fraction_of_peak", of_peak);
+    bj_object_begin(j, NULL);
+    bj_string(j, "run", r->name);
+    bj_string(j, "model", pp_model_name(r->model));
+    bj_string(j, "rule", pp_rule_name(r->rule));
+    bj_int(j, "train_samples", (long long)n_train);
+    bj_number(j, "seconds_per_epoch", res->best_s);
+    bj_number(j, "samples_per_second", res->samples_per_s);
+    bj_number(j, "test_accuracy", res->test_accuracy);
+    bj_int(j, "peak_device_bytes", (long long)res->peak_last);
+    bj_int(j, "live_device_bytes_after_first_epoch", (long long)res->live_first);
+    bj_int(j, "live_device_bytes_after_last_epoch", (long long)res->live_last);
+    bj_int(j, "peak_device_bytes_after_first_epoch", (long long)res->peak_first);
+    bj_bool(j, "memory_constant_after_first_epoch", constant);
+    bj_number(j, "kernel_seconds_per_epoch", res->kernel_s / res->epochs);
+    bj_number(j, "flops_per_epoch", res->flops_per_epoch);
+    bj_number(j, "effective_gflops", gflops);
+    bj_number(j, "fraction_of_peak", of_peak);
     double batches = (double)res->batches, launches = 0.0;
     for (size_t i = 0; i < res->ops.count; i++)
         launches += (double)res->ops.items[i].launches;
-    json_object_begin(j, "step");
-    json_number(j, "wall_seconds", res->train_s / batches);
-    json_number(j, "kernel_seconds", res->kernel_s / batches);
-    json_number(j, "idle_between_kernels_seconds", res->ops.idle_seconds / batches);
-    json_number(j, "host_cpu_seconds", res->host_cpu_s / batches);
-    json_number(j, "process_cpu_seconds", res->process_cpu_s / batches);
-    json_number(j, "gflops_per_cpu_second",
-                res->flops_per_epoch * res->epochs / res->process_cpu_s * 1e-9);
-    json_number(j, "launches", launches / batches);
-    json_object_end(j);
+    bj_object_begin(j, "step");
+    bj_number(j, "wall_seconds", res->train_s / batches);
+    bj_number(j, "kernel_seconds", res->kernel_s / batches);
+    bj_number(j, "idle_between_kernels_seconds", res->ops.idle_seconds / batches);
+    bj_number(j, "host_cpu_seconds", res->host_cpu_s / batches);
+    bj_number(j, "process_cpu_seconds", res->process_cpu_s / batches);
+    bj_number(j, "gflops_per_cpu_second",
+              res->flops_per_epoch * res->epochs / res->process_cpu_s * 1e-9);
+    bj_number(j, "launches", launches / batches);
+    bj_object_end(j);
     if (r->with_reference) {
-        json_number(j, "cpu_reference_seconds_per_epoch", res->best_ref_s);
-        json_number(j, "cpu_reference_test_accuracy", res->ref_test_accuracy);
-        json_number(j, "ratio_to_cpu_reference", ratio);
-        json_number(j, "ratio_to_cpu_reference_min", res->ref_ratio_lo);
-        json_number(j, "ratio_to_cpu_reference_max", res->ref_ratio_hi);
+        bj_number(j, "cpu_reference_seconds_per_epoch", res->best_ref_s);
+        bj_number(j, "cpu_reference_test_accuracy", res->ref_test_accuracy);
+        bj_number(j, "ratio_to_cpu_reference", ratio);
+        bj_number(j, "ratio_to_cpu_reference_min", res->ref_ratio_lo);
+        bj_number(j, "ratio_to_cpu_reference_max", res->ref_ratio_hi);
     }
     if (res->best_peer_s > 0) {
-        json_string(j, "torch_peer", res->peer_about);
-        json_number(j, "torch_peer_seconds_per_epoch", res->best_peer_s);
-        json_number(j, "torch_peer_test_accuracy", res->peer_test_accuracy);
-        json_number(j, "ratio_to_torch_peer", peer_ratio);
-        json_number(j, "ratio_to_torch_peer_min", res->peer_ratio_lo);
-        json_number(j, "ratio_to_torch_peer_max", res->peer_ratio_hi);
+        bj_string(j, "torch_peer", res->peer_about);
+        bj_number(j, "torch_peer_seconds_per_epoch", res->best_peer_s);
+        bj_number(j, "torch_peer_test_accuracy", res->peer_test_accuracy);
+        bj_number(j, "ratio_to_torch_peer", peer_ratio);
+        bj_number(j, "ratio_to_torch_peer_min", res->peer_ratio_lo);
+        bj_number(j, "ratio_to_torch_peer_max", res->peer_ratio_hi);
     }
-    json_array_begin(j, "operators");
+    bj_array_begin(j, "operators");
     for (size_t i = 0; i < res->ops.count; i++) {
         const op_time *t = &res->ops.items[i];
         if (t->launches == 0 && t->seconds <= 0) continue;
-        json_object_begin(j, NULL);
-        json_string(j, "kernel", t->name);
-        json_number(j, "share", res->kernel_s > 0 ? t->seconds / res->kernel_s : NAN);
-        json_number(j, "seconds_per_batch", t->seconds / (double)res->batches);
-        json_number(j, "launches_per_batch", (double)t->launches / (double)res->batches);
-        json_object_end(j);
+        bj_object_begin(j, NULL);
+        bj_string(j, "kernel", t->name);
+        bj_number(j, "share", res->kernel_s > 0 ? t->seconds / res->kernel_s : NAN);
+        bj_number(j, "seconds_per_batch", t->seconds / (double)res->batches);
+        bj_number(j, "launches_per_batch", (double)t->launches / (double)res->batches);
+        bj_object_end(j);
     }
-    json_array_end(j);
-    json_object_end(j);
+    bj_array_end(j);
+    bj_object_end(j);
 }
 
 static void report_shares(const epoch_run *r, const epoch_result *res) {
@@ -376,14 +376,14 @@ pp_status bench_epochs(const bench_options *o, const char *selector, const bench
         else
             snprintf(errors[i], sizeof errors[i], "%s", pp_last_error());
     }
-    json_object_begin(j, "epochs");
-    json_string(j, "data", data->real ? "mnist" : "generated mnist-shaped");
-    json_int(j, "train_samples", (long long)data->train.n);
-    json_int(j, "test_samples", (long long)data->test.n);
-    if (data->cifar_train.n) json_int(j, "cifar10_train_samples", (long long)data->cifar_train.n);
-    json_int(j, "epochs_per_run", o->epochs);
-    json_number(j, "device_peak_gflops", peak_gflops);
-    json_array_begin(j, "runs");
+    bj_object_begin(j, "epochs");
+    bj_string(j, "data", data->real ? "mnist" : "generated mnist-shaped");
+    bj_int(j, "train_samples", (long long)data->train.n);
+    bj_int(j, "test_samples", (long long)data->test.n);
+    if (data->cifar_train.n) bj_int(j, "cifar10_train_samples", (long long)data->cifar_train.n);
+    bj_int(j, "epochs_per_run", o->epochs);
+    bj_number(j, "device_peak_gflops", peak_gflops);
+    bj_array_begin(j, "runs");
     printf("\n### End to end (%s, %zu training samples",
            data->real ? "MNIST" : "generated MNIST-shaped data", data->train.n);
     if (data->cifar_train.n) printf("; CIFAR-10, %zu", data->cifar_train.n);
@@ -400,14 +400,14 @@ pp_status bench_epochs(const bench_options *o, const char *selector, const bench
                    peak_gflops, j);
         } else if (wanted[i]) {
             printf("| %s | failed: %s | | | | | | | | | | |\n", runs[i].name, errors[i]);
-            json_object_begin(j, NULL);
-            json_string(j, "run", runs[i].name);
-            json_string(j, "error", errors[i]);
-            json_object_end(j);
+            bj_object_begin(j, NULL);
+            bj_string(j, "run", runs[i].name);
+            bj_string(j, "error", errors[i]);
+            bj_object_end(j);
         }
     }
-    json_array_end(j);
-    json_object_end(j);
+    bj_array_end(j);
+    bj_object_end(j);
     for (size_t i = 0; i < RUNS; i++) {
         if (ok[i]) report_shares(&runs[i], &results[i]);
         free(results[i].ops.items);

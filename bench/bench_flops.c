@@ -84,7 +84,7 @@ void bench_flops(const bench_options *o, bench_json *j) {
     printf("\n### FLOPs per training step (paper presets; target: PEPITA <= about 1.1x BP)\n\n"
            "| model | batch | PEPITA MFLOP | BP MFLOP | PEPITA / BP | naive modulated pass / BP "
            "|\n|---|---|---|---|---|---|\n");
-    json_array_begin(j, "flops");
+    bj_array_begin(j, "flops");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const flops_case *fc = &cases[i];
         pp_config pep, bp;
@@ -98,14 +98,14 @@ void bench_flops(const bench_options *o, bench_json *j) {
         double fn = flops_step(&naive, fc->in_c, fc->in_h, fc->in_w, 10, (size_t)pep.batch);
         printf("| %s | %d | %.1f | %.1f | %.3f | %.3f |\n", fc->name, pep.batch, fp * 1e-6,
                fb * 1e-6, fp / fb, fn / fb);
-        json_object_begin(j, NULL);
-        json_string(j, "model", fc->name);
-        json_int(j, "batch", pep.batch);
-        json_number(j, "pepita_flops", fp);
-        json_number(j, "bp_flops", fb);
-        json_number(j, "ratio_pepita_to_bp", fp / fb);
-        json_number(j, "ratio_naive_pepita_to_bp", fn / fb);
-        json_object_end(j);
+        bj_object_begin(j, NULL);
+        bj_string(j, "model", fc->name);
+        bj_int(j, "batch", pep.batch);
+        bj_number(j, "pepita_flops", fp);
+        bj_number(j, "bp_flops", fb);
+        bj_number(j, "ratio_pepita_to_bp", fp / fb);
+        bj_number(j, "ratio_naive_pepita_to_bp", fn / fb);
+        bj_object_end(j);
     }
-    json_array_end(j);
+    bj_array_end(j);
 }

@@ -151,20 +151,20 @@ static pp_status bench_shape(const bench_options *o, rt_context *ctx, const gemm
            gflops(s, t_clblast), gflops(s, t_auto), gflops(s, t_blas),
            isfinite(ratio) && ratio < 0.6 ? "**" : "", ratio,
            isfinite(ratio) && ratio < 0.6 ? "**" : "");
-    json_object_begin(j, NULL);
-    json_string(j, "model", s->model);
-    json_string(j, "what", s->what);
-    json_string(j, "trans", s->ta ? (s->tb ? "TT" : "TN") : (s->tb ? "NT" : "NN"));
-    json_int(j, "m", (long long)s->m);
-    json_int(j, "n", (long long)s->n);
-    json_int(j, "k", (long long)s->k);
-    json_number(j, "native_gflops", gflops(s, t_native));
-    json_number(j, "clblast_gflops", gflops(s, t_clblast));
-    json_number(j, "dispatch_gflops", gflops(s, t_auto));
-    json_number(j, "dispatch_seconds", t_auto);
-    json_number(j, "openblas_gflops", gflops(s, t_blas));
-    json_number(j, "ratio_to_openblas", ratio);
-    json_object_end(j);
+    bj_object_begin(j, NULL);
+    bj_string(j, "model", s->model);
+    bj_string(j, "what", s->what);
+    bj_string(j, "trans", s->ta ? (s->tb ? "TT" : "TN") : (s->tb ? "NT" : "NN"));
+    bj_int(j, "m", (long long)s->m);
+    bj_int(j, "n", (long long)s->n);
+    bj_int(j, "k", (long long)s->k);
+    bj_number(j, "native_gflops", gflops(s, t_native));
+    bj_number(j, "clblast_gflops", gflops(s, t_clblast));
+    bj_number(j, "dispatch_gflops", gflops(s, t_auto));
+    bj_number(j, "dispatch_seconds", t_auto);
+    bj_number(j, "openblas_gflops", gflops(s, t_blas));
+    bj_number(j, "ratio_to_openblas", ratio);
+    bj_object_end(j);
 done:
     free(r.ha);
     free(r.hb);
@@ -180,8 +180,8 @@ pp_status bench_gemm(const bench_options *o, rt_context *ctx, bench_json *j) {
     printf("\n### GEMM at the training shapes (GFLOP/s; ratio = dispatch / OpenBLAS, target >= "
            "0.6)\n\n| model | product | op | MxNxK | native | CLBlast | dispatch | OpenBLAS | "
            "ratio |\n|---|---|---|---|---|---|---|---|---|\n");
-    json_object_begin(j, "gemm");
-    json_array_begin(j, "shapes");
+    bj_object_begin(j, "gemm");
+    bj_array_begin(j, "shapes");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         /* quick: the FC MNIST shapes only */
         if (o->quick && i >= 8) break;
@@ -190,8 +190,8 @@ pp_status bench_gemm(const bench_options *o, rt_context *ctx, bench_json *j) {
             pp_clear_error();
         }
     }
-    json_array_end(j);
-    json_number(j, "worst_ratio_to_openblas", worst >= 0 ? worst : NAN);
-    json_object_end(j);
+    bj_array_end(j);
+    bj_number(j, "worst_ratio_to_openblas", worst >= 0 ? worst : NAN);
+    bj_object_end(j);
     return PP_OK;
 }

@@ -1,88 +1,98 @@
-/* A minimal JSON writer: nested objects and arrays into one growing string. */
+/* The bench's JSON through jansson: scopes are opened and closed in the order
+ * the sections run, and the tree is printed once at the end. */
 #include "bench.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define append(j, ...) text_printf(&(j)->out, __VA_ARGS__)
-
-/* The separator, indentation and key before a value. */
-static void prefix(bench_json *j, const char *key) {
-    if (j->depth > 0) {
-        append(j, "%s\n%*s", j->first[j->depth] ? "" : ",", 2 * j->depth, "");
-        j->first[j->depth] = 0;
+/* Adds value to the open scope (under key in an object), or makes it the root;
+ * takes the reference. Any failure is remembered and the value dropped. */
+static int add(bench_json *j, const char *key, json_t *value) {
+    json_t *scope = j->depth > 0 ? j->scopes[j->depth - 1] : NULL;
+    int rc = -1;
+    if (value && !scope && !j->root) {
+        j->root = json_incref(value);
+        rc = 0;
+    } else if (value && json_is_object(scope) && key) {
+        rc = json_object_set(scope, key, value);
+    } else if (value && json_is_array(scope) && !key) {
+        rc = json_array_append(scope, value);
     }
-    if (key) {
-        text_json_string(&j->out, key);
-        append(j, ": ");
+    if (rc != 0) j->failed = 1;
+    json_decref(value);
+    return rc == 0;
+}
+
+static void open_scope(bench_json *j, const char *key, json_t *scope) {
+    /* pushed only once the tree holds it (the pointer is borrowed from there) */
+    if (scope && j->depth < (int)(sizeof j->scopes / sizeof j->scopes[0]) &&
+        add(j, key, json_incref(scope)))
+        j->scopes[j->depth++] = scope;
+    else
+        j->failed = 1;
+    json_decref(scope);
+}
+
+static void close_scope(bench_json *j) {
+    if (j->depth > 0)
+        j->depth--;
+    else
+        j->failed = 1;
+}
+
+void bj_object_begin(bench_json *j, const char *key) {
+    open_scope(j, key, json_object());
+}
+
+void bj_object_end(bench_json *j) {
+    close_scope(j);
+}
+
+void bj_array_begin(bench_json *j, const char *key) {
+    open_scope(j, key, json_array());
+}
+
+void bj_array_end(bench_json *j) {
+    close_scope(j);
+}
+
+void bj_number(bench_json *j, const char *key, double value) {
+    add(j, key, isfinite(value) ? json_real(value) : json_null());
+}
+
+void bj_int(bench_json *j, const char *key, long long value) {
+    add(j, key, json_integer(value));
+}
+
+void bj_string(bench_json *j, const char *key, const char *value) {
+    add(j, key, value ? json_string_nocheck(value) : json_null());
+}
+
+void bj_bool(bench_json *j, const char *key, int value) {
+    add(j, key, json_boolean(value));
+}
+
+void bj_null(bench_json *j, const char *key) {
+    add(j, key, json_null());
+}
+
+char *bj_text(bench_json *j) {
+    if (j->failed || !j->root || j->depth != 0) return NULL;
+    char *text = json_dumps(j->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (!text) return NULL;
+    size_t n = strlen(text);
+    char *lined = realloc(text, n + 2); /* a file ends with a newline */
+    if (!lined) {
+        free(text);
+        return NULL;
     }
+    memcpy(lined + n, "\n", 2);
+    return lined;
 }
 
-static void open_scope(bench_json *j, const char *key, char bracket) {
-    prefix(j, key);
-    append(j, "%c", bracket);
-    if (j->depth + 1 < (int)(sizeof j->first / sizeof j->first[0])) j->depth++;
-    j->first[j->depth] = 1;
-}
-
-static void close_scope(bench_json *j, char bracket) {
-    int empty = j->first[j->depth];
-    if (j->depth > 0) j->depth--;
-    if (empty)
-        append(j, "%c", bracket);
-    else
-        append(j, "\n%*s%c", 2 * j->depth, "", bracket);
-    if (j->depth == 0) append(j, "\n");
-}
-
-void json_object_begin(bench_json *j, const char *key) {
-    open_scope(j, key, '{');
-}
-
-void json_object_end(bench_json *j) {
-    close_scope(j, '}');
-}
-
-void json_array_begin(bench_json *j, const char *key) {
-    open_scope(j, key, '[');
-}
-
-void json_array_end(bench_json *j) {
-    close_scope(j, ']');
-}
-
-void json_number(bench_json *j, const char *key, double value) {
-    prefix(j, key);
-    if (isfinite(value))
-        append(j, "%.6g", value);
-    else
-        append(j, "null");
-}
-
-void json_int(bench_json *j, const char *key, long long value) {
-    prefix(j, key);
-    append(j, "%lld", value);
-}
-
-void json_string(bench_json *j, const char *key, const char *value) {
-    prefix(j, key);
-    if (value)
-        text_json_string(&j->out, value);
-    else
-        append(j, "null");
-}
-
-void json_bool(bench_json *j, const char *key, int value) {
-    prefix(j, key);
-    append(j, value ? "true" : "false");
-}
-
-void json_null(bench_json *j, const char *key) {
-    prefix(j, key);
-    append(j, "null");
-}
-
-void json_free(bench_json *j) {
-    text_free(&j->out);
+void bj_free(bench_json *j) {
+    json_decref(j->root);
     memset(j, 0, sizeof *j);
 }

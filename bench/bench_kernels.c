@@ -192,7 +192,7 @@ static pp_status bench_conv(const bench_options *o, rt_context *ctx, bench_json 
     double target = o->quick ? 0.005 : 0.1;
     printf("\n### Convolution\n\n| kernel | ms | GFLOP/s | OpenBLAS im2col+sgemm ms | ratio to "
            "OpenBLAS |\n|---|---|---|---|---|\n");
-    json_array_begin(j, "conv");
+    bj_array_begin(j, "conv");
     for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
         conv_case cc = conv_cases[i];
         if (o->quick) cc.s.batch = 2;
@@ -231,12 +231,12 @@ static pp_status bench_conv(const bench_options *o, rt_context *ctx, bench_json 
         rt_buf_release(ctx, &b.x);
         rt_buf_release(ctx, &b.w);
         rt_buf_release(ctx, &b.y);
-        json_object_begin(j, NULL);
-        json_string(j, "kernel", c->name);
+        bj_object_begin(j, NULL);
+        bj_string(j, "kernel", c->name);
         if (st != PP_OK) {
             printf("| %s | failed: %s | | | |\n", c->name, pp_last_error());
-            json_string(j, "error", pp_last_error());
-            json_object_end(j);
+            bj_string(j, "error", pp_last_error());
+            bj_object_end(j);
             continue;
         }
         double ratio = t_blas > 0 ? t_blas / t : NAN;
@@ -245,14 +245,14 @@ static pp_status bench_conv(const bench_options *o, rt_context *ctx, bench_json 
             printf(" %.3f | %.2fx |\n", 1e3 * t_blas, ratio);
         else
             printf(" - | - |\n");
-        json_int(j, "batch", s->batch);
-        json_number(j, "seconds", t);
-        json_number(j, "gflops", flops / t * 1e-9);
-        json_number(j, "openblas_im2col_seconds", t_blas > 0 ? t_blas : NAN);
-        json_number(j, "ratio_to_openblas", ratio);
-        json_object_end(j);
+        bj_int(j, "batch", s->batch);
+        bj_number(j, "seconds", t);
+        bj_number(j, "gflops", flops / t * 1e-9);
+        bj_number(j, "openblas_im2col_seconds", t_blas > 0 ? t_blas : NAN);
+        bj_number(j, "ratio_to_openblas", ratio);
+        bj_object_end(j);
     }
-    json_array_end(j);
+    bj_array_end(j);
     return PP_OK;
 }
 
@@ -263,7 +263,7 @@ pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j) 
     PP_TRY_GOTO(st, alloc_bufs(ctx, &k), done);
     printf("\n### Element-wise kernels (training sizes of FC MNIST)\n\n| kernel | us | GB/s "
            "|\n|---|---|---|\n");
-    json_array_begin(j, "elementwise");
+    bj_array_begin(j, "elementwise");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         k.c = &cases[i];
         k.n = o->quick && cases[i].n >= 4096 ? cases[i].n / 16 : cases[i].n;
@@ -271,14 +271,14 @@ pp_status bench_kernels(const bench_options *o, rt_context *ctx, bench_json *j) 
         PP_TRY_GOTO(st, bench_time(ctx, run_case, &k, o->repeats, target, &t), done);
         double gbs = cases[i].bytes * (double)k.n / t * 1e-9;
         printf("| %s | %.1f | %.1f |\n", cases[i].name, 1e6 * t, gbs);
-        json_object_begin(j, NULL);
-        json_string(j, "kernel", cases[i].name);
-        json_int(j, "n", (long long)k.n);
-        json_number(j, "seconds", t);
-        json_number(j, "gbytes_per_second", gbs);
-        json_object_end(j);
+        bj_object_begin(j, NULL);
+        bj_string(j, "kernel", cases[i].name);
+        bj_int(j, "n", (long long)k.n);
+        bj_number(j, "seconds", t);
+        bj_number(j, "gbytes_per_second", gbs);
+        bj_object_end(j);
     }
-    json_array_end(j);
+    bj_array_end(j);
     st = bench_conv(o, ctx, j);
 done:
     free_bufs(ctx, &k);

@@ -3,10 +3,12 @@
  * Markdown tables go to stdout, progress to stderr, --json FILE gets
  * everything in machine-readable form. */
 #include "bench.h"
+#include "cli/options.h"
 #include "util/atomic_file.h"
 #include "runtime/error.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,49 +63,134 @@ static void openblas_native_kernels(char **argv) {
 #endif
 }
 
-static int parse_args(int argc, char **argv, bench_options *o) {
-    memset(o, 0, sizeof *o);
-    o->repeats = 0;
-    o->epochs = 2;
-    o->self_path = argv[0];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) {
-            o->quick = 1;
-            continue;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!v) {
-            fprintf(stderr, "pepita-bench: %s needs a value (or is unknown)\n", a);
+/* A whole number in [lo, hi] for a flag, or a message naming the flag. */
+static int parse_count(const char *flag, const char *text, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "pepita-bench: %s: '%s' is not a whole number in %ld..%ld\n", flag, text,
+                lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Every name in the comma list is a section (so a typo never runs nothing). */
+static int sections_known(const char *list) {
+    static const char *const names[] = {"peak",
+                                        "gemm",
+                                        "kernels",
+                                        "epochs",
+                                        "epoch-pepita-fc",
+                                        "epoch-bp-fc",
+                                        "epoch-pepita-conv",
+                                        "epoch-bp-conv",
+                                        "epoch-pepita-fc-cifar10",
+                                        "epoch-bp-fc-cifar10",
+                                        "startup",
+                                        "flops"};
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ","), k = 0;
+        while (k < sizeof names / sizeof names[0] &&
+               !(strlen(names[k]) == n && !strncmp(p, names[k], n)))
+            k++;
+        if (k == sizeof names / sizeof names[0]) {
+            fprintf(stderr, "pepita-bench: --sections: unknown section '%.*s' (see --help)\n",
+                    (int)n, p);
             return 0;
         }
-        i++;
-        if (!strcmp(a, "--device"))
-            o->device = v;
-        else if (!strcmp(a, "--json"))
-            o->json_path = v;
-        else if (!strcmp(a, "--data"))
-            o->data_dir = v;
-        else if (!strcmp(a, "--cifar"))
-            o->cifar_dir = v;
-        else if (!strcmp(a, "--sections"))
-            o->sections = v;
-        else if (!strcmp(a, "--repeats"))
-            o->repeats = atoi(v);
-        else if (!strcmp(a, "--samples"))
-            o->samples = (size_t)strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--epochs"))
-            o->epochs = atoi(v);
-        else if (!strcmp(a, "--python"))
-            o->python = v;
-        else if (!strcmp(a, "--peer-device"))
-            o->peer_device = v;
-        else {
-            fprintf(stderr, "pepita-bench: unknown option %s\n", a);
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 1;
+}
+
+enum {
+    OPT_DEVICE = 256,
+    OPT_JSON,
+    OPT_DATA,
+    OPT_CIFAR,
+    OPT_QUICK,
+    OPT_REPEATS,
+    OPT_SAMPLES,
+    OPT_EPOCHS,
+    OPT_SECTIONS,
+    OPT_PYTHON,
+    OPT_PEER_DEVICE,
+};
+
+/* 1: options read; 0: bad options (reported); -1: --help was printed. */
+static int parse_args(int argc, char **argv, bench_options *o) {
+    static const struct option longs[] = {
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"cifar", required_argument, NULL, OPT_CIFAR},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"repeats", required_argument, NULL, OPT_REPEATS},
+        {"samples", required_argument, NULL, OPT_SAMPLES},
+        {"epochs", required_argument, NULL, OPT_EPOCHS},
+        {"sections", required_argument, NULL, OPT_SECTIONS},
+        {"python", required_argument, NULL, OPT_PYTHON},
+        {"peer-device", required_argument, NULL, OPT_PEER_DEVICE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->epochs = 2;
+    o->self_path = argv[0];
+    cli_options walk;
+    cli_options_start(&walk, argc, argv, "h", longs, 0);
+    long n = 0;
+    for (int c; (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return -1;
+        case OPT_DEVICE:
+            o->device = walk.value;
+            break;
+        case OPT_JSON:
+            o->json_path = walk.value;
+            break;
+        case OPT_DATA:
+            o->data_dir = walk.value;
+            break;
+        case OPT_CIFAR:
+            o->cifar_dir = walk.value;
+            break;
+        case OPT_QUICK:
+            o->quick = 1;
+            break;
+        case OPT_REPEATS:
+            if (!parse_count(walk.word, walk.value, 1, 1000, &n)) return 0;
+            o->repeats = (int)n;
+            break;
+        case OPT_SAMPLES:
+            if (!parse_count(walk.word, walk.value, 1, 100000000, &n)) return 0;
+            o->samples = (size_t)n;
+            break;
+        case OPT_EPOCHS:
+            if (!parse_count(walk.word, walk.value, 1, 1000, &n)) return 0;
+            o->epochs = (int)n;
+            break;
+        case OPT_SECTIONS:
+            if (!sections_known(walk.value)) return 0;
+            o->sections = walk.value;
+            break;
+        case OPT_PYTHON:
+            o->python = walk.value;
+            break;
+        case OPT_PEER_DEVICE:
+            o->peer_device = walk.value;
+            break;
+        case CLI_OPTION_MISSING_VALUE:
+            fprintf(stderr, "pepita-bench: %s needs a value (see --help)\n", walk.word);
+            return 0;
+        default:
+            fprintf(stderr, "pepita-bench: unknown option '%s' (see --help)\n", walk.word);
             return 0;
         }
     }
@@ -113,7 +200,6 @@ static int parse_args(int argc, char **argv, bench_options *o) {
     if (!o->python && !o->quick) o->python = "python3";
     if (o->python && !*o->python) o->python = "python3";
     if (o->python && !strcmp(o->python, "none")) o->python = NULL;
-    if (o->epochs < 1) o->epochs = 1;
     if (!o->peer_device) o->peer_device = "cpu";
     return 1;
 }
@@ -131,32 +217,32 @@ static void write_host(bench_json *j, const bench_options *o, const char *when) 
     struct utsname u;
     double load[3];
     load_average(load);
-    json_object_begin(j, "host");
-    json_string(j, "date", when);
+    bj_object_begin(j, "host");
+    bj_string(j, "date", when);
     if (uname(&u) == 0) {
-        json_string(j, "machine", u.machine);
-        json_string(j, "kernel", u.release);
+        bj_string(j, "machine", u.machine);
+        bj_string(j, "kernel", u.release);
     }
-    json_int(j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
-    json_string(j, "openblas_core", openblas_get_corename());
-    json_number(j, "load_1min", load[0]);
-    json_number(j, "load_5min", load[1]);
-    json_number(j, "load_15min", load[2]);
-    json_bool(j, "quick", o->quick);
-    json_int(j, "repeats", o->repeats);
-    json_object_end(j);
+    bj_int(j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    bj_string(j, "openblas_core", openblas_get_corename());
+    bj_number(j, "load_1min", load[0]);
+    bj_number(j, "load_5min", load[1]);
+    bj_number(j, "load_15min", load[2]);
+    bj_bool(j, "quick", o->quick);
+    bj_int(j, "repeats", o->repeats);
+    bj_object_end(j);
 }
 
 static void write_device(bench_json *j, const pp_device_info *d) {
-    json_object_begin(j, "device");
-    json_string(j, "name", d->name);
-    json_string(j, "platform", d->platform);
-    json_string(j, "type", d->type);
-    json_string(j, "driver", d->driver_version);
-    json_string(j, "opencl_c", d->opencl_c_version);
-    json_int(j, "compute_units", d->compute_units);
-    json_int(j, "global_mem_bytes", (long long)d->global_mem_bytes);
-    json_object_end(j);
+    bj_object_begin(j, "device");
+    bj_string(j, "name", d->name);
+    bj_string(j, "platform", d->platform);
+    bj_string(j, "type", d->type);
+    bj_string(j, "driver", d->driver_version);
+    bj_string(j, "opencl_c", d->opencl_c_version);
+    bj_int(j, "compute_units", d->compute_units);
+    bj_int(j, "global_mem_bytes", (long long)d->global_mem_bytes);
+    bj_object_end(j);
 }
 
 /* Every section for one device. A failing section is reported, not fatal;
@@ -164,13 +250,13 @@ static void write_device(bench_json *j, const pp_device_info *d) {
 static int bench_device(const bench_options *o, const char *selector, const bench_datasets *data,
                         bench_json *j) {
     rt_context *ctx = NULL;
-    json_object_begin(j, NULL);
-    json_string(j, "selector", selector);
+    bj_object_begin(j, NULL);
+    bj_string(j, "selector", selector);
     pp_status st = rt_context_create(selector, 0, &ctx);
     if (st != PP_OK) {
         printf("\ndevice %s: %s\n", selector, pp_last_error());
-        json_string(j, "error", pp_last_error());
-        json_object_end(j);
+        bj_string(j, "error", pp_last_error());
+        bj_object_end(j);
         return 0;
     }
     write_device(j, &ctx->info);
@@ -190,7 +276,7 @@ static int bench_device(const bench_options *o, const char *selector, const benc
     bench_epochs(o, selector, data, peak_gflops, peak_width, j);
     if (bench_section_on(o, "startup") && bench_startup(o, selector, j) != PP_OK)
         printf("\nstart-up section failed: %s\n", pp_last_error());
-    json_object_end(j);
+    bj_object_end(j);
     return 1;
 }
 
@@ -198,10 +284,8 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--startup-child")) return bench_startup_child(argv[2]);
     openblas_native_kernels(argv);
     bench_options o;
-    if (!parse_args(argc, argv, &o)) {
-        usage(stderr);
-        return 2;
-    }
+    int parsed = parse_args(argc, argv, &o);
+    if (parsed <= 0) return parsed < 0 ? 0 : 2;
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
@@ -212,8 +296,8 @@ int main(int argc, char **argv) {
            o.quick ? " --quick" : "");
 
     bench_json j = {0};
-    json_object_begin(&j, NULL);
-    json_string(&j, "tool", "pepita-bench");
+    bj_object_begin(&j, NULL);
+    bj_string(&j, "tool", "pepita-bench");
     write_host(&j, &o, when);
 
     bench_datasets data;
@@ -227,7 +311,7 @@ int main(int argc, char **argv) {
                                     &data.cifar_test);
         if (st != PP_OK) {
             fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
-            json_free(&j);
+            bj_free(&j);
             pp_dataset_free(&data.train);
             pp_dataset_free(&data.test);
             return 1;
@@ -237,7 +321,7 @@ int main(int argc, char **argv) {
     if (bench_section_on(&o, "flops")) bench_flops(&o, &j);
 
     int failed_devices = 0;
-    json_array_begin(&j, "devices");
+    bj_array_begin(&j, "devices");
     if (o.device && !strcmp(o.device, "all")) {
         pp_device_info *devices = NULL;
         size_t count = 0;
@@ -255,21 +339,23 @@ int main(int argc, char **argv) {
     } else if (!bench_device(&o, o.device, &data, &j)) {
         failed_devices++;
     }
-    json_array_end(&j);
+    bj_array_end(&j);
     load_average(load);
-    json_number(&j, "load_1min_at_end", load[0]);
-    json_object_end(&j);
+    bj_number(&j, "load_1min_at_end", load[0]);
+    bj_object_end(&j);
     printf("\n(load average at the end: %.2f %.2f %.2f)\n", load[0], load[1], load[2]);
 
     int rc = failed_devices ? 1 : 0;
-    if (j.out.failed) {
+    char *text = bj_text(&j);
+    if (!text) {
         fprintf(stderr, "pepita-bench: out of memory writing JSON\n");
         rc = 1;
-    } else if (o.json_path && pp_write_file_atomic(o.json_path, j.out.data, j.out.size) != PP_OK) {
+    } else if (o.json_path && pp_write_file_atomic(o.json_path, text, strlen(text)) != PP_OK) {
         fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
         rc = 1;
     }
-    json_free(&j);
+    free(text);
+    bj_free(&j);
     pp_dataset_free(&data.train);
     pp_dataset_free(&data.test);
     pp_dataset_free(&data.cifar_train);

@@ -59,8 +59,8 @@ pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, dou
     printf("\n### FMA peak (cl/peak.cl: %d independent FMA chains per work-item)\n\n"
            "| vector width | GFLOP/s |\n|---|---|\n",
            CHAINS);
-    json_object_begin(j, "peak");
-    json_array_begin(j, "variants");
+    bj_object_begin(j, "peak");
+    bj_array_begin(j, "variants");
     for (size_t v = 0; v < sizeof widths / sizeof widths[0]; v++) {
         double gflops = 0.0;
         PP_TRY_GOTO(st, peak_of_width(o, &p, widths[v], &gflops), done);
@@ -69,16 +69,16 @@ pp_status bench_peak(const bench_options *o, rt_context *ctx, bench_json *j, dou
             *peak_width = widths[v];
         }
         printf("| %d | %.1f |\n", widths[v], gflops);
-        json_object_begin(j, NULL);
-        json_int(j, "vector_width", widths[v]);
-        json_number(j, "gflops", gflops);
-        json_object_end(j);
+        bj_object_begin(j, NULL);
+        bj_int(j, "vector_width", widths[v]);
+        bj_number(j, "gflops", gflops);
+        bj_object_end(j);
     }
     printf("\nMeasured peak: **%.1f GFLOP/s**\n", *peak_gflops);
 done:
-    json_array_end(j);
-    json_number(j, "gflops", *peak_gflops);
-    json_object_end(j);
+    bj_array_end(j);
+    bj_number(j, "gflops", *peak_gflops);
+    bj_object_end(j);
     rt_buf_release(ctx, &p.out);
     return st;
 }

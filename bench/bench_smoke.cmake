@@ -57,3 +57,15 @@ endforeach()
 need(devices 0 epochs runs 0 ratio_to_cpu_reference)
 need(devices 0 epochs runs 0 cpu_reference_seconds_per_epoch)
 message(STATUS "pepita-bench --quick: JSON complete (${runs} end-to-end runs)")
+
+# Bad options: exit status 2 and a message that names the flag, before any work.
+foreach(case "--repeats;x;--repeats" "--sections;gemm,kernel;kernel" "--epoch;2;--epoch"
+             "--epochs;--epochs" "--quik;--quik")
+  set(args ${case})
+  list(POP_BACK args expected)
+  execute_process(COMMAND ${BENCH} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "${expected}")
+    message(FATAL_ERROR "pepita-bench ${args}: exit ${rc}, expected 2 and a message naming ${expected}: ${err}")
+  endif()
+endforeach()
+message(STATUS "pepita-bench: bad options refused")

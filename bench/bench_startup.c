@@ -100,14 +100,14 @@ pp_status bench_startup(const bench_options *o, const char *selector, bench_json
         }
         nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
-    json_object_begin(j, "startup");
-    json_string(j, "what",
-                "process start to exit: device, kernel builds, GEMM dispatch, "
-                "PEPITA FC 784-1024-10 trainer, 4 batches, evaluation");
-    if (st != PP_OK) json_string(j, "error", pp_last_error());
-    json_number(j, "cold_seconds", cold >= 0 ? cold : NAN);
-    json_number(j, "warm_seconds", best_warm >= 0 ? best_warm : NAN);
-    json_object_end(j);
+    bj_object_begin(j, "startup");
+    bj_string(j, "what",
+              "process start to exit: device, kernel builds, GEMM dispatch, "
+              "PEPITA FC 784-1024-10 trainer, 4 batches, evaluation");
+    if (st != PP_OK) bj_string(j, "error", pp_last_error());
+    bj_number(j, "cold_seconds", cold >= 0 ? cold : NAN);
+    bj_number(j, "warm_seconds", best_warm >= 0 ? best_warm : NAN);
+    bj_object_end(j);
     printf("\n### Start-up (PEPITA FC trainer, 4 batches, evaluation; whole process)\n\n"
            "| cache | seconds | target |\n|---|---|---|\n");
     if (cold >= 0)

@@ -2,6 +2,7 @@
  * Markdown table (and JSON) of the final test accuracy's mean and standard
  * deviation over seeds, beside the paper's Table 1. */
 #include "cli/cli.h"
+#include "cli/json_out.h"
 #include "cli/options.h"
 #include "cli/run_json.h"
 #include "runtime/error.h"
@@ -86,13 +87,6 @@ static void md_stat(text_buffer *f, spread s, double scale, int digits) {
         text_printf(f, " %.*f ± %.*f |", digits, s.mean * scale, digits, s.std * scale);
 }
 
-static void json_number(text_buffer *t, double v) {
-    if (isfinite(v))
-        text_printf(t, "%.6g", v);
-    else
-        text_printf(t, "null");
-}
-
 typedef struct group {
     char label[320];
     int *members; /* indices into the runs */
@@ -129,17 +123,21 @@ static void distinct(const run_data *runs, int n, size_t field, char *out, size_
 static pp_status write_outputs(run_data *runs, int n_runs, const char *const *files, group *groups,
                                int n_groups, int max_epochs, const char *note, const char *md_path,
                                const char *json_path) {
-    text_buffer m = {0}, j = {0}; /* the Markdown table and the JSON */
+    text_buffer m = {0}; /* the Markdown table */
+    json_builder b = {0};
+    json_t *root = json_object(), *groups_json = json_array();
+    jb_put(&b, root, "slowness_epochs", json_integer(max_epochs));
+    jb_put(&b, root, "groups", json_incref(groups_json));
     text_printf(&m, "| cell | runs | seeds | epochs | final test acc. (%%) | best test acc. (%%) | "
                     "slowness (epochs) | paper (%%) |\n");
     text_printf(&m, "|---|---|---|---|---|---|---|---|\n");
-    text_printf(&j, "{\n  \"slowness_epochs\": %d,\n  \"groups\": [\n", max_epochs);
     for (int g = 0; g < n_groups; g++) {
         group *gr = &groups[g];
         double *final = calloc((size_t)gr->n * 3, sizeof *final);
         if (!final) {
             text_free(&m);
-            text_free(&j);
+            json_decref(groups_json);
+            json_decref(root);
             return pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
         }
         double *best = final + gr->n, *slow = best + gr->n;
@@ -186,38 +184,30 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
             text_printf(&m, " - |\n");
 
         const run_data *r0 = &runs[gr->members[0]];
-        text_printf(&j, "    {\"label\": ");
-        text_json_string(&j, gr->label);
-        text_printf(
-            &j,
-            ", \"dataset\": \"%s\", \"model\": \"%s\", \"rule\": \"%s\", "
-            "\"modulation\": \"%s\",\n     \"runs\": %d, \"epochs_min\": %zu, "
-            "\"epochs_max\": %zu, \"epochs_planned\": %d,\n     \"final_test_accuracy_mean\": ",
-            r0->dataset, r0->model, r0->rule, r0->modulation, gr->n, min_epochs, max_done, planned);
-        json_number(&j, sf.mean);
-        text_printf(&j, ", \"final_test_accuracy_std\": ");
-        json_number(&j, sf.std);
-        text_printf(&j, ",\n     \"best_test_accuracy_mean\": ");
-        json_number(&j, sb.mean);
-        text_printf(&j, ", \"best_test_accuracy_std\": ");
-        json_number(&j, sb.std);
-        text_printf(&j, ",\n     \"slowness_mean\": ");
-        json_number(&j, ss.mean);
-        text_printf(&j, ", \"slowness_std\": ");
-        json_number(&j, ss.std);
-        text_printf(&j, ", \"paper_test_accuracy\": ");
-        json_number(&j, isfinite(paper) ? paper / 100 : NAN);
-        text_printf(&j, ",\n     \"files\": [");
+        json_t *gj = json_object(), *fj = json_array(), *aj = json_array();
+        jb_put(&b, gj, "label", jb_text(gr->label));
+        jb_put(&b, gj, "dataset", jb_text(r0->dataset));
+        jb_put(&b, gj, "model", jb_text(r0->model));
+        jb_put(&b, gj, "rule", jb_text(r0->rule));
+        jb_put(&b, gj, "modulation", jb_text(r0->modulation));
+        jb_put(&b, gj, "runs", json_integer(gr->n));
+        jb_put(&b, gj, "epochs_min", json_integer((json_int_t)min_epochs));
+        jb_put(&b, gj, "epochs_max", json_integer((json_int_t)max_done));
+        jb_put(&b, gj, "epochs_planned", json_integer(planned));
+        jb_put(&b, gj, "final_test_accuracy_mean", jb_real(sf.mean, 6));
+        jb_put(&b, gj, "final_test_accuracy_std", jb_real(sf.std, 6));
+        jb_put(&b, gj, "best_test_accuracy_mean", jb_real(sb.mean, 6));
+        jb_put(&b, gj, "best_test_accuracy_std", jb_real(sb.std, 6));
+        jb_put(&b, gj, "slowness_mean", jb_real(ss.mean, 6));
+        jb_put(&b, gj, "slowness_std", jb_real(ss.std, 6));
+        jb_put(&b, gj, "paper_test_accuracy", jb_real(isfinite(paper) ? paper / 100 : NAN, 6));
         for (int k = 0; k < gr->n; k++) {
-            if (k) text_printf(&j, ", ");
-            text_json_string(&j, files[gr->members[k]]);
+            jb_append(&b, fj, jb_text(files[gr->members[k]]));
+            jb_append(&b, aj, jb_real(final[k], 6));
         }
-        text_printf(&j, "], \"final_test_accuracy\": [");
-        for (int k = 0; k < gr->n; k++) {
-            if (k) text_printf(&j, ", ");
-            json_number(&j, final[k]);
-        }
-        text_printf(&j, "]}%s\n", g + 1 < n_groups ? "," : "");
+        jb_put(&b, gj, "files", fj);
+        jb_put(&b, gj, "final_test_accuracy", aj);
+        jb_append(&b, groups_json, gj);
         free(final);
     }
     char device_list[1024], commit_list[1024];
@@ -231,27 +221,21 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
     if (commit_list[0]) text_printf(&m, " Source: %s.", commit_list);
     if (note) text_printf(&m, " %s", note);
     text_printf(&m, "\n");
-    text_printf(&j, "  ],\n  \"devices\": ");
-    text_json_string(&j, device_list);
-    text_printf(&j, ",\n  \"source_commits\": ");
-    text_json_string(&j, commit_list);
-    text_printf(&j, ",\n  \"note\": ");
-    if (note)
-        text_json_string(&j, note);
-    else
-        text_printf(&j, "null");
-    text_printf(&j, "\n}\n");
+    jb_put(&b, root, "devices", jb_text(device_list));
+    jb_put(&b, root, "source_commits", jb_text(commit_list));
+    jb_put(&b, root, "note", note ? jb_text(note) : json_null());
+    json_decref(groups_json); /* root holds it */
     pp_status st =
-        m.failed || j.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
+        m.failed || b.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
     if (st == PP_OK) {
         if (md_path)
             st = pp_write_file_atomic(md_path, m.data, m.size);
         else if (fwrite(m.data, 1, m.size, stdout) != m.size)
             st = pp_fail(PP_ERR_IO, "writing to stdout failed");
     }
-    if (st == PP_OK && json_path) st = pp_write_file_atomic(json_path, j.data, j.size);
+    if (st == PP_OK && json_path) st = jb_write_file(json_path, root, 6);
     text_free(&m);
-    text_free(&j);
+    json_decref(root);
     return st;
 }
 

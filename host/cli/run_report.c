@@ -1,11 +1,11 @@
 #include "cli/run_report.h"
 
+#include "cli/json_out.h"
+
 #include "model/arch.h"
 #include "runtime/error.h"
 #include "util/atomic_file.h"
 #include "util/text_buffer.h"
-
-#include <jansson.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -189,30 +189,6 @@ static double f_angle(const pp_epoch_stats *e) {
     return e->angle_degrees;
 }
 
-/* The JSON tree is built with jansson; a failed allocation anywhere makes
- * the whole write fail (json_object_set_new and json_array_append_new take
- * and free a NULL value and report it). */
-typedef struct json_builder {
-    int failed;
-} json_builder;
-
-static void put(json_builder *b, json_t *object, const char *key, json_t *value) {
-    if (json_object_set_new(object, key, value) != 0) b->failed = 1;
-}
-
-static void append(json_builder *b, json_t *array, json_t *value) {
-    if (json_array_append_new(array, value) != 0) b->failed = 1;
-}
-
-/* A number at `digits` significant digits, as the text reports always gave
- * it; JSON has no NaN, so an absent analysis value becomes null. */
-static json_t *real(double v, int digits) {
-    if (!isfinite(v)) return json_null();
-    char text[40];
-    snprintf(text, sizeof text, "%.*g", digits, v);
-    return json_real(strtod(text, NULL));
-}
-
 /* Dumped at 9 significant digits: every rounded value above prints as it was
  * rounded, and a float (lr, the histogram's ends) exactly. */
 enum { JSON_DIGITS = 9 };
@@ -221,7 +197,7 @@ static json_t *epoch_array(const run_report *r, stat_field field) {
     json_t *a = json_array();
     json_builder b = {0};
     for (size_t i = 0; a && i < r->count; i++)
-        append(&b, a, real(field(&r->epochs[i]), 6));
+        jb_append(&b, a, jb_real(field(&r->epochs[i]), 6));
     if (b.failed) {
         json_decref(a);
         return NULL;
@@ -233,7 +209,7 @@ static json_t *int_array(const int *values, int n) {
     json_t *a = json_array();
     json_builder b = {0};
     for (int i = 0; a && i < n; i++)
-        append(&b, a, json_integer(values[i]));
+        jb_append(&b, a, json_integer(values[i]));
     if (b.failed) {
         json_decref(a);
         return NULL;
@@ -245,7 +221,7 @@ static json_t *norms_row(const double *norms, int n, int count) {
     json_t *a = json_array();
     json_builder b = {0};
     for (int k = 0; a && k < count; k++)
-        append(&b, a, real(k < n ? norms[k] : NAN, 6));
+        jb_append(&b, a, jb_real(k < n ? norms[k] : NAN, 6));
     if (b.failed) {
         json_decref(a);
         return NULL;
@@ -258,21 +234,21 @@ static json_t *histogram(const report_histogram *h, int layer) {
     json_builder b = {0};
     if (!o || !edges || !counts) b.failed = 1;
     for (int i = 0; !b.failed && i <= REPORT_BINS; i++)
-        append(&b, edges, json_real(h->lo + (h->hi - h->lo) * i / REPORT_BINS));
+        jb_append(&b, edges, json_real(h->lo + (h->hi - h->lo) * i / REPORT_BINS));
     for (int i = 0; !b.failed && i < REPORT_BINS; i++)
-        append(&b, counts, json_integer(h->counts[i]));
+        jb_append(&b, counts, json_integer(h->counts[i]));
     if (b.failed) {
         json_decref(o);
         json_decref(edges);
         json_decref(counts);
         return NULL;
     }
-    put(&b, o, "layer", json_integer(layer));
-    put(&b, o, "weights", json_integer((json_int_t)h->weights));
-    put(&b, o, "mean", real(h->mean, 9));
-    put(&b, o, "std", real(h->std, 9));
-    put(&b, o, "edges", edges);
-    put(&b, o, "counts", counts);
+    jb_put(&b, o, "layer", json_integer(layer));
+    jb_put(&b, o, "weights", json_integer((json_int_t)h->weights));
+    jb_put(&b, o, "mean", jb_real(h->mean, 9));
+    jb_put(&b, o, "std", jb_real(h->std, 9));
+    jb_put(&b, o, "edges", edges);
+    jb_put(&b, o, "counts", counts);
     if (b.failed) {
         json_decref(o);
         return NULL;
@@ -286,20 +262,20 @@ static void put_analysis(json_builder *b, json_t *root, const run_report *r) {
     json_t *norms = json_array();
     if (!norms) b->failed = 1;
     for (size_t i = 0; norms && i < r->count; i++)
-        append(b, norms, norms_row(r->epochs[i].weight_norms, r->epochs[i].n_norms, n_norms));
-    put(b, root, "weight_norms", norms);
+        jb_append(b, norms, norms_row(r->epochs[i].weight_norms, r->epochs[i].n_norms, n_norms));
+    jb_put(b, root, "weight_norms", norms);
     if (r->n_initial_norms) {
-        put(b, root, "initial_weight_norms",
-            norms_row(r->initial_norms, r->n_initial_norms, r->n_initial_norms));
-        put(b, root, "initial_angle_degrees", real(r->initial_angle, 6));
+        jb_put(b, root, "initial_weight_norms",
+               norms_row(r->initial_norms, r->n_initial_norms, r->n_initial_norms));
+        jb_put(b, root, "initial_angle_degrees", jb_real(r->initial_angle, 6));
     }
     if (!r->n_histograms) return;
-    put(b, root, "weight_histograms_epoch", json_integer(r->histogram_epoch));
+    jb_put(b, root, "weight_histograms_epoch", json_integer(r->histogram_epoch));
     json_t *histograms = json_array();
     if (!histograms) b->failed = 1;
     for (int l = 0; histograms && l < r->n_histograms; l++)
-        append(b, histograms, histogram(&r->histograms[l], l + 1));
-    put(b, root, "weight_histograms", histograms);
+        jb_append(b, histograms, histogram(&r->histograms[l], l + 1));
+    jb_put(b, root, "weight_histograms", histograms);
 }
 
 /* The follow-up's variants: "variant" names those on ("wm+norm"), for
@@ -313,16 +289,16 @@ static void put_variants(json_builder *b, json_t *o, const pp_config *c) {
         strcat(variant, pp_update_form_name(c->update_form));
     }
     if (!*variant) return;
-    put(b, o, "variant", json_string(variant + 1));
-    put(b, o, "update", json_string(pp_update_form_name(c->update_form)));
-    put(b, o, "normalise", json_boolean(c->normalise));
-    put(b, o, "mirror", json_boolean(c->mirror));
+    jb_put(b, o, "variant", json_string(variant + 1));
+    jb_put(b, o, "update", json_string(pp_update_form_name(c->update_form)));
+    jb_put(b, o, "normalise", json_boolean(c->normalise));
+    jb_put(b, o, "mirror", json_boolean(c->mirror));
     if (!c->mirror) return;
-    put(b, o, "mirror_lr", real(c->mirror_lr, 6));
-    put(b, o, "mirror_decay", real(c->mirror_decay, 6));
-    put(b, o, "mirror_noise", real(c->mirror_noise, 6));
-    put(b, o, "pre_mirror", json_integer(c->pre_mirror));
-    put(b, o, "mirror_every", json_integer(c->mirror_every));
+    jb_put(b, o, "mirror_lr", jb_real(c->mirror_lr, 6));
+    jb_put(b, o, "mirror_decay", jb_real(c->mirror_decay, 6));
+    jb_put(b, o, "mirror_noise", jb_real(c->mirror_noise, 6));
+    jb_put(b, o, "pre_mirror", json_integer(c->pre_mirror));
+    jb_put(b, o, "mirror_every", json_integer(c->mirror_every));
 }
 
 static json_t *config_object(const pp_config *c) {
@@ -332,25 +308,25 @@ static json_t *config_object(const pp_config *c) {
     json_t *o = json_object();
     json_builder b = {0};
     if (!o) return NULL;
-    put(&b, o, "batch", json_integer(c->batch));
-    put(&b, o, "lr", real(c->lr, 6));
-    put(&b, o, "decay_factor", real(c->decay_factor, 6));
-    put(&b, o, "decay_epochs", int_array(c->decay_epochs, c->n_decay));
-    put(&b, o, "momentum", real(c->momentum, 6));
-    put(&b, o, "weight_decay", real(c->weight_decay, 6));
-    put(&b, o, "dropout", real(c->dropout, 6));
-    put(&b, o, "f_scale", real(c->f_scale, 6));
-    put(&b, o, "hidden", int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    jb_put(&b, o, "batch", json_integer(c->batch));
+    jb_put(&b, o, "lr", jb_real(c->lr, 6));
+    jb_put(&b, o, "decay_factor", jb_real(c->decay_factor, 6));
+    jb_put(&b, o, "decay_epochs", int_array(c->decay_epochs, c->n_decay));
+    jb_put(&b, o, "momentum", jb_real(c->momentum, 6));
+    jb_put(&b, o, "weight_decay", jb_real(c->weight_decay, 6));
+    jb_put(&b, o, "dropout", jb_real(c->dropout, 6));
+    jb_put(&b, o, "f_scale", jb_real(c->f_scale, 6));
+    jb_put(&b, o, "hidden", int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
     /* every hidden layer as --arch writes it, also for the presets */
     arch_spec spec;
     char arch[PP_MAX_ARCH * 2];
     if (arch_of_config(c, &spec) == PP_OK) {
         arch_format(&spec, arch, sizeof arch);
-        put(&b, o, "arch", json_string(arch));
+        jb_put(&b, o, "arch", json_string(arch));
     }
-    put(&b, o, "output_error", json_string(output_error[c->output_error]));
-    put(&b, o, "presynaptic", json_string(presynaptic[c->presynaptic]));
-    put(&b, o, "modulation", json_string(modulation[c->modulation]));
+    jb_put(&b, o, "output_error", json_string(output_error[c->output_error]));
+    jb_put(&b, o, "presynaptic", json_string(presynaptic[c->presynaptic]));
+    jb_put(&b, o, "modulation", json_string(modulation[c->modulation]));
     put_variants(&b, o, c);
     if (b.failed) {
         json_decref(o);
@@ -366,19 +342,6 @@ static json_t *seed_value(uint64_t seed) {
     char digits[24];
     snprintf(digits, sizeof digits, "%llu", (unsigned long long)seed);
     return json_string(digits);
-}
-
-/* A string value; jansson refuses text that is not UTF-8 (a device name from
- * a driver could be anything), which is then written with '?' for the bytes
- * above 0x7f. */
-static json_t *text_value(const char *text) {
-    json_t *v = json_string(text);
-    if (v) return v;
-    char ascii[256];
-    snprintf(ascii, sizeof ascii, "%s", text);
-    for (char *c = ascii; *c; c++)
-        if ((unsigned char)*c > 0x7f) *c = '?';
-    return json_string(ascii);
 }
 
 pp_status run_report_write_json(const run_report *r, const char *path) {
@@ -398,46 +361,34 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     json_builder b = {0};
     json_t *root = json_object();
     if (!root) return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
-    put(&b, root, "dataset", json_string(pp_dataset_name(c->dataset)));
-    put(&b, root, "model", json_string(pp_model_name(c->model)));
-    put(&b, root, "rule", json_string(pp_rule_name(c->rule)));
-    put(&b, root, "device", text_value(r->device));
-    put(&b, root, "pepita_version", json_string(pp_version()));
-    put(&b, root, "source_commit", text_value(pp_source_commit()));
-    if (r->classes) put(&b, root, "classes", json_integer(r->classes));
-    put(&b, root, "epochs", json_integer((json_int_t)r->count));
-    put(&b, root, "epochs_planned", json_integer(c->epochs));
-    put(&b, root, "final_test_accuracy", json_real(round(final * 1e6) / 1e6));
-    put(&b, root, "best_test_accuracy", json_real(round(best * 1e6) / 1e6));
-    put(&b, root, "test_accuracy", epoch_array(r, f_test_acc));
-    put(&b, root, "test_loss", epoch_array(r, f_test_loss));
-    put(&b, root, "train_accuracy", epoch_array(r, f_train_acc));
-    put(&b, root, "train_loss", epoch_array(r, f_train_loss));
-    put(&b, root, "lr", epoch_array(r, f_lr));
-    put(&b, root, "epoch_seconds", epoch_array(r, f_seconds));
-    put(&b, root, "epoch_samples_per_second", epoch_array(r, f_samples_per_second));
+    jb_put(&b, root, "dataset", json_string(pp_dataset_name(c->dataset)));
+    jb_put(&b, root, "model", json_string(pp_model_name(c->model)));
+    jb_put(&b, root, "rule", json_string(pp_rule_name(c->rule)));
+    jb_put(&b, root, "device", jb_text(r->device));
+    jb_put(&b, root, "pepita_version", json_string(pp_version()));
+    jb_put(&b, root, "source_commit", jb_text(pp_source_commit()));
+    if (r->classes) jb_put(&b, root, "classes", json_integer(r->classes));
+    jb_put(&b, root, "epochs", json_integer((json_int_t)r->count));
+    jb_put(&b, root, "epochs_planned", json_integer(c->epochs));
+    jb_put(&b, root, "final_test_accuracy", json_real(round(final * 1e6) / 1e6));
+    jb_put(&b, root, "best_test_accuracy", json_real(round(best * 1e6) / 1e6));
+    jb_put(&b, root, "test_accuracy", epoch_array(r, f_test_acc));
+    jb_put(&b, root, "test_loss", epoch_array(r, f_test_loss));
+    jb_put(&b, root, "train_accuracy", epoch_array(r, f_train_acc));
+    jb_put(&b, root, "train_loss", epoch_array(r, f_train_loss));
+    jb_put(&b, root, "lr", epoch_array(r, f_lr));
+    jb_put(&b, root, "epoch_seconds", epoch_array(r, f_seconds));
+    jb_put(&b, root, "epoch_samples_per_second", epoch_array(r, f_samples_per_second));
     if (c->analysis) {
-        put(&b, root, "angle_degrees", epoch_array(r, f_angle));
+        jb_put(&b, root, "angle_degrees", epoch_array(r, f_angle));
         put_analysis(&b, root, r);
     }
-    put(&b, root, "total_seconds", json_real(round(seconds * 1e3) / 1e3));
-    put(&b, root, "samples_per_second", json_real(round(samples_per_second * 10) / 10));
-    put(&b, root, "config", config_object(c));
-    put(&b, root, "seed", seed_value(c->seed));
-    char *text =
-        b.failed ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(JSON_DIGITS));
+    jb_put(&b, root, "total_seconds", json_real(round(seconds * 1e3) / 1e3));
+    jb_put(&b, root, "samples_per_second", json_real(round(samples_per_second * 10) / 10));
+    jb_put(&b, root, "config", config_object(c));
+    jb_put(&b, root, "seed", seed_value(c->seed));
+    pp_status st = b.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path)
+                            : jb_write_file(path, root, JSON_DIGITS);
     json_decref(root);
-    if (!text) return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
-    /* a final newline, as text files have */
-    size_t size = strlen(text);
-    char *whole = realloc(text, size + 2);
-    if (!whole) {
-        free(text);
-        return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
-    }
-    whole[size] = '\n';
-    whole[size + 1] = '\0';
-    pp_status st = pp_write_file_atomic(path, whole, size + 1);
-    free(whole);
     return st;
 }
