@@ -2,7 +2,7 @@
  * Markdown table (and JSON) of the final test accuracy's mean and standard
  * deviation over seeds, beside the paper's Table 1. */
 #include "cli/cli.h"
-#include "cli/json_out.h"
+#include "util/json_out.h"
 #include "cli/options.h"
 #include "cli/run_json.h"
 #include "runtime/error.h"

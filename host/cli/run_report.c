@@ -1,6 +1,6 @@
 #include "cli/run_report.h"
 
-#include "cli/json_out.h"
+#include "util/json_out.h"
 
 #include "model/arch.h"
 #include "runtime/error.h"
@@ -335,15 +335,6 @@ static json_t *config_object(const pp_config *c) {
     return o;
 }
 
-/* A seed above jansson's integers (2^63 - 1) is written as its digits in a
- * string; run_json reads both. */
-static json_t *seed_value(uint64_t seed) {
-    if (seed <= (uint64_t)INT64_MAX) return json_integer((json_int_t)seed);
-    char digits[24];
-    snprintf(digits, sizeof digits, "%llu", (unsigned long long)seed);
-    return json_string(digits);
-}
-
 pp_status run_report_write_json(const run_report *r, const char *path) {
     const pp_config *c = &r->config;
     double best = 0, final = 0, seconds = 0, samples_per_second = 0;
@@ -386,7 +377,7 @@ pp_status run_report_write_json(const run_report *r, const char *path) {
     jb_put(&b, root, "total_seconds", json_real(round(seconds * 1e3) / 1e3));
     jb_put(&b, root, "samples_per_second", json_real(round(samples_per_second * 10) / 10));
     jb_put(&b, root, "config", config_object(c));
-    jb_put(&b, root, "seed", seed_value(c->seed));
+    jb_put(&b, root, "seed", jb_seed(c->seed));
     pp_status st = b.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: out of host memory", path)
                             : jb_write_file(path, root, JSON_DIGITS);
     json_decref(root);

@@ -12,7 +12,7 @@
 #include "runtime/error.h"
 #include "train/checkpoint_parse.h"
 #include "util/atomic_file.h"
-#include "util/text_buffer.h"
+#include "util/json_out.h"
 
 typedef struct tensor_shape {
     int ndim;
@@ -163,52 +163,70 @@ static pp_status check_counts(const char *path, const checkpoint_tensors *t,
     return PP_OK;
 }
 
-static void json_shape(text_buffer *j, const tensor_shape *s) {
-    text_printf(j, "[");
+static json_t *shape_json(json_builder *b, const tensor_shape *s) {
+    json_t *a = json_array();
     for (int i = 0; i < s->ndim; i++)
-        text_printf(j, "%s%zu", i ? ", " : "", s->dims[i]);
-    text_printf(j, "]");
+        jb_append(b, a, json_integer((json_int_t)s->dims[i]));
+    return a;
 }
 
-/* The configuration and the tensors' shapes as one JSON object. */
-static void config_json(text_buffer *j, const pp_config *c, int epoch, const export_geometry *g,
-                        const export_layout *L) {
-    text_printf(j, "{\"format\": \"pepita-export\", \"version\": 1, \"pepita_version\": ");
-    text_json_string(j, pp_version());
-    text_printf(j, ", \"dataset\": \"%s\", \"model\": \"%s\", \"rule\": \"%s\"",
-                pp_dataset_name(c->dataset), pp_model_name(c->model), pp_rule_name(c->rule));
-    text_printf(j, ", \"epochs_completed\": %d, \"input_shape\": [%d, %d, %d], \"classes\": %d",
-                epoch, g->channels, g->height, g->width, g->classes);
-    text_printf(j, ", \"layers\": %d, \"hidden\": [", L->n_layers);
-    for (int i = 0; c->model == PP_MODEL_FC && i < c->n_hidden; i++)
-        text_printf(j, "%s%d", i ? ", " : "", c->hidden[i]);
-    text_printf(j, "], \"conv_filters\": %d, \"conv_kernel\": %d",
-                c->model == PP_MODEL_CONV ? c->conv_filters : 0,
-                c->model == PP_MODEL_CONV ? c->conv_kernel : 0);
-    text_printf(j, ", \"hidden_activation\": \"%s\", \"output_activation\": \"%s\"",
-                net_activation_name(rule_descriptor_of(c->rule)->hidden_act),
-                rule_descriptor_of(c->rule)->output == NET_OUTPUT_SIGMOID ? "sigmoid" : "softmax");
-    text_printf(j, ", \"input_scaling\": \"uint8 samples x 1/255, float32 samples as they are\"");
-    text_printf(j,
-                ", \"batch\": %d, \"lr\": %.9g, \"momentum\": %.9g, \"weight_decay\": %.9g, "
-                "\"dropout\": %.9g, \"f_scale\": %.9g, \"seed\": %llu",
-                c->batch, (double)c->lr, (double)c->momentum, (double)c->weight_decay,
-                (double)c->dropout, (double)c->f_scale, (unsigned long long)c->seed);
+static json_t *int_list(json_builder *b, const int *values, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        jb_append(b, a, json_integer(values[i]));
+    return a;
+}
+
+/* The configuration and the tensors' shapes as one JSON object (one line,
+ * floats at 9 digits: exactly). NULL when out of memory. */
+static char *config_json(const pp_config *c, int epoch, const export_geometry *g,
+                         const export_layout *L) {
+    json_builder b = {0};
+    json_t *o = json_object(), *shapes = json_object();
+    const int input[3] = {g->channels, g->height, g->width};
+    jb_put(&b, o, "format", json_string("pepita-export"));
+    jb_put(&b, o, "version", json_integer(1));
+    jb_put(&b, o, "pepita_version", jb_text(pp_version()));
+    jb_put(&b, o, "dataset", json_string(pp_dataset_name(c->dataset)));
+    jb_put(&b, o, "model", json_string(pp_model_name(c->model)));
+    jb_put(&b, o, "rule", json_string(pp_rule_name(c->rule)));
+    jb_put(&b, o, "epochs_completed", json_integer(epoch));
+    jb_put(&b, o, "input_shape", int_list(&b, input, 3));
+    jb_put(&b, o, "classes", json_integer(g->classes));
+    jb_put(&b, o, "layers", json_integer(L->n_layers));
+    jb_put(&b, o, "hidden", int_list(&b, c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    jb_put(&b, o, "conv_filters", json_integer(c->model == PP_MODEL_CONV ? c->conv_filters : 0));
+    jb_put(&b, o, "conv_kernel", json_integer(c->model == PP_MODEL_CONV ? c->conv_kernel : 0));
+    jb_put(&b, o, "hidden_activation",
+           json_string(net_activation_name(rule_descriptor_of(c->rule)->hidden_act)));
+    jb_put(&b, o, "output_activation",
+           json_string(rule_descriptor_of(c->rule)->output == NET_OUTPUT_SIGMOID ? "sigmoid"
+                                                                                 : "softmax"));
+    jb_put(&b, o, "input_scaling",
+           json_string("uint8 samples x 1/255, float32 samples as they are"));
+    jb_put(&b, o, "batch", json_integer(c->batch));
+    jb_put(&b, o, "lr", json_real(c->lr));
+    jb_put(&b, o, "momentum", json_real(c->momentum));
+    jb_put(&b, o, "weight_decay", json_real(c->weight_decay));
+    jb_put(&b, o, "dropout", json_real(c->dropout));
+    jb_put(&b, o, "f_scale", json_real(c->f_scale));
+    jb_put(&b, o, "seed", jb_seed(c->seed));
     /* the follow-up's variants; normalise: each hidden layer's output is
      * divided by its Frobenius norm over the batch, at test time too */
-    text_printf(j, ", \"normalise\": %s, \"update\": \"%s\", \"mirror\": %s",
-                c->normalise ? "true" : "false", pp_update_form_name(c->update_form),
-                c->mirror ? "true" : "false");
-    text_printf(j, ", \"shapes\": {");
+    jb_put(&b, o, "normalise", json_boolean(c->normalise));
+    jb_put(&b, o, "update", json_string(pp_update_form_name(c->update_form)));
+    jb_put(&b, o, "mirror", json_boolean(c->mirror));
     for (int l = 0; l < L->n_layers; l++) {
-        text_printf(j, "%s\"w%d\": ", l ? ", " : "", l + 1);
-        json_shape(j, &L->weights[l]);
+        char name[16];
+        snprintf(name, sizeof name, "w%d", l + 1);
+        jb_put(&b, shapes, name, shape_json(&b, &L->weights[l]));
     }
-    for (int i = 0; i < L->n_fixed; i++) {
-        text_printf(j, ", \"%s\": ", L->fixed_name[i]);
-        json_shape(j, &L->fixed[i]);
-    }
-    text_printf(j, "}}");
+    for (int i = 0; i < L->n_fixed; i++)
+        jb_put(&b, shapes, L->fixed_name[i], shape_json(&b, &L->fixed[i]));
+    jb_put(&b, o, "shapes", shapes);
+    char *text = b.failed ? NULL : json_dumps(o, JSON_REAL_PRECISION(9));
+    json_decref(o);
+    return text;
 }
 
 static pp_status add_tensor(npz_writer *w, const char *name, const tensor_shape *s,
@@ -273,7 +291,7 @@ pp_status pp_checkpoint_export_npz(const char *checkpoint, const pp_dataset *dat
     int epoch = 0;
     checkpoint_tensors *t = malloc(sizeof *t);
     export_layout *L = malloc(sizeof *L);
-    text_buffer json = {0};
+    char *json = NULL;
     pp_status st = t && L ? PP_OK : pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == PP_OK) st = checkpoint_parse_tensors(bytes, size, checkpoint, &config, &epoch, t);
     export_geometry g = {0, 0, 0, 0};
@@ -281,11 +299,11 @@ pp_status pp_checkpoint_export_npz(const char *checkpoint, const pp_dataset *dat
     if (st == PP_OK) st = layout_of(checkpoint, &config, &g, L);
     if (st == PP_OK) st = check_counts(checkpoint, t, L);
     if (st == PP_OK) {
-        config_json(&json, &config, epoch, &g, L);
-        if (json.failed) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
+        json = config_json(&config, epoch, &g, L);
+        if (!json) st = pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    if (st == PP_OK) st = write_archive(npz_path, t, L, json.data);
-    text_free(&json);
+    if (st == PP_OK) st = write_archive(npz_path, t, L, json);
+    free(json);
     free(L);
     free(t);
     free(bytes);

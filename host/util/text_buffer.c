@@ -36,20 +36,6 @@ void text_printf(text_buffer *t, const char *format, ...) {
     }
 }
 
-void text_json_string(text_buffer *t, const char *s) {
-    text_printf(t, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            text_printf(t, "\\%c", c);
-        else if (c < 0x20)
-            text_printf(t, "\\u%04x", c);
-        else
-            text_printf(t, "%c", c);
-    }
-    text_printf(t, "\"");
-}
-
 void text_free(text_buffer *t) {
     free(t->data);
     memset(t, 0, sizeof *t);

@@ -1,5 +1,5 @@
 /* A growing text buffer for reports built in memory and then written in one
- * go (run JSON, bench JSON, summaries), with JSON string escaping. */
+ * go (CSV logs, Markdown summaries). */
 #ifndef PEPITA_UTIL_TEXT_BUFFER_H
 #define PEPITA_UTIL_TEXT_BUFFER_H
 
@@ -13,8 +13,6 @@ typedef struct text_buffer {
 
 /* Appends printf-style text. */
 __attribute__((format(printf, 2, 3))) void text_printf(text_buffer *t, const char *format, ...);
-/* Appends s as a JSON string: quoted, with '"', '\\' and control characters escaped. */
-void text_json_string(text_buffer *t, const char *s);
 /* Frees the text and empties the buffer. */
 void text_free(text_buffer *t);
 

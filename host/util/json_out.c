@@ -1,4 +1,4 @@
-#include "cli/json_out.h"
+#include "util/json_out.h"
 
 #include "runtime/error.h"
 #include "util/atomic_file.h"
@@ -31,6 +31,13 @@ json_t *jb_text(const char *text) {
     for (char *c = ascii; *c; c++)
         if ((unsigned char)*c > 0x7f) *c = '?';
     return json_string(ascii);
+}
+
+json_t *jb_seed(uint64_t seed) {
+    if (seed <= (uint64_t)INT64_MAX) return json_integer((json_int_t)seed);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%llu", (unsigned long long)seed);
+    return json_string(digits);
 }
 
 pp_status jb_write_file(const char *path, const json_t *root, int digits) {
