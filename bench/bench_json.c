@@ -1,6 +1,7 @@
 /* The bench's JSON through jansson: scopes are opened and closed in the order
  * the sections run, and the tree is printed once at the end. */
 #include "bench.h"
+#include "util/json_out.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -67,7 +68,7 @@ void bj_int(bench_json *j, const char *key, long long value) {
 }
 
 void bj_string(bench_json *j, const char *key, const char *value) {
-    add(j, key, value ? json_string_nocheck(value) : json_null());
+    add(j, key, value ? jb_text(value) : json_null()); /* driver text may not be UTF-8 */
 }
 
 void bj_bool(bench_json *j, const char *key, int value) {

@@ -107,6 +107,15 @@ static int sections_known(const char *list) {
     return 1;
 }
 
+/* cpu, cuda or cuda:N: the torch devices the peer takes. */
+static int torch_device_name(const char *text) {
+    if (!strcmp(text, "cpu") || !strcmp(text, "cuda")) return 1;
+    if (strncmp(text, "cuda:", 5) != 0 || !text[5]) return 0;
+    for (const char *c = text + 5; *c; c++)
+        if (*c < '0' || *c > '9') return 0;
+    return 1;
+}
+
 enum {
     OPT_DEVICE = 256,
     OPT_JSON,
@@ -169,8 +178,8 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->repeats = (int)n;
             break;
         case OPT_SAMPLES:
-            if (!parse_count(walk.word, walk.value, 1, 100000000, &n)) return 0;
-            o->samples = (size_t)n;
+            if (!parse_count(walk.word, walk.value, 0, 100000000, &n)) return 0;
+            o->samples = (size_t)n; /* 0: all */
             break;
         case OPT_EPOCHS:
             if (!parse_count(walk.word, walk.value, 1, 1000, &n)) return 0;
@@ -184,6 +193,11 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->python = walk.value;
             break;
         case OPT_PEER_DEVICE:
+            if (!torch_device_name(walk.value)) {
+                fprintf(stderr, "pepita-bench: --peer-device: '%s' is not cpu, cuda or cuda:N\n",
+                        walk.value);
+                return 0;
+            }
             o->peer_device = walk.value;
             break;
         case CLI_OPTION_MISSING_VALUE:
@@ -348,7 +362,7 @@ int main(int argc, char **argv) {
     int rc = failed_devices ? 1 : 0;
     char *text = bj_text(&j);
     if (!text) {
-        fprintf(stderr, "pepita-bench: out of memory writing JSON\n");
+        fprintf(stderr, "pepita-bench: the JSON could not be built (out of host memory)\n");
         rc = 1;
     } else if (o.json_path && pp_write_file_atomic(o.json_path, text, strlen(text)) != PP_OK) {
         fprintf(stderr, "pepita-bench: %s\n", pp_last_error());

@@ -60,7 +60,7 @@ message(STATUS "pepita-bench --quick: JSON complete (${runs} end-to-end runs)")
 
 # Bad options: exit status 2 and a message that names the flag, before any work.
 foreach(case "--repeats;x;--repeats" "--sections;gemm,kernel;kernel" "--epoch;2;--epoch"
-             "--epochs;--epochs" "--quik;--quik")
+             "--epochs;--epochs" "--quik;--quik" "--peer-device;gpu;--peer-device")
   set(args ${case})
   list(POP_BACK args expected)
   execute_process(COMMAND ${BENCH} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

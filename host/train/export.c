@@ -205,11 +205,11 @@ static char *config_json(const pp_config *c, int epoch, const export_geometry *g
     jb_put(&b, o, "input_scaling",
            json_string("uint8 samples x 1/255, float32 samples as they are"));
     jb_put(&b, o, "batch", json_integer(c->batch));
-    jb_put(&b, o, "lr", json_real(c->lr));
-    jb_put(&b, o, "momentum", json_real(c->momentum));
-    jb_put(&b, o, "weight_decay", json_real(c->weight_decay));
-    jb_put(&b, o, "dropout", json_real(c->dropout));
-    jb_put(&b, o, "f_scale", json_real(c->f_scale));
+    jb_put(&b, o, "lr", jb_real(c->lr, 9));
+    jb_put(&b, o, "momentum", jb_real(c->momentum, 9));
+    jb_put(&b, o, "weight_decay", jb_real(c->weight_decay, 9));
+    jb_put(&b, o, "dropout", jb_real(c->dropout, 9));
+    jb_put(&b, o, "f_scale", jb_real(c->f_scale, 9));
     jb_put(&b, o, "seed", jb_seed(c->seed));
     /* the follow-up's variants; normalise: each hidden layer's output is
      * divided by its Frobenius norm over the batch, at test time too */
