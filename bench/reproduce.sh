@@ -26,8 +26,9 @@ modes:
   conv-baselines
             the rest of Table 1: BP, FA and DRTP conv on MNIST and CIFAR-10 (1 seed)
   followup  the follow-up's grid (issue 15): CIFAR-10 FC with 1, 2 and 3 hidden
-            layers of 1024 for PEPITA, PEPITA + weight mirroring, PEPITA +
-            normalisation and BP; the Hebbian and time-local variants at 1 layer;
+            layers of 1024 for PEPITA, PEPITA + weight mirroring (the wm preset
+            and, on CIFAR-10, mirroring every epoch), PEPITA + normalisation and
+            BP; the Hebbian and time-local variants at 1 layer;
             then MNIST FC at 2 and 3 layers (1 seed each)
   plan [LIST]  print the runs of `all` (or of conv-baselines, followup) and their commands
 
@@ -321,6 +322,8 @@ for d in cifar10 mnist; do
             "$d fc pepita $depth-wm 1 --hidden $layers --variant wm"
             "$d fc pepita $depth-norm 1 --hidden $layers --variant norm"
             "$d fc bp $depth 1 --hidden $layers")
+        # the earlier wm schedule, mirroring in every epoch: unstable (README)
+        [ "$d" = cifar10 ] && FOLLOWUP+=("$d fc pepita $depth-wm-every 1 --hidden $layers --variant wm --pre-mirror 0 --mirror-every 1")
     done
     [ "$d" = cifar10 ] && FOLLOWUP+=("cifar10 fc pepita h1-hebbian 1 --variant hebbian"
         "cifar10 fc pepita h1-time-local 1 --variant time-local")

@@ -36,16 +36,19 @@ run() { "$script" --pepita "$work/pepita" --data-root "$work/data" --runs "$work
 # The follow-up's grid: 3 depths x 4 cells on CIFAR-10, 2 x 4 on MNIST, the
 # Hebbian and time-local cells; one seed, distinct run names.
 plan=$(run plan followup) || fail "plan followup exited $?"
-[ "$(grep -c ' train ' <<<"$plan")" = 22 ] || fail "plan followup: $(grep -c ' train ' <<<"$plan") commands, not 22"
-[ "$(grep -o -- '--json [^ ]*' <<<"$plan" | sort -u | wc -l)" = 22 ] || fail "plan followup: run names repeat"
+[ "$(grep -c ' train ' <<<"$plan")" = 25 ] || fail "plan followup: $(grep -c ' train ' <<<"$plan") commands, not 25"
+[ "$(grep -o -- '--json [^ ]*' <<<"$plan" | sort -u | wc -l)" = 25 ] || fail "plan followup: run names repeat"
 grep -q -- '--seed 2' <<<"$plan" && fail "plan followup: a second seed"
 grep -q 'cifar10-fc-pepita-h3-wm-s1.json .*--hidden 1024\\,1024\\,1024 --variant wm' <<<"$plan" ||
     fail "plan followup: no 3-layer wm cell with its options"
+grep -q 'cifar10-fc-pepita-h2-wm-every-s1.json .*--variant wm --pre-mirror 0 --mirror-every 1' <<<"$plan" ||
+    fail "plan followup: no 2-layer wm cell on the every-epoch schedule"
+grep -q 'mnist-fc-pepita-h2-wm-every' <<<"$plan" && fail "plan followup: an every-epoch wm cell on MNIST"
 
 # --only: the 2-layer CIFAR-10 row, exactly.
 only=$(run --only 'cifar10-fc-*-h2*' plan followup | grep -o 'runs/[^ ]*\.json' | sed 's|runs/||' | sort)
 want=$(printf '%s\n' cifar10-fc-bp-h2-s1.json cifar10-fc-pepita-h2-norm-s1.json \
-    cifar10-fc-pepita-h2-s1.json cifar10-fc-pepita-h2-wm-s1.json)
+    cifar10-fc-pepita-h2-s1.json cifar10-fc-pepita-h2-wm-every-s1.json cifar10-fc-pepita-h2-wm-s1.json)
 [ "$only" = "$want" ] || fail "--only 'cifar10-fc-*-h2*' selected: $only"
 err=$(run --only 'no-such-cell' plan followup 2>&1) && fail "--only matching nothing exited 0"
 grep -q -- "--only 'no-such-cell' matches no cell" <<<"$err" || fail "--only matching nothing said: $err"

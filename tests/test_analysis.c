@@ -60,7 +60,9 @@ static double noise_at(int e, unsigned long long seed) {
     return (x % 2001) / 1000.0 - 1.0; /* [-1, 1] */
 }
 
-static char *write_run(const char *dir, const char *name, const fake_run *f) {
+/* config_extra: more members of "config" (", \"variant\": ..."), or NULL. */
+static char *write_run_with(const char *dir, const char *name, const fake_run *f,
+                            const char *config_extra) {
     char *path = malloc(4200);
     snprintf(path, 4200, "%s/%s", dir, name);
     FILE *o = fopen(path, "w");
@@ -106,11 +108,15 @@ static char *write_run(const char *dir, const char *name, const fake_run *f) {
         }
         fprintf(o, "  ],\n");
     }
-    fprintf(o, "  \"config\": {\"batch\": 64, \"hidden\": [1024], \"modulation\": \"%s\"},\n",
-            f->modulation ? f->modulation : "error");
+    fprintf(o, "  \"config\": {\"batch\": 64, \"hidden\": [1024], \"modulation\": \"%s\"%s},\n",
+            f->modulation ? f->modulation : "error", config_extra ? config_extra : "");
     fprintf(o, "  \"seed\": %llu\n}\n", f->seed);
     ck_assert_int_eq(fclose(o), 0);
     return path;
+}
+
+static char *write_run(const char *dir, const char *name, const fake_run *f) {
+    return write_run_with(dir, name, f, NULL);
 }
 
 /* The "slowness X  max_acc Y  rms Z" of a `pepita slowness` line. */
@@ -516,6 +522,37 @@ START_TEST(summary_tables_mean_and_std_per_group) {
 }
 END_TEST
 
+/* A weight-mirroring run on another schedule than the wm preset's is its own
+ * cell, named by its schedule; one on the preset's is plain "+wm". */
+START_TEST(summary_names_a_mirroring_schedule_other_than_the_presets) {
+    if (!ts_cli_path()) {
+        ts_skip("summary_names_a_mirroring_schedule_other_than_the_presets", "no pepita binary");
+        return;
+    }
+    char *dir = ts_make_temp_dir("schedule");
+    const char *preset = ", \"variant\": \"wm\", \"mirror\": true, \"pre_mirror\": 2, "
+                         "\"mirror_every\": 0";
+    const char *every = ", \"variant\": \"wm\", \"mirror\": true, \"pre_mirror\": 0, "
+                        "\"mirror_every\": 1";
+    fake_run a = {"cifar10", "pepita", NULL, 10, 5, 0.5, 1, 0, 0, 0, 1};
+    fake_run b = {"cifar10", "pepita", NULL, 10, 5, 0.45, 1, 0, 0, 0, 1};
+    char *pa = write_run_with(dir, "preset.json", &a, preset),
+         *pb = write_run_with(dir, "every.json", &b, every);
+    ts_cli_result r;
+    run_cli((const char *[]){"summary", pa, pb, NULL}, NULL, &r);
+    ck_assert_msg(r.exit_code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "| PEPITA FC CIFAR-10 +wm | 1 | 1 | 5/5 |") &&
+                      strstr(r.out,
+                             "| PEPITA FC CIFAR-10 +wm pre-mirror 0 mirror-every 1 | 1 | 1 | "
+                             "5/5 |"),
+                  "%s", r.out);
+    free(pa);
+    free(pb);
+    ts_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- Plots ---------------------------------------------------------------- */
 
 static void assert_png(const char *path) {
@@ -856,6 +893,7 @@ int main(void) {
     tcase_add_test(tools, slowness_fits_only_the_first_epochs_and_tolerates_noise);
     tcase_add_test(tools, cli_names_a_malformed_or_missing_run_file);
     tcase_add_test(tools, summary_tables_mean_and_std_per_group);
+    tcase_add_test(tools, summary_names_a_mirroring_schedule_other_than_the_presets);
     tcase_add_test(tools, labels_name_variants_and_non_preset_layers);
     tcase_add_test(tools, plot_draws_every_kind);
     tcase_add_test(tools, plot_without_gnuplot_names_the_package);

@@ -294,6 +294,7 @@ static pp_status read_run(const extract *x, const json_t *root, run_data *r) {
     v = json_object_get(root, "seed");
     if (v) PP_TRY(read_seed(x, v, r));
     snprintf(r->modulation, sizeof r->modulation, "error");
+    r->pre_mirror = r->mirror_every = -1;
     v = json_object_get(root, "config");
     if (v) {
         if (!json_is_object(v)) return field_error(x, "config", "must be an object");
@@ -303,6 +304,14 @@ static pp_status read_run(const extract *x, const json_t *root, run_data *r) {
         if (m) PP_TRY(name_string_of(x, "variant", m, r->variant, sizeof r->variant, "-+"));
         m = json_object_get(v, "arch");
         if (m) PP_TRY(name_string_of(x, "arch", m, r->arch, sizeof r->arch, ","));
+        double d = -1;
+        m = json_object_get(v, "pre_mirror");
+        if (m) PP_TRY(integer(x, "pre_mirror", m, 0, 1e6, &d));
+        r->pre_mirror = (int)d;
+        d = -1;
+        m = json_object_get(v, "mirror_every");
+        if (m) PP_TRY(integer(x, "mirror_every", m, 0, 1e6, &d));
+        r->mirror_every = (int)d;
         /* the presets' own layers need no mention */
         if (!strcmp(r->arch, "fc1024") || !strcmp(r->arch, "conv32k5,pool2")) r->arch[0] = '\0';
     }
@@ -426,22 +435,21 @@ void run_json_free(run_data *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* The learning rate the run's presets give (the paper's row, then the
- * follow-up's variant presets it names), or NAN when its names are unknown. */
-static double preset_lr(const run_data *r) {
+/* The configuration the run's presets give (the paper's row, then the
+ * follow-up's variant presets it names); 0 when its names are unknown. */
+static int preset_config(const run_data *r, pp_config *c) {
     pp_dataset_kind dataset;
     pp_model_kind model;
     pp_rule_kind rule;
-    pp_config c;
     if (pp_dataset_parse(r->dataset, &dataset) != PP_OK ||
         pp_model_parse(r->model, &model) != PP_OK || pp_rule_parse(r->rule, &rule) != PP_OK ||
-        pp_config_preset(&c, dataset, model, rule) != PP_OK)
-        return NAN;
+        pp_config_preset(c, dataset, model, rule) != PP_OK)
+        return 0;
     char variants[sizeof r->variant];
     snprintf(variants, sizeof variants, "%s", r->variant);
     for (char *name = strtok(variants, "+"); name; name = strtok(NULL, "+"))
-        if (pp_config_variant(&c, name) != PP_OK) return NAN;
-    return c.lr;
+        if (pp_config_variant(c, name) != PP_OK) return 0;
+    return 1;
 }
 
 void run_json_label(const run_data *r, char *out, size_t size) {
@@ -460,15 +468,20 @@ void run_json_label(const run_data *r, char *out, size_t size) {
     const char *control = !strcmp(r->modulation, "zero")     ? " F=0"
                           : !strcmp(r->modulation, "random") ? " random modulation"
                                                              : "";
-    /* a learning rate other than the presets' is part of the cell */
-    char lr[32] = "";
-    double want = preset_lr(r);
-    if (r->epochs > 0 && isfinite(r->lr[0]) && isfinite(want) &&
-        fabs(r->lr[0] - want) > 1e-6 * fabs(want))
+    /* a learning rate or mirroring schedule other than the presets' is part of the cell */
+    char lr[32] = "", schedule[64] = "";
+    pp_config want;
+    int known = preset_config(r, &want);
+    if (known && r->epochs > 0 && isfinite(r->lr[0]) &&
+        fabs(r->lr[0] - want.lr) > 1e-6 * fabs(want.lr))
         snprintf(lr, sizeof lr, " lr %g", r->lr[0]);
-    snprintf(out, size, "%s %s %s%s%s%s%s%s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model,
+    if (known && want.mirror && r->pre_mirror >= 0 && r->mirror_every >= 0 &&
+        (r->pre_mirror != want.pre_mirror || r->mirror_every != want.mirror_every))
+        snprintf(schedule, sizeof schedule, " pre-mirror %d mirror-every %d", r->pre_mirror,
+                 r->mirror_every);
+    snprintf(out, size, "%s %s %s%s%s%s%s%s%s%s", rule, !strcmp(r->model, "fc") ? "FC" : r->model,
              dataset, control, *r->arch ? " " : "", r->arch, *r->variant ? " +" : "", r->variant,
-             lr);
+             lr, schedule);
 }
 
 int run_json_groups(const run_data *runs, int n, int *group_of) {

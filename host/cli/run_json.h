@@ -30,11 +30,12 @@ typedef struct run_histogram {
 
 typedef struct run_data {
     char dataset[32], model[16], rule[16], modulation[16];
-    char variant[48];       /* the follow-up's variants on, "wm+norm"; "" for none */
-    char arch[128];         /* the hidden layers when not the model's preset's; "" otherwise */
-    char device[128];       /* "" when absent */
-    char source_commit[64]; /* `git describe` of the writer; "" when absent */
-    int classes;            /* from "classes", else from the dataset's name */
+    char variant[48]; /* the follow-up's variants on, "wm+norm"; "" for none */
+    char arch[128];   /* the hidden layers when not the model's preset's; "" otherwise */
+    int pre_mirror, mirror_every; /* weight mirroring's schedule; -1 when absent */
+    char device[128];             /* "" when absent */
+    char source_commit[64];       /* `git describe` of the writer; "" when absent */
+    int classes;                  /* from "classes", else from the dataset's name */
     unsigned long long seed;
     int has_seed;
     /* per epoch, `epochs` values each; NAN where the file holds null or
@@ -66,8 +67,9 @@ pp_status run_json_load_all(const char *const *files, int n, run_data **runs);
 void run_json_free_all(run_data *runs, int n);
 
 /* "PEPITA FC MNIST", with " F=0" or " random modulation" for the modulation
- * controls, the hidden layers when not the preset's (" fc1024,fc1024") and
- * the variants (" +wm+norm"). */
+ * controls, the hidden layers when not the preset's (" fc1024,fc1024"), the
+ * variants (" +wm+norm"), and a learning rate or mirroring schedule that is
+ * not the presets' (" lr 0.005", " pre-mirror 0 mirror-every 1"). */
 void run_json_label(const run_data *run, char *out, size_t size);
 
 /* Gives each run a group, runs with the same label sharing one, numbered in
