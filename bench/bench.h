@@ -8,7 +8,6 @@
 #include "pepita/pepita.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
-#include "util/text_buffer.h"
 
 typedef struct bench_options {
     int quick;               /* tiny shapes and few repeats: a smoke run */
@@ -57,8 +56,9 @@ void bj_int(bench_json *j, const char *key, long long value);
 void bj_string(bench_json *j, const char *key, const char *value); /* NULL -> null */
 void bj_bool(bench_json *j, const char *key, int value);
 void bj_null(bench_json *j, const char *key);
-/* The whole document, indented (free() it), or NULL after a failure. */
-char *bj_text(bench_json *j);
+/* The whole document, indented, written to path atomically; fails when the
+ * tree could not be built (out of memory). */
+pp_status bj_write_file(bench_json *j, const char *path);
 void bj_free(bench_json *j);
 
 /* ---- Data ------------------------------------------------------------- */

@@ -1,11 +1,11 @@
 /* The bench's JSON through jansson: scopes are opened and closed in the order
  * the sections run, and the tree is printed once at the end. */
 #include "bench.h"
+#include "runtime/error.h"
 #include "util/json_out.h"
 
 #include <jansson.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Adds value to the open scope (under key in an object), or makes it the root;
@@ -79,18 +79,11 @@ void bj_null(bench_json *j, const char *key) {
     add(j, key, json_null());
 }
 
-char *bj_text(bench_json *j) {
-    if (j->failed || !j->root || j->depth != 0) return NULL;
-    char *text = json_dumps(j->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    if (!text) return NULL;
-    size_t n = strlen(text);
-    char *lined = realloc(text, n + 2); /* a file ends with a newline */
-    if (!lined) {
-        free(text);
-        return NULL;
-    }
-    memcpy(lined + n, "\n", 2);
-    return lined;
+pp_status bj_write_file(bench_json *j, const char *path) {
+    if (j->failed || !j->root || j->depth != 0)
+        return pp_fail(PP_ERR_OUT_OF_MEMORY, "%s: the JSON could not be built (out of host memory)",
+                       path);
+    return jb_write_file(path, j->root, 6);
 }
 
 void bj_free(bench_json *j) {

@@ -4,11 +4,9 @@
  * everything in machine-readable form. */
 #include "bench.h"
 #include "cli/options.h"
-#include "util/atomic_file.h"
 #include "runtime/error.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -63,18 +61,11 @@ static void openblas_native_kernels(char **argv) {
 #endif
 }
 
-/* A whole number in [lo, hi] for a flag, or a message naming the flag. */
-static int parse_count(const char *flag, const char *text, long lo, long hi, long *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "pepita-bench: %s: '%s' is not a whole number in %ld..%ld\n", flag, text,
-                lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
+/* cli_parse_int, its message printed: 0 on bad input. */
+static int option_int(const char *flag, const char *text, long lo, long hi, int *out) {
+    if (cli_parse_int(flag, text, lo, hi, out) == PP_OK) return 1;
+    fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
+    return 0;
 }
 
 /* Every name in the comma list is a section (so a typo never runs nothing). */
@@ -152,7 +143,7 @@ static int parse_args(int argc, char **argv, bench_options *o) {
     o->self_path = argv[0];
     cli_options walk;
     cli_options_start(&walk, argc, argv, "h", longs, 0);
-    long n = 0;
+    int n = 0;
     for (int c; (c = cli_options_next(&walk)) != CLI_OPTION_END;) {
         switch (c) {
         case 'h':
@@ -174,16 +165,14 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             o->quick = 1;
             break;
         case OPT_REPEATS:
-            if (!parse_count(walk.word, walk.value, 1, 1000, &n)) return 0;
-            o->repeats = (int)n;
+            if (!option_int(walk.word, walk.value, 1, 1000, &o->repeats)) return 0;
             break;
         case OPT_SAMPLES:
-            if (!parse_count(walk.word, walk.value, 0, 100000000, &n)) return 0;
+            if (!option_int(walk.word, walk.value, 0, 100000000, &n)) return 0;
             o->samples = (size_t)n; /* 0: all */
             break;
         case OPT_EPOCHS:
-            if (!parse_count(walk.word, walk.value, 1, 1000, &n)) return 0;
-            o->epochs = (int)n;
+            if (!option_int(walk.word, walk.value, 1, 1000, &o->epochs)) return 0;
             break;
         case OPT_SECTIONS:
             if (!sections_known(walk.value)) return 0;
@@ -360,15 +349,10 @@ int main(int argc, char **argv) {
     printf("\n(load average at the end: %.2f %.2f %.2f)\n", load[0], load[1], load[2]);
 
     int rc = failed_devices ? 1 : 0;
-    char *text = bj_text(&j);
-    if (!text) {
-        fprintf(stderr, "pepita-bench: the JSON could not be built (out of host memory)\n");
-        rc = 1;
-    } else if (o.json_path && pp_write_file_atomic(o.json_path, text, strlen(text)) != PP_OK) {
+    if (o.json_path && bj_write_file(&j, o.json_path) != PP_OK) {
         fprintf(stderr, "pepita-bench: %s\n", pp_last_error());
         rc = 1;
     }
-    free(text);
     bj_free(&j);
     pp_dataset_free(&data.train);
     pp_dataset_free(&data.test);

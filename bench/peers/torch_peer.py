@@ -183,18 +183,28 @@ class Peer:
         self.opt.step()
         return loss.detach(), (z.detach().argmax(1) == y).sum()
 
+    def train_batch(self, idx):
+        """One step of the rule on the samples idx: (summed loss, correct)."""
+        x = self.x[idx]
+        if self.rule == "pepita":
+            return self.pepita_step(self.images(x), self.y[idx])
+        return self.bp_step(x, self.y[idx])
+
+    def untimed_steps(self, first, count):
+        """Steps on batches first..first+count-1 taken in order (wrapping):
+        for timing threads and warming a GPU on a throwaway model."""
+        n = self.x.shape[0]
+        for i in range(first, first + count):
+            self.train_batch((torch.arange(i * self.batch, (i + 1) * self.batch) % n).to(self.device))
+
     def epoch(self):
         n = self.x.shape[0]
         start = time.perf_counter()
         order = torch.randperm(n, generator=self.gen).to(self.device)
         total_loss = torch.zeros((), device=self.device)
         total_correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        step = self.pepita_step if self.rule == "pepita" else self.bp_step
         for b0 in range(0, n, self.batch):
-            idx = order[b0 : b0 + self.batch]
-            x = self.x[idx]
-            x = self.images(x) if self.rule == "pepita" else x
-            loss, correct = step(x, self.y[idx])
+            loss, correct = self.train_batch(order[b0 : b0 + self.batch])
             total_loss += loss
             total_correct += correct
         if self.device.type == "cuda":
@@ -221,13 +231,9 @@ def pick_threads(args, train, test):
     for threads in sorted({1, os.cpu_count() or 1}, reverse=True):
         torch.set_num_threads(threads)
         peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr)
-        step = peer.pepita_step if args.rule == "pepita" else peer.bp_step
-        batches = [torch.arange(i * peer.batch, (i + 1) * peer.batch) % peer.x.shape[0] for i in range(40)]
-        for i, idx in enumerate(batches):
-            if i == 10:
-                start = time.perf_counter()
-            x = peer.x[idx]
-            step(peer.images(x) if args.rule == "pepita" else x, peer.y[idx])
+        peer.untimed_steps(0, 10)
+        start = time.perf_counter()
+        peer.untimed_steps(10, 30)
         seconds = time.perf_counter() - start
         if best is None or seconds < best[0]:
             best = (seconds, threads)
@@ -237,12 +243,7 @@ def pick_threads(args, train, test):
 def warm_up_gpu(args, train, test):
     """CUDA's context, cuBLAS and cuDNN start on first use: ten steps of a
     throwaway model take that out of the first timed epoch."""
-    peer = Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr, args.device)
-    step = peer.pepita_step if args.rule == "pepita" else peer.bp_step
-    for i in range(10):
-        idx = (torch.arange(i * peer.batch, (i + 1) * peer.batch) % peer.x.shape[0]).to(peer.device)
-        x = peer.x[idx]
-        step(peer.images(x) if args.rule == "pepita" else x, peer.y[idx])
+    Peer(args.model, args.rule, train, test, args.seed, args.batch, args.lr, args.device).untimed_steps(0, 10)
     torch.cuda.synchronize()
 
 

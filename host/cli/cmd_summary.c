@@ -127,7 +127,6 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
     json_builder b = {0};
     json_t *root = json_object(), *groups_json = json_array();
     jb_put(&b, root, "slowness_epochs", json_integer(max_epochs));
-    jb_put(&b, root, "groups", json_incref(groups_json));
     text_printf(&m, "| cell | runs | seeds | epochs | final test acc. (%%) | best test acc. (%%) | "
                     "slowness (epochs) | paper (%%) |\n");
     text_printf(&m, "|---|---|---|---|---|---|---|---|\n");
@@ -210,6 +209,7 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
         jb_append(&b, groups_json, gj);
         free(final);
     }
+    jb_put(&b, root, "groups", groups_json);
     char device_list[1024], commit_list[1024];
     distinct(runs, n_runs, offsetof(run_data, device), device_list, sizeof device_list);
     distinct(runs, n_runs, offsetof(run_data, source_commit), commit_list, sizeof commit_list);
@@ -224,7 +224,6 @@ static pp_status write_outputs(run_data *runs, int n_runs, const char *const *fi
     jb_put(&b, root, "devices", jb_text(device_list));
     jb_put(&b, root, "source_commits", jb_text(commit_list));
     jb_put(&b, root, "note", note ? jb_text(note) : json_null());
-    json_decref(groups_json); /* root holds it */
     pp_status st =
         m.failed || b.failed ? pp_fail(PP_ERR_OUT_OF_MEMORY, "out of host memory") : PP_OK;
     if (st == PP_OK) {

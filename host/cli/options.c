@@ -1,6 +1,10 @@
 #include "cli/options.h"
 
+#include "runtime/error.h"
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cli_options_start(cli_options *o, int argc, char **argv, const char *shorts,
@@ -37,4 +41,16 @@ int cli_options_next(cli_options *o) {
     if (c == CLI_OPTION_POSITIONAL && !o->positionals) return CLI_OPTION_UNKNOWN;
     if (index >= 0 && !written_in_full(o->word, o->longs[index].name)) return CLI_OPTION_UNKNOWN;
     return c;
+}
+
+pp_status cli_parse_int(const char *flag, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno)
+        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not an integer", flag, text);
+    if (v < lo || v > hi)
+        return pp_fail(PP_ERR_ARGUMENT, "%s must be between %ld and %ld, got %ld", flag, lo, hi, v);
+    *out = (int)v;
+    return PP_OK;
 }

@@ -4,6 +4,8 @@
 #ifndef PEPITA_CLI_OPTIONS_H
 #define PEPITA_CLI_OPTIONS_H
 
+#include "pepita/pepita.h"
+
 #include <getopt.h>
 
 enum {
@@ -32,5 +34,8 @@ void cli_options_start(cli_options *o, int argc, char **argv, const char *shorts
 /* The next option's val (from longs, or the short option's letter), or one of
  * the CLI_OPTION_ codes; o->word and o->value describe it. */
 int cli_options_next(cli_options *o);
+
+/* An option's whole-number value in [lo, hi], or PP_ERR_ARGUMENT naming the flag. */
+pp_status cli_parse_int(const char *flag, const char *text, long lo, long hi, int *out);
 
 #endif

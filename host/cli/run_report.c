@@ -205,18 +205,6 @@ static json_t *epoch_array(const run_report *r, stat_field field) {
     return a;
 }
 
-static json_t *int_array(const int *values, int n) {
-    json_t *a = json_array();
-    json_builder b = {0};
-    for (int i = 0; a && i < n; i++)
-        jb_append(&b, a, json_integer(values[i]));
-    if (b.failed) {
-        json_decref(a);
-        return NULL;
-    }
-    return a;
-}
-
 static json_t *norms_row(const double *norms, int n, int count) {
     json_t *a = json_array();
     json_builder b = {0};
@@ -311,12 +299,12 @@ static json_t *config_object(const pp_config *c) {
     jb_put(&b, o, "batch", json_integer(c->batch));
     jb_put(&b, o, "lr", jb_real(c->lr, 6));
     jb_put(&b, o, "decay_factor", jb_real(c->decay_factor, 6));
-    jb_put(&b, o, "decay_epochs", int_array(c->decay_epochs, c->n_decay));
+    jb_put(&b, o, "decay_epochs", jb_int_array(c->decay_epochs, c->n_decay));
     jb_put(&b, o, "momentum", jb_real(c->momentum, 6));
     jb_put(&b, o, "weight_decay", jb_real(c->weight_decay, 6));
     jb_put(&b, o, "dropout", jb_real(c->dropout, 6));
     jb_put(&b, o, "f_scale", jb_real(c->f_scale, 6));
-    jb_put(&b, o, "hidden", int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    jb_put(&b, o, "hidden", jb_int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
     /* every hidden layer as --arch writes it, also for the presets */
     arch_spec spec;
     char arch[PP_MAX_ARCH * 2];

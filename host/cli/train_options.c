@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pp_status parse_int(const char *flag, const char *text, long lo, long hi, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || errno)
-        return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' is not an integer", flag, text);
-    if (v < lo || v > hi)
-        return pp_fail(PP_ERR_ARGUMENT, "%s must be between %ld and %ld, got %ld", flag, lo, hi, v);
-    *out = (int)v;
-    return PP_OK;
-}
-
 static pp_status parse_float(const char *flag, const char *text, float *out) {
     char *end = NULL;
     errno = 0;
@@ -60,7 +48,7 @@ static pp_status parse_int_list(const char *flag, const char *text, int max, lon
         if (*count == max)
             return pp_fail(PP_ERR_ARGUMENT, "%s takes at most %d values, got '%s'", flag, max,
                            text);
-        PP_TRY(parse_int(flag, item, lo, hi, &values[(*count)++]));
+        PP_TRY(cli_parse_int(flag, item, lo, hi, &values[(*count)++]));
     }
     if (text[strlen(text) - 1] == ',' || text[0] == ',' || strstr(text, ",,"))
         return pp_fail(PP_ERR_ARGUMENT, "%s: '%s' has an empty item", flag, text);
@@ -216,9 +204,9 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
     } else if (!strcmp(flag, "--hidden"))
         return parse_int_list(flag, v, PP_MAX_HIDDEN, 1, 1 << 20, c->hidden, &c->n_hidden);
     else if (!strcmp(flag, "--epochs"))
-        return parse_int(flag, v, 1, 100000, &c->epochs);
+        return cli_parse_int(flag, v, 1, 100000, &c->epochs);
     else if (!strcmp(flag, "--batch"))
-        return parse_int(flag, v, 1, 65536, &c->batch);
+        return cli_parse_int(flag, v, 1, 65536, &c->batch);
     else if (!strcmp(flag, "--lr"))
         return parse_float(flag, v, &c->lr);
     else if (!strcmp(flag, "--decay-epochs"))
@@ -255,9 +243,9 @@ static pp_status apply(const char *flag, const char *v, cli_train_options *o) {
     else if (!strcmp(flag, "--mirror-noise"))
         return parse_float(flag, v, &c->mirror_noise);
     else if (!strcmp(flag, "--pre-mirror"))
-        return parse_int(flag, v, 0, 100000, &c->pre_mirror);
+        return cli_parse_int(flag, v, 0, 100000, &c->pre_mirror);
     else if (!strcmp(flag, "--mirror-every"))
-        return parse_int(flag, v, 0, 100000, &c->mirror_every);
+        return cli_parse_int(flag, v, 0, 100000, &c->mirror_every);
     return PP_OK;
 }
 

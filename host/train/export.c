@@ -170,13 +170,6 @@ static json_t *shape_json(json_builder *b, const tensor_shape *s) {
     return a;
 }
 
-static json_t *int_list(json_builder *b, const int *values, int n) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++)
-        jb_append(b, a, json_integer(values[i]));
-    return a;
-}
-
 /* The configuration and the tensors' shapes as one JSON object (one line,
  * floats at 9 digits: exactly). NULL when out of memory. */
 static char *config_json(const pp_config *c, int epoch, const export_geometry *g,
@@ -191,10 +184,10 @@ static char *config_json(const pp_config *c, int epoch, const export_geometry *g
     jb_put(&b, o, "model", json_string(pp_model_name(c->model)));
     jb_put(&b, o, "rule", json_string(pp_rule_name(c->rule)));
     jb_put(&b, o, "epochs_completed", json_integer(epoch));
-    jb_put(&b, o, "input_shape", int_list(&b, input, 3));
+    jb_put(&b, o, "input_shape", jb_int_array(input, 3));
     jb_put(&b, o, "classes", json_integer(g->classes));
     jb_put(&b, o, "layers", json_integer(L->n_layers));
-    jb_put(&b, o, "hidden", int_list(&b, c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
+    jb_put(&b, o, "hidden", jb_int_array(c->hidden, c->model == PP_MODEL_FC ? c->n_hidden : 0));
     jb_put(&b, o, "conv_filters", json_integer(c->model == PP_MODEL_CONV ? c->conv_filters : 0));
     jb_put(&b, o, "conv_kernel", json_integer(c->model == PP_MODEL_CONV ? c->conv_kernel : 0));
     jb_put(&b, o, "hidden_activation",

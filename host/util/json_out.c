@@ -33,6 +33,18 @@ json_t *jb_text(const char *text) {
     return json_string(ascii);
 }
 
+json_t *jb_int_array(const int *values, int n) {
+    json_t *a = json_array();
+    json_builder b = {0};
+    for (int i = 0; a && i < n; i++)
+        jb_append(&b, a, json_integer(values[i]));
+    if (b.failed) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 json_t *jb_seed(uint64_t seed) {
     if (seed <= (uint64_t)INT64_MAX) return json_integer((json_int_t)seed);
     char digits[24];

@@ -21,6 +21,8 @@ json_t *jb_real(double v, int digits);
 /* A string; jansson refuses text that is not UTF-8 (a device name from a
  * driver could be anything), which is then written with '?' for such bytes. */
 json_t *jb_text(const char *text);
+/* The n values as a JSON array, or NULL when out of memory. */
+json_t *jb_int_array(const int *values, int n);
 /* A seed: above jansson's integers (2^63 - 1) it is written as its digits in
  * a string (the run JSON reader takes both). */
 json_t *jb_seed(uint64_t seed);
