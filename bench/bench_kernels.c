@@ -21,6 +21,8 @@ typedef enum kernel_kind {
     K_SOFTMAX_ERROR,
     K_GATHER,
     K_SGD,
+    K_SGD_PROJECT,
+    K_PROJECT,
     K_AXPBY,
     K_ACCUMULATE2,
     K_MAXPOOL,
@@ -41,6 +43,9 @@ static const kernel_case cases[] = {
     {"softmax+error+loss+correct (64x10)", K_SOFTMAX_ERROR, BATCH *CLASSES, 12},
     {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
+    /* PEPITA's W_1 F formed in the SGD pass (F^T stays in cache), and alone */
+    {"sgd momentum + W1 F (1024x784, 10 classes)", K_SGD_PROJECT, HIDDEN *INPUT, 20},
+    {"W1 F alone, same order (1024x784, 10 classes)", K_PROJECT, HIDDEN *INPUT, 4},
     {"axpby (1024x784)", K_AXPBY, HIDDEN *INPUT, 12},
     {"accumulate2 loss/correct (64)", K_ACCUMULATE2, BATCH, 8},
     /* per input element: read x, write a quarter of (y, argmax); backward the reverse */
@@ -52,7 +57,7 @@ typedef struct kernel_bufs {
     rt_context *ctx;
     const kernel_case *c;
     size_t n; /* the case's n, or less with --quick */
-    rt_buf a, b, c_, d, labels, u8, idx, totals;
+    rt_buf a, b, c_, d, labels, u8, idx, totals, proj;
 } kernel_bufs;
 
 static pp_status run_case(void *arg) {
@@ -74,6 +79,11 @@ static pp_status run_case(void *arg) {
                                &k->a, &k->labels);
     case K_SGD:
         return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
+    case K_SGD_PROJECT: /* F^T in d */
+        return op_sgd_momentum_project(ctx, n / INPUT, INPUT, CLASSES, 0.01f, 0.9f, 0.0f, &k->a,
+                                       &k->b, &k->c_, &k->d, &k->proj);
+    case K_PROJECT:
+        return op_weight_project(ctx, n / INPUT, INPUT, CLASSES, &k->a, &k->d, &k->proj);
     case K_AXPBY:
         return op_axpby(ctx, n, 0.5f, &k->a, 0.5f, &k->b);
     case K_ACCUMULATE2:
@@ -98,6 +108,7 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
     PP_TRY(rt_buf_create(ctx, (size_t)BATCH * INPUT, &k->u8));
     PP_TRY(rt_buf_create(ctx, BATCH * sizeof(int32_t), &k->idx));
     PP_TRY(rt_buf_create(ctx, 4 * sizeof(float), &k->totals));
+    PP_TRY(rt_buf_create(ctx, (size_t)HIDDEN * CLASSES * sizeof(float), &k->proj));
     int32_t idx[BATCH];
     for (int i = 0; i < BATCH; i++)
         idx[i] = (i * 7) % BATCH;
@@ -110,7 +121,8 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
 }
 
 static void free_bufs(rt_context *ctx, kernel_bufs *k) {
-    rt_buf *all[] = {&k->a, &k->b, &k->c_, &k->d, &k->labels, &k->u8, &k->idx, &k->totals};
+    rt_buf *all[] = {&k->a,  &k->b,   &k->c_,     &k->d,   &k->labels,
+                     &k->u8, &k->idx, &k->totals, &k->proj};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         rt_buf_release(ctx, all[i]);
 }

@@ -187,8 +187,28 @@ pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, 
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
-        PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
-                               &l->g));
+        net_projection *p = &l->proj;
+        if (!p->fb) {
+            PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
+                                   &l->g));
+            continue;
+        }
+        p->fresh = 0;
+        PP_TRY(op_sgd_momentum_project(net->ctx, l->out, l->in, p->classes, lr, momentum,
+                                       weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
+        p->fresh = 1;
     }
+    return PP_OK;
+}
+
+pp_status net_projection_current(network *net, int index, const rt_buf **out) {
+    net_layer *l = &net->layers[index];
+    net_projection *p = &l->proj;
+    if (!p->fb) return pp_fail(PP_ERR_INTERNAL, "layer %d keeps no projection", index + 1);
+    if (!p->fresh) {
+        PP_TRY(op_weight_project(net->ctx, l->out, l->in, p->classes, &l->w, p->fb, p->out));
+        p->fresh = 1;
+    }
+    *out = p->out;
     return PP_OK;
 }

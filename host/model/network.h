@@ -24,6 +24,19 @@ struct net_activations {
     rt_buf norm_sq; /* with net->normalise, dense hidden layers: sum(h^2) before h was scaled */
 };
 
+/* A product of a dense layer's weights that a rule keeps (PEPITA's W_1 F):
+ * out = W F (out x classes) for F (in x classes) in fb, in op_project_layout's
+ * layout, formed by the optimiser's pass, which streams W anyway, instead of
+ * a product that reads W again. fresh: out is the product of W as it is now;
+ * the optimiser sets it, whatever else writes W or fb clears it (a
+ * checkpoint's restore, the rule when F changes). */
+typedef struct net_projection {
+    const rt_buf *fb; /* NULL: none */
+    rt_buf *out;
+    size_t classes;
+    int fresh;
+} net_projection;
+
 struct net_layer {
     const net_layer_ops *ops;
     net_layer_kind kind; /* for PEPITA's first-layer shortcuts, exact for one kind each */
@@ -35,6 +48,7 @@ struct net_layer {
     size_t n_weights;
     rt_buf w, v, g;      /* weights, momentum, gradient (update) */
     net_activations std; /* the standard pass */
+    net_projection proj; /* optional, dense layers */
 };
 
 #define NET_MAX_LAYERS (PP_MAX_HIDDEN + 2)
@@ -102,7 +116,11 @@ pp_status net_output_error(network *net, size_t batch);
 pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err);
 /* Conv layer l's shape for a batch. */
 op_conv_shape net_conv_shape(const net_layer *layer, size_t batch);
-/* v = mu v + lr (g + wd w); w -= v, for every layer. */
+/* v = mu v + lr (g + wd w); w -= v, for every layer (and its projection). */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay);
+/* Layer index's projection of its current weights: left by the last update,
+ * or formed now (op_weight_project sums in the same order, so either way it
+ * is the same to the bit). */
+pp_status net_projection_current(network *net, int index, const rt_buf **out);
 
 #endif

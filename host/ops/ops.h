@@ -163,6 +163,24 @@ pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t see
 pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float wd, rt_buf *w,
                           rt_buf *v, const rt_buf *g);
 
+/* The most classes of the products below (their partial sums are registers). */
+#define OP_PROJECT_MAX_CLASSES 16
+/* F (cols x classes) rearranged for the products below, in the device's
+ * blocked layout of op_project_layout_floats(cols, classes) floats. */
+size_t op_project_layout_floats(const rt_context *ctx, size_t cols, size_t classes);
+pp_status op_project_layout(rt_context *ctx, size_t cols, size_t classes, const rt_buf *f,
+                            rt_buf *fb);
+/* The step above on w (rows x cols), and then p = w F (rows x classes) of the
+ * stepped weights from fb (F in that layout), in one pass over w: PEPITA's
+ * W_1 F without reading W_1 again. */
+pp_status op_sgd_momentum_project(rt_context *ctx, size_t rows, size_t cols, size_t classes,
+                                  float lr, float mu, float wd, rt_buf *w, rt_buf *v,
+                                  const rt_buf *g, const rt_buf *fb, rt_buf *p);
+/* p = w F alone, summed in the same order: bit-identical to the product that
+ * op_sgd_momentum_project leaves for the same weights. */
+pp_status op_weight_project(rt_context *ctx, size_t rows, size_t cols, size_t classes,
+                            const rt_buf *w, const rt_buf *fb, rt_buf *p);
+
 /* ---- Data ------------------------------------------------------------- */
 
 /* For i < count: x[i, :] = data_u8[idx[i], :] * scale (sample_size bytes each)

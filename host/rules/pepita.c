@@ -21,6 +21,7 @@ typedef struct pepita_state {
     /* conv first layer: F^T (classes images), the identity that transposes F
      * by a GEMM, and the convolutions of F's columns (classes x units) */
     rt_buf ft, eye, conv_f;
+    rt_buf fb; /* dense first layer: F in op_project_layout's layout */
     /* weight mirroring (--mirror): F = B_1 ... B_L learned, and then the
      * modulation's sign is minus, x' = x - e F^T, the only one that descends */
     pepita_mirror *mirror;
@@ -60,11 +61,15 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     /* time-local stepped W_1 after the standard pass: its z is stale */
     if (r->config->naive_modulated_pass || r->config->update_form == PP_UPDATE_TIME_LOCAL)
         return op_dense_forward(net->ctx, batch, d, u, &s->x_mod, &l->w, &s->mod[0].z);
-    PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
-                   &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
+    const rt_buf *w1f = &s->w1f;
+    if (l->proj.fb) /* kept by the optimiser's pass over W_1 */
+        PP_TRY(net_projection_current(net, 0, &w1f));
+    else
+        PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
+                       &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
     PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &s->mod[0].z, 0, batch * u * sizeof(float)));
-    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, s->sign, m, 0, c, &s->w1f, 0, c,
-                   1.0f, &s->mod[0].z, 0, u);
+    return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, s->sign, m, 0, c, w1f, 0, c, 1.0f,
+                   &s->mod[0].z, 0, u);
 }
 
 /* The first conv layer's modulated pass up to a' and diff = a - a' (the
@@ -252,12 +257,17 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
                                   0.0f, &out->g);
 }
 
-/* Conv first layer: F^T (classes images of the input's shape) = I F^T, once
- * per F: when it is drawn and when a checkpoint restores it. */
+/* What is derived from F, once per F: when it is drawn, mirrored, or restored
+ * from a checkpoint. Dense first layer: F in the layout the optimiser's pass
+ * forms W_1 F from; conv: F^T (classes images of the input's shape) = I F^T. */
 static pp_status pepita_fixed_changed(rule *r) {
     pepita_state *s = r->state;
     network *net = r->net;
     size_t d = net->input_size, c = net->classes;
+    if (net->layers[0].proj.fb) {
+        net->layers[0].proj.fresh = 0;
+        return op_project_layout(net->ctx, d, c, &r->fixed.buf[FIXED_F], &s->fb);
+    }
     return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, c, d, c, 1.0f, &s->eye, 0, c,
                    &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->ft, 0, d);
 }
@@ -266,6 +276,7 @@ static void pepita_destroy(rule *r) {
     pepita_state *s = r->state;
     if (!s) return;
     network *net = r->net;
+    net->layers[0].proj = (net_projection){0}; /* it pointed into this state */
     rt_buf_release(net->ctx, &s->x_mod);
     rt_buf_release(net->ctx, &s->err_mod);
     for (int i = 0; i < net->n_layers; i++) {
@@ -278,6 +289,7 @@ static void pepita_destroy(rule *r) {
     rt_buf_release(r->net->ctx, &s->y);
     rt_buf_release(r->net->ctx, &s->h1m);
     rt_buf_release(r->net->ctx, &s->ft);
+    rt_buf_release(r->net->ctx, &s->fb);
     rt_buf_release(r->net->ctx, &s->eye);
     rt_buf_release(r->net->ctx, &s->conv_f);
     pepita_mirror_destroy(s->mirror);
@@ -301,7 +313,8 @@ static pp_status pepita_begin_step(rule *r, const rule_step_args *a) {
     pepita_state *s = r->state;
     pepita_mirror_params p = mirror_params(r);
     if (!pepita_mirror_scheduled(&p, a->epoch)) return PP_OK;
-    return pepita_mirror_step(s->mirror, a->seed, a->step);
+    PP_TRY(pepita_mirror_step(s->mirror, a->seed, a->step));
+    return r->fixed_changed ? r->fixed_changed(r) : PP_OK;
 }
 
 static int pepita_updates_weights(const rule *r, int epoch) {
@@ -357,8 +370,19 @@ pp_status rule_pepita_init(rule *r) {
         PP_TRY(
             rt_buf_create(net->ctx, net->layers[0].units * net->classes * sizeof(float), &s->h1m));
     }
-    if (net->layers[0].kind != NET_CONV) return PP_OK;
     size_t c = net->classes;
+    if (net->layers[0].kind == NET_DENSE) {
+        /* W_1 F kept by the optimiser where first_dense_modulated takes it */
+        if (net->n_layers == 1 || r->config->naive_modulated_pass ||
+            r->config->update_form == PP_UPDATE_TIME_LOCAL || c > OP_PROJECT_MAX_CLASSES)
+            return PP_OK;
+        PP_TRY(rt_buf_create(net->ctx,
+                             op_project_layout_floats(net->ctx, net->input_size, c) * sizeof(float),
+                             &s->fb));
+        net->layers[0].proj = (net_projection){.fb = &s->fb, .out = &s->w1f, .classes = c};
+        r->fixed_changed = pepita_fixed_changed;
+        return pepita_fixed_changed(r);
+    }
     PP_TRY(rt_buf_create(net->ctx, c * net->input_size * sizeof(float), &s->ft));
     PP_TRY(rt_buf_create(net->ctx, c * net->layers[0].units * sizeof(float), &s->conv_f));
     PP_TRY(rt_buf_create(net->ctx, c * c * sizeof(float), &s->eye));

@@ -57,6 +57,9 @@ static void cpu_choices(const pp_device_info *info, rt_device_profile *p) {
     p->conv_wgrad_local_point = 64;
     p->pool_windows_per_item = 4;
     p->output_error_group_per_row = 0;
+    p->project_local = 1;
+    p->project_vector = p->conv_max_vector;
+    p->project_rows = 2;
     p->gemm_default_clblast = 0;
 }
 
@@ -77,6 +80,9 @@ static void gpu_choices(rt_device_profile *p) {
     p->conv_wgrad_local_point = 64;
     p->pool_windows_per_item = 1;
     p->output_error_group_per_row = 1;
+    p->project_local = 256;
+    p->project_vector = 1;
+    p->project_rows = 1;
     p->gemm_default_clblast = 1;
 }
 

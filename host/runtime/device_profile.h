@@ -57,6 +57,15 @@ typedef struct rt_device_profile {
      * group is worth it, and the most groups. */
     size_t reduce_local, reduce_items_per_item, reduce_max_groups;
 
+    /* SGD with PEPITA's W_1 F formed in the same pass (sgd_momentum_project):
+     * work-items per block of rows, the floats each one loads at a time, and
+     * the rows of a block, which share each load of F^T (CPU: one work-item
+     * of the device's widest vectors on two rows, 2 x 10 accumulators; GPU:
+     * a group of scalar ones per row). */
+    size_t project_local;
+    int project_vector;
+    int project_rows;
+
     /* GEMM: the path taken without a measurement (1 CLBlast, 0 the native
      * CPU kernels), and whether the dispatch measures both paths per shape. */
     int gemm_default_clblast;

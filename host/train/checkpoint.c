@@ -428,6 +428,7 @@ static pp_status get_tensors(reader *r, const char *path, pp_trainer *t, int dry
         net_layer *l = &t->net->layers[i];
         char what[64];
         snprintf(what, sizeof what, "layer %d weights", i + 1);
+        if (!dry) l->proj.fresh = 0; /* a product of the weights no longer current */
         st = get_tensor(r, path, what, t->ctx, &l->w, l->n_weights, dry);
         snprintf(what, sizeof what, "layer %d momentum", i + 1);
         if (st == PP_OK) st = get_tensor(r, path, what, t->ctx, &l->v, l->n_weights, dry);

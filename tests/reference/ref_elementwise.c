@@ -229,7 +229,7 @@ void ref_histogram(size_t n, const float *x, float lo, float hi, int bins, uint3
 
 /* Host and device scratch for one check, released together. */
 #define SC_MAX_HOST 12
-#define SC_MAX_DEV 8
+#define SC_MAX_DEV 9
 typedef struct scratch {
     rt_context *ctx;
     pp_status status; /* the first harness failure */
@@ -548,6 +548,91 @@ static pp_status check_elementwise(rt_context *ctx, ref_check_list *list, int ki
     return sc_end(&s);
 }
 
+void ref_weight_project(size_t rows, size_t cols, size_t classes, const float *w, const float *ft,
+                        float *p) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < classes; j++) {
+            double sum = 0.0;
+            for (size_t k = 0; k < cols; k++)
+                sum += (double)w[r * cols + k] * (double)ft[j * cols + k];
+            p[r * classes + j] = (float)sum;
+        }
+}
+
+/* The three results of check_sgd_project. */
+static pp_status project_results(rt_context *ctx, size_t rows, size_t cols, size_t classes,
+                                 ref_check_result *r, ref_check_result *same_step,
+                                 ref_check_result *same_p) {
+    const size_t n = rows * cols, bytes = n * sizeof(float), pb = rows * classes * sizeof(float);
+    const size_t fbytes = cols * classes * sizeof(float),
+                 layout = op_project_layout_floats(ctx, cols, classes) * sizeof(float);
+    scratch s = {.ctx = ctx};
+    float *w = sc_host(&s, bytes), *v = sc_host(&s, bytes), *g = sc_host(&s, bytes),
+          *f = sc_host(&s, fbytes), *ft = sc_host(&s, fbytes), *p = sc_host(&s, pb),
+          *ref_p = sc_host(&s, pb), *out_w = sc_host(&s, bytes), *out_v = sc_host(&s, bytes),
+          *out_p = sc_host(&s, pb), *plain_w = sc_host(&s, bytes), *plain_v = sc_host(&s, bytes);
+    if (s.status != PP_OK) return sc_end(&s);
+    fill_uniform(w, n, -1.0f, 1.0f, 21);
+    fill_uniform(v, n, -0.1f, 0.1f, 22);
+    fill_uniform(g, n, -0.1f, 0.1f, 23);
+    fill_uniform(f, cols * classes, -1.0f, 1.0f, 24);
+    for (size_t k = 0; k < cols; k++)
+        for (size_t j = 0; j < classes; j++)
+            ft[j * cols + k] = f[k * classes + j];
+    rt_buf *bw = sc_dev(&s, bytes, w), *bv = sc_dev(&s, bytes, v), *bg = sc_dev(&s, bytes, g),
+           *bf = sc_dev(&s, fbytes, f), *bfb = sc_dev(&s, layout, NULL), *bp = sc_dev(&s, pb, NULL),
+           *bp2 = sc_dev(&s, pb, NULL), *bw2 = sc_dev(&s, bytes, w), *bv2 = sc_dev(&s, bytes, v);
+    if (s.status != PP_OK) return sc_end(&s);
+    pp_status op = op_project_layout(ctx, cols, classes, bf, bfb);
+    if (op == PP_OK)
+        op = op_sgd_momentum_project(ctx, rows, cols, classes, 0.1f, 0.9f, 1e-4f, bw, bv, bg, bfb,
+                                     bp);
+    if (op == PP_OK) op = op_sgd_momentum(ctx, n, 0.1f, 0.9f, 1e-4f, bw2, bv2, bg);
+    if (op == PP_OK) op = op_weight_project(ctx, rows, cols, classes, bw, bfb, bp2);
+    same_step->status = same_p->status = op;
+    if (op_failed(&s, r, op)) return sc_end(&s);
+    sc_read(&s, bw, out_w, bytes);
+    sc_read(&s, bv, out_v, bytes);
+    sc_read(&s, bp, out_p, pb);
+    sc_read(&s, bw2, plain_w, bytes);
+    sc_read(&s, bv2, plain_v, bytes);
+    sc_read(&s, bp2, p, pb);
+    if (s.status != PP_OK) return sc_end(&s);
+    ref_sgd_momentum(n, 0.1f, 0.9f, 1e-4f, w, v, g);
+    ref_weight_project(rows, cols, classes, w, ft, ref_p);
+    /* sums of cols products in float: the GEMM checks' tolerance */
+    ref_compare(out_p, ref_p, rows * classes, 1e-4, r);
+    compare_more(out_w, w, n, r);
+    compare_more(out_v, v, n, r);
+    ref_compare(out_w, plain_w, n, 0.0, same_step);
+    compare_more(out_v, plain_v, n, same_step);
+    ref_compare(p, out_p, rows * classes, 0.0, same_p);
+    return sc_end(&s);
+}
+
+/* SGD with W F formed in the same pass: against the references, and bit for
+ * bit against the plain SGD kernel (w, v) and the product alone (p), which
+ * keeps a fused and an unfused step of training identical. */
+static pp_status check_sgd_project(rt_context *ctx, ref_check_list *list, size_t rows, size_t cols,
+                                   size_t classes) {
+    /* filled here, appended at the end (an append may move earlier results) */
+    ref_check_result results[3] = {{.status = PP_OK}, {.status = PP_OK}, {.status = PP_OK}};
+    pp_status st = project_results(ctx, rows, cols, classes, &results[0], &results[1], &results[2]);
+    static const char *ops[] = {"sgd_momentum_project", "sgd_momentum_project", "weight_project"};
+    static const char *what[] = {"", ": w, v as sgd_momentum", ": p as the fused pass"};
+    for (int i = 0; i < 3; i++) {
+        ref_check_result *added = ref_check_list_add(list, ops[i], "%zux%zu, %zu classes%s", rows,
+                                                     cols, classes, what[i]);
+        if (!added) return PP_ERR_OUT_OF_MEMORY;
+        added->max_abs_error = results[i].max_abs_error;
+        added->max_rel_error = results[i].max_rel_error;
+        added->tolerance = results[i].tolerance;
+        added->pass = results[i].pass;
+        added->status = results[i].status;
+    }
+    return st;
+}
+
 /* as_float: the float32 dataset variant (the user's own features), unscaled. */
 static pp_status check_gather(rt_context *ctx, ref_check_list *list, size_t count,
                               size_t sample_size, size_t samples, size_t idx_off, int as_float) {
@@ -754,6 +839,14 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
     for (size_t i = 0; i < n_vec; i++)
         for (int kind = EW_SUB; kind <= EW_SGD; kind++)
             PP_TRY(check_elementwise(ctx, list, kind, vec_sizes[i]));
+
+    /* rows x cols x classes: one of each; odd sizes that leave a tail after
+     * the last whole vector (and group); the most classes; MNIST and CIFAR-10's W_1 */
+    static const size_t project[][3] = {{1, 1, 1},       {3, 17, 3},      {5, 31, 10},
+                                        {2, 100, 16},    {7, 257, 7},     {64, 784, 10},
+                                        {1024, 784, 10}, {1024, 3072, 10}};
+    for (size_t i = 0; i < (quick ? 6u : 8u); i++)
+        PP_TRY(check_sgd_project(ctx, list, project[i][0], project[i][1], project[i][2]));
 
     for (int as_float = 0; as_float <= 1; as_float++) {
         PP_TRY(check_gather(ctx, list, 1, 7, 5, 0, as_float));

@@ -37,6 +37,9 @@ void ref_sub(size_t n, const float *a, const float *b, float *out);
 void ref_axpby(size_t n, float alpha, const float *x, float beta, float *y);
 void ref_uniform(size_t n, float lo, float hi, uint64_t seed, uint32_t stream, float *x);
 void ref_sgd_momentum(size_t n, float lr, float mu, float wd, float *w, float *v, const float *g);
+/* p = w F (rows x classes) from ft = F^T (classes x cols), in double. */
+void ref_weight_project(size_t rows, size_t cols, size_t classes, const float *w, const float *ft,
+                        float *p);
 
 /* samples: how many rows data and labels hold (others give a zero row, label -1). */
 void ref_gather_batch(size_t count, size_t sample_size, size_t samples, const uint8_t *data,
