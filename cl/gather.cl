@@ -17,13 +17,16 @@
 #endif
 
 kernel void gather_batch(int count, int sample_size, int samples, global const DATA_T *restrict data,
-                         global const int *restrict idx, int idx_off, float scale,
-                         global float *restrict x) {
+                         global const uchar *restrict labels, global const int *restrict idx,
+                         int idx_off, float scale, global float *restrict x,
+                         global int *restrict y) {
     const int q = (int)get_global_id(0), row = (int)get_global_id(1);
     if (q >= sample_size / VEC || row >= count) return;
     const int s = idx[idx_off + row];
     global float *dst = x + (size_t)row * sample_size;
     const int valid = s >= 0 && s < samples;
+    /* the label by the row's first work-item: one launch per batch, not two */
+    if (q == 0) y[row] = valid ? (int)labels[s] : -1;
 #if VEC == 4
     const float4 v =
         valid ? TO_FLOAT4(vload4(q, data + (size_t)s * sample_size)) * scale : (float4)(0.0f);
@@ -31,11 +34,4 @@ kernel void gather_batch(int count, int sample_size, int samples, global const D
 #else
     dst[q] = valid ? (float)data[(size_t)s * sample_size + q] * scale : 0.0f;
 #endif
-}
-
-kernel void gather_labels(int count, int samples, global const uchar *restrict labels,
-                          global const int *restrict idx, int idx_off, global int *restrict y) {
-    GLOBAL_ID_OR_RETURN(row, count);
-    const int s = idx[idx_off + row];
-    y[row] = s >= 0 && s < samples ? (int)labels[s] : -1;
 }

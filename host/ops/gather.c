@@ -28,15 +28,13 @@ static pp_status gather(rt_context *ctx, const char *op, size_t element, size_t 
     int vec = sample_size % 4 == 0 ? 4 : 1;
     char defines[32];
     snprintf(defines, sizeof defines, "-DVEC=%d%s", vec, element == 1 ? "" : " -DFLOAT_DATA");
-    rt_kernel *k, *kl;
+    rt_kernel *k;
     PP_TRY(rt_kernel_get(ctx, "gather", "gather_batch", defines, &k));
-    PP_TRY(rt_kernel_get(ctx, "gather", "gather_labels", NULL, &kl));
     /* column groups x rows, in work-groups of up to 64 groups (kernels bounds-check) */
     size_t global[2] = {sample_size / (size_t)vec, count}, local[2] = {op_pow2_local(k, 64), 1};
-    PP_TRY(RT_LAUNCH(ctx, k, 2, global, local, RT_INT(count), RT_INT(sample_size), RT_INT(samples),
-                     RT_BUF(data), RT_BUF(idx), RT_INT(idx_off), RT_FLOAT(scale), RT_BUF(x)));
-    return OP_LAUNCH_1D(ctx, kl, count, RT_INT(count), RT_INT(samples), RT_BUF(labels_u8),
-                        RT_BUF(idx), RT_INT(idx_off), RT_BUF(y));
+    return RT_LAUNCH(ctx, k, 2, global, local, RT_INT(count), RT_INT(sample_size), RT_INT(samples),
+                     RT_BUF(data), RT_BUF(labels_u8), RT_BUF(idx), RT_INT(idx_off), RT_FLOAT(scale),
+                     RT_BUF(x), RT_BUF(y));
 }
 
 pp_status op_gather_batch(rt_context *ctx, size_t count, size_t sample_size, const rt_buf *data_u8,
