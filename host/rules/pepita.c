@@ -26,6 +26,7 @@ typedef struct pepita_state {
      * modulation's sign is minus, x' = x - e F^T, the only one that descends */
     pepita_mirror *mirror;
     float sign;
+    int z1_in_std; /* this step's z' of a dense first layer is in layers[0].std.z */
 } pepita_state;
 
 /* The signal that modulates the input: the error, or noise for the control. */
@@ -52,13 +53,16 @@ static pp_status modulate_input(rule *r, size_t batch, const rt_buf *m) {
 
 /* The first dense layer's modulated pre-activation. Exact algebra:
  * W_1 (x + m F^T) = W_1 x + m (W_1 F)^T, so only a product with the small
- * W_1 F is needed instead of a second full pass over the input. */
+ * W_1 F is needed instead of a second full pass over the input. The update
+ * goes into the standard pass's z in place (nothing reads z after the
+ * standard activation), saving a copy: z' is then in std.z (s->z1_in_std). */
 static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     pepita_state *s = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[0];
     size_t d = net->input_size, c = net->classes, u = l->out;
     /* time-local stepped W_1 after the standard pass: its z is stale */
+    s->z1_in_std = 0;
     if (r->config->naive_modulated_pass || r->config->update_form == PP_UPDATE_TIME_LOCAL)
         return op_dense_forward(net->ctx, batch, d, u, &s->x_mod, &l->w, &s->mod[0].z);
     const rt_buf *w1f = &s->w1f;
@@ -67,9 +71,9 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     else
         PP_TRY(op_gemm(net->ctx, OP_NO_TRANS, OP_NO_TRANS, u, c, d, 1.0f, &l->w, 0, d,
                        &r->fixed.buf[FIXED_F], 0, c, 0.0f, &s->w1f, 0, c));
-    PP_TRY(rt_buf_copy(net->ctx, &l->std.z, 0, &s->mod[0].z, 0, batch * u * sizeof(float)));
+    s->z1_in_std = 1;
     return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, u, c, s->sign, m, 0, c, w1f, 0, c, 1.0f,
-                   &s->mod[0].z, 0, u);
+                   &l->std.z, 0, u);
 }
 
 /* The first conv layer's modulated pass up to a' and diff = a - a' (the
@@ -95,13 +99,19 @@ static pp_status first_conv_modulated(rule *r, size_t batch, const rt_buf *m) {
 
 /* The modulated pass of hidden layer i from its input; leaves h', diff = a - a'.
  * Unless naive, the first layer's shortcut has done part of it: a dense first
- * layer's pre-activation is in mod.z, a conv first layer's a' and diff are set. */
+ * layer's pre-activation is in std.z (in mod.z when naive or time-local), a
+ * conv first layer's a' and diff are set. */
 static pp_status hidden_modulated(rule *r, int i, size_t batch, const rt_buf *input,
                                   const rule_step_args *a) {
     pepita_state *st = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[i];
-    net_activations *mod = &st->mod[i];
+    net_activations *mod = &st->mod[i], first;
+    if (i == 0 && st->z1_in_std) { /* z' was formed in std.z (first_dense_modulated) */
+        first = *mod;
+        first.z = l->std.z;
+        mod = &first;
+    }
     if (i == 0 && l->kind == NET_CONV && !r->config->naive_modulated_pass) {
         op_conv_shape s = net_conv_shape(l, batch);
         return op_maxpool2_forward(net->ctx, batch * (size_t)s.out_c, op_conv_out_h(&s),
