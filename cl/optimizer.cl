@@ -38,21 +38,10 @@ kernel void project_layout(int cols, global const float *f, global float *fb) {
 typedef float vecw;
 #define VLOAD(p) (*(p))
 #define VSTORE(x, p) (*(p) = (x))
-#define FLOAD(p) (*(p))
 #else
 typedef CAT(float, VW) vecw;
-/* Whole vectors where every row starts on one (ALIGNED: cols % VW == 0;
- * buffers start on 128 bytes, OpenCL's least CL_DEVICE_MEM_BASE_ADDR_ALIGN
- * for a full profile): PoCL splits vstoreN into quarter-width stores */
-#if ALIGNED
-#define VLOAD(p) (*(global const vecw *)(p))
-#define VSTORE(x, p) (*(global vecw *)(p) = (x))
-#else
 #define VLOAD(p) CAT(vload, VW)(0, p)
 #define VSTORE(x, p) CAT(vstore, VW)(x, 0, p)
-#endif
-/* fb's blocks always start on a whole vector */
-#define FLOAD(p) (*(global const vecw *)(p))
 #endif
 
 ALWAYS_INLINE float lane_sum(vecw a) {
@@ -126,7 +115,7 @@ kernel void sgd_momentum_project(int rows, int cols, int update, float lr, float
         ROW1(vecw w1 = 0.0f; if (nr == 2) STEP_AT(vecw, w1, base1 + (size_t)c, VLOAD, VSTORE);)
 #pragma unroll
         for (int j = 0; j < PROJ_C; j++) {
-            const vecw f = FLOAD(fb + FB_AT(c, j));
+            const vecw f = VLOAD(fb + FB_AT(c, j));
             a0[j] += w0 * f;
             ROW1(a1[j] += w1 * f;)
         }

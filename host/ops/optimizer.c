@@ -18,17 +18,16 @@ pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float w
                         RT_BUF(v), RT_BUF(g));
 }
 
-/* The projection kernels of one class count, in the profile's shape, for
- * rows of cols floats. */
-static pp_status project_kernel(rt_context *ctx, const char *op, size_t cols, size_t classes,
-                                const char *name, rt_kernel **k) {
+/* The projection kernels of one class count, in the profile's shape. */
+static pp_status project_kernel(rt_context *ctx, const char *op, size_t classes, const char *name,
+                                rt_kernel **k) {
     if (classes < 1 || classes > OP_PROJECT_MAX_CLASSES)
         return pp_fail(PP_ERR_ARGUMENT, "%s: classes = %zu, not 1 to %d", op, classes,
                        OP_PROJECT_MAX_CLASSES);
     const rt_device_profile *prof = &ctx->device_profile;
-    char defines[96];
-    snprintf(defines, sizeof defines, "-DPROJ_C=%zu -DVW=%d -DPROJ_ROWS=%d -DALIGNED=%d", classes,
-             prof->project_vector, prof->project_rows, cols % (size_t)prof->project_vector == 0);
+    char defines[80];
+    snprintf(defines, sizeof defines, "-DPROJ_C=%zu -DVW=%d -DPROJ_ROWS=%d", classes,
+             prof->project_vector, prof->project_rows);
     return rt_kernel_get(ctx, "optimizer", name, defines, k);
 }
 
@@ -45,7 +44,7 @@ pp_status op_project_layout(rt_context *ctx, size_t cols, size_t classes, const 
     PP_TRY(op_need_buf(op, "f", f, cols * classes, sizeof(float)));
     PP_TRY(op_need_buf(op, "fb", fb, n, sizeof(float)));
     rt_kernel *k;
-    PP_TRY(project_kernel(ctx, op, cols, classes, "project_layout", &k));
+    PP_TRY(project_kernel(ctx, op, classes, "project_layout", &k));
     if (n == 0) return PP_OK;
     return OP_LAUNCH_1D(ctx, k, n, RT_INT(cols), RT_BUF(f), RT_BUF(fb));
 }
@@ -65,7 +64,7 @@ static pp_status sgd_project(rt_context *ctx, const char *op, int update, size_t
     PP_TRY(op_need_buf(op, "fb", fb, op_project_layout_floats(ctx, cols, classes), sizeof(float)));
     PP_TRY(op_need_buf(op, "p", p, rows * classes, sizeof(float)));
     rt_kernel *k;
-    PP_TRY(project_kernel(ctx, op, cols, classes, "sgd_momentum_project", &k));
+    PP_TRY(project_kernel(ctx, op, classes, "sgd_momentum_project", &k));
     if (rows == 0) return PP_OK;
     const rt_device_profile *prof = &ctx->device_profile;
     size_t local = op_pow2_local(k, prof->project_local);
