@@ -32,6 +32,7 @@ kernel void project_layout(int cols, global const float *f, global float *fb) {
     const int lane = i % VW, j = i / VW % PROJ_C, c = i / (VW * PROJ_C) * VW + lane;
     fb[i] = c < cols ? f[(size_t)c * PROJ_C + (size_t)j] : 0.0f;
 }
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #if VW == 1
