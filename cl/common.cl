@@ -22,6 +22,13 @@
  * fixed-count loops unrolled by hand (Philox dropout went 20x faster). */
 #define ALWAYS_INLINE __attribute__((always_inline))
 
+/* The sum of a vector's lanes by halving, one fixed order for every kernel
+ * (GEMM dot products, conv tiles, the SGD pass's W F). */
+ALWAYS_INLINE float lane_sum2(float2 v) { return v.x + v.y; }
+ALWAYS_INLINE float lane_sum4(float4 v) { return lane_sum2(v.lo + v.hi); }
+ALWAYS_INLINE float lane_sum8(float8 v) { return lane_sum4(v.lo + v.hi); }
+ALWAYS_INLINE float lane_sum16(float16 v) { return lane_sum8(v.lo + v.hi); }
+
 /* One round; the 32x32->64 products vectorise where PoCL's mul_hi does not. */
 #define PHILOX_ROUND(c0, c1, c2, c3, k0, k1)                                                       \
     do {                                                                                           \

@@ -88,15 +88,12 @@ CONV_INLINE int conv_tile_x0(int tile, int out_w, int *skip) {
 
 CONV_INLINE float conv_hsum(floatv v) {
 #if VW == 16
-    const float8 a = v.lo + v.hi;
-    const float4 b = a.lo + a.hi;
+    return lane_sum16(v);
 #elif VW == 8
-    const float4 b = v.lo + v.hi;
+    return lane_sum8(v);
 #else
-    const float4 b = v;
+    return lane_sum4(v);
 #endif
-    const float2 c = b.lo + b.hi;
-    return c.x + c.y;
 }
 
 /* Stores lanes [skip, VW) of v at p[skip..VW). */

@@ -327,13 +327,8 @@ __kernel void gemm_dot(int M, int N, int K, float alpha, __global const float *r
 #pragma unroll
     for (int r = 0; r < TM; r++)
 #pragma unroll
-        for (int c = 0; c < TN; c++) {
-            const float16 s16 = acc[r][c];
-            const float8 s8 = s16.lo + s16.hi;
-            const float4 s4 = s8.lo + s8.hi;
-            const float2 s2 = s4.lo + s4.hi;
-            sum[r][c] = s2.x + s2.y;
-        }
+        for (int c = 0; c < TN; c++)
+            sum[r][c] = lane_sum16(acc[r][c]);
     for (; k < K; k++) {
 #pragma unroll
         for (int r = 0; r < TM; r++) {

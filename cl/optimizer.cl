@@ -45,28 +45,12 @@ typedef CAT(float, VW) vecw;
 #define VSTORE(x, p) CAT(vstore, VW)(x, 0, p)
 #endif
 
-ALWAYS_INLINE float lane_sum(vecw a) {
-#if VW == 16
-    const float8 a8 = a.lo + a.hi;
-#elif VW == 8
-    const float8 a8 = a;
-#endif
-#if VW >= 8
-    const float4 a4 = a8.lo + a8.hi;
-#elif VW == 4
-    const float4 a4 = a;
-#endif
-#if VW >= 4
-    const float2 a2 = a4.lo + a4.hi;
-#elif VW == 2
-    const float2 a2 = a;
-#endif
-#if VW >= 2
-    return a2.x + a2.y;
+/* the lanes of a vecw added (common.cl's lane sums) */
+#if VW == 1
+#define VEC_SUM(a) (a)
 #else
-    return a;
+#define VEC_SUM(a) CAT(lane_sum, VW)(a)
 #endif
-}
 
 /* One row's step at offset k of w, leaving the stepped weights in wk, of
  * type T (a vector, or a float with SLOAD and SSTORE). */
@@ -125,8 +109,8 @@ kernel void sgd_momentum_project(int rows, int cols, int update, float lr, float
     ROW1(float s1[PROJ_C];)
 #pragma unroll
     for (int j = 0; j < PROJ_C; j++) {
-        s0[j] = lane_sum(a0[j]);
-        ROW1(s1[j] = lane_sum(a1[j]);)
+        s0[j] = VEC_SUM(a0[j]);
+        ROW1(s1[j] = VEC_SUM(a1[j]);)
     }
     /* the columns after the last whole stride, one at a time */
     for (int c = whole + lid; c < cols; c += items) {

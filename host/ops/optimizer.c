@@ -53,15 +53,16 @@ pp_status op_project_layout(rt_context *ctx, size_t cols, size_t classes, const 
 static pp_status sgd_project(rt_context *ctx, const char *op, int update, size_t rows, size_t cols,
                              size_t classes, float lr, float mu, float wd, const rt_buf *w,
                              const rt_buf *v, const rt_buf *g, const rt_buf *fb, rt_buf *p) {
+    const size_t layout = op_project_layout_floats(ctx, cols, classes);
     PP_TRY(op_need_int(op, "rows", rows));
     PP_TRY(op_need_int(op, "rows x cols", rows * cols));
-    PP_TRY(op_need_int(op, "the layout's floats", op_project_layout_floats(ctx, cols, classes)));
+    PP_TRY(op_need_int(op, "the layout's floats", layout));
     PP_TRY(op_need_buf(op, "w", w, rows * cols, sizeof(float)));
     if (update) {
         PP_TRY(op_need_buf(op, "v", v, rows * cols, sizeof(float)));
         PP_TRY(op_need_buf(op, "g", g, rows * cols, sizeof(float)));
     }
-    PP_TRY(op_need_buf(op, "fb", fb, op_project_layout_floats(ctx, cols, classes), sizeof(float)));
+    PP_TRY(op_need_buf(op, "fb", fb, layout, sizeof(float)));
     PP_TRY(op_need_buf(op, "p", p, rows * classes, sizeof(float)));
     rt_kernel *k;
     PP_TRY(project_kernel(ctx, op, classes, "sgd_momentum_project", &k));

@@ -59,7 +59,7 @@ typedef struct rt_device_profile {
 
     /* SGD with PEPITA's W_1 F formed in the same pass (sgd_momentum_project):
      * work-items per block of rows, the floats each one loads at a time, and
-     * the rows of a block, which share each load of F^T (CPU: one work-item
+     * the rows of a block, which share each load of F (CPU: one work-item
      * of the device's widest vectors on two rows, 2 x 10 accumulators; GPU:
      * a group of scalar ones per row). */
     size_t project_local;
