@@ -10,8 +10,9 @@
 enum { FIXED_F = 0 };
 
 typedef struct pepita_state {
-    rt_buf x_mod;                        /* the modulated input: batch x input */
-    rt_buf err_mod;                      /* the modulated pass's error (--output-error modulated) */
+    rt_buf x_mod;     /* the modulated input, batch x input, where x is read after it */
+    const rt_buf *xm; /* this step's x': x_mod, or net->x modulated in place */
+    rt_buf err_mod;   /* the modulated pass's error (--output-error modulated) */
     net_activations mod[NET_MAX_LAYERS]; /* the modulated pass */
     rt_buf diff[NET_MAX_LAYERS];         /* a - a' (conv) or h - h' (dense hidden) */
     rt_buf w1f;                          /* W_1 F: units of layer 1 x classes (dense first layer) */
@@ -41,14 +42,28 @@ static pp_status modulating_signal(rule *r, const rule_step_args *a, const rt_bu
                       a->seed ^ RANDOM_MODULATION_SEED_SALT, a->step, &s->noise);
 }
 
-/* x' = x + sign m F^T (batch x input). */
+/* Whether x is read after x' is formed: by the Hebbian form's standard term,
+ * or as the presynaptic term of the difference form's updates. Otherwise x'
+ * overwrites x in place (the step's last reader of x is the standard pass):
+ * no copy of the batch, one command fewer per step. */
+static int reads_x_after_modulation(const pp_config *cfg) {
+    return cfg->update_form == PP_UPDATE_HEBBIAN || (cfg->update_form == PP_UPDATE_DIFFERENCE &&
+                                                     cfg->presynaptic == PP_PRESYNAPTIC_STANDARD);
+}
+
+/* x' = x + sign m F^T (batch x input), into s->xm. */
 static pp_status modulate_input(rule *r, size_t batch, const rt_buf *m) {
     pepita_state *s = r->state;
     network *net = r->net;
     size_t d = net->input_size, c = net->classes;
-    PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, &s->x_mod, 0, batch * d * sizeof(float)));
+    rt_buf *xm = &net->x;
+    if (reads_x_after_modulation(r->config)) {
+        xm = &s->x_mod;
+        PP_TRY(rt_buf_copy(net->ctx, &net->x, 0, xm, 0, batch * d * sizeof(float)));
+    }
+    s->xm = xm;
     return op_gemm(net->ctx, OP_NO_TRANS, OP_TRANS, batch, d, c, s->sign, m, 0, c,
-                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, &s->x_mod, 0, d);
+                   &r->fixed.buf[FIXED_F], 0, c, 1.0f, xm, 0, d);
 }
 
 /* The first dense layer's modulated pre-activation. Exact algebra:
@@ -64,7 +79,7 @@ static pp_status first_dense_modulated(rule *r, size_t batch, const rt_buf *m) {
     /* time-local stepped W_1 after the standard pass: its z is stale */
     s->z1_in_std = 0;
     if (r->config->naive_modulated_pass || r->config->update_form == PP_UPDATE_TIME_LOCAL)
-        return op_dense_forward(net->ctx, batch, d, u, &s->x_mod, &l->w, &s->mod[0].z);
+        return op_dense_forward(net->ctx, batch, d, u, s->xm, &l->w, &s->mod[0].z);
     const rt_buf *w1f = &s->w1f;
     if (l->proj.fb) /* kept by the optimiser's pass over W_1 */
         PP_TRY(net_projection_current(net, 0, &w1f));
@@ -156,7 +171,7 @@ static pp_status hebbian_term(rule *r, int modulated, int first, size_t batch, f
         net_layer *l = &net->layers[i];
         const rt_buf *post =
             i == last ? (modulated ? &s->target : &s->y) : (modulated ? &s->mod[i].h : &l->std.h);
-        const rt_buf *pre = i == 0 ? (modulated ? &s->x_mod : &net->x)
+        const rt_buf *pre = i == 0 ? (modulated ? s->xm : &net->x)
                                    : (modulated ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
         PP_TRY(
             op_dense_weight_update(net->ctx, batch, l->in, l->out, alpha, post, pre, beta, &l->g));
@@ -234,7 +249,7 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
     const rt_buf *m = NULL;
     PP_TRY(modulating_signal(r, a, &m));
     PP_TRY(modulate_input(r, batch, m));
-    const rt_buf *input = &s->x_mod;
+    const rt_buf *input = s->xm;
     for (int i = 0; i < last; i++) {
         if (i == 0 && net->layers[0].kind == NET_DENSE) PP_TRY(first_dense_modulated(r, batch, m));
         if (i == 0 && net->layers[0].kind == NET_CONV && !cfg->naive_modulated_pass)
@@ -255,13 +270,13 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
         return hebbian_term(r, 1, 0, batch, -inv_batch, 0.0f);
     if (cfg->update_form == PP_UPDATE_HEBBIAN) return hebbian_updates(r, batch, m);
     for (int i = 0; i < last; i++) {
-        const rt_buf *pre = i == 0 ? (modulated_pre ? &s->x_mod : &net->x)
+        const rt_buf *pre = i == 0 ? (modulated_pre ? s->xm : &net->x)
                                    : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
         PP_TRY(hidden_update(r, i, batch, pre));
     }
     net_layer *out = &net->layers[last];
     const rt_buf *pre = last == 0
-                            ? (modulated_pre ? &s->x_mod : &net->x)
+                            ? (modulated_pre ? s->xm : &net->x)
                             : (modulated_pre ? &s->mod[last - 1].h : &net->layers[last - 1].std.h);
     return op_dense_weight_update(net->ctx, batch, out->in, out->out, 1.0f / (float)batch, err, pre,
                                   0.0f, &out->g);
@@ -352,7 +367,8 @@ pp_status rule_pepita_init(rule *r) {
     r->step = pepita_step;
     r->destroy = pepita_destroy;
     size_t b = net->max_batch;
-    PP_TRY(rt_buf_create(net->ctx, b * net->input_size * sizeof(float), &s->x_mod));
+    if (reads_x_after_modulation(r->config))
+        PP_TRY(rt_buf_create(net->ctx, b * net->input_size * sizeof(float), &s->x_mod));
     PP_TRY(rt_buf_create(net->ctx, b * net->classes * sizeof(float), &s->err_mod));
     for (int i = 0; i < net->n_layers; i++) {
         PP_TRY(net_activations_create(net, i, &s->mod[i]));

@@ -1,4 +1,5 @@
-/* A learning rule: given a batch already in net->x / net->labels, computes
+/* A learning rule: given a batch already in net->x / net->labels (which it
+ * may overwrite: PEPITA forms x' in net->x where x is not read after), computes
  * every layer's update into layer->g (the trainer then applies the
  * optimiser) and leaves the standard pass's per-sample loss and correct
  * flags in net->loss / net->correct. A rule calls operators and the
