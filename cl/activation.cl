@@ -17,6 +17,28 @@
 #ifndef DROPOUT_LANES
 #define DROPOUT_LANES 4
 #endif
+/* DROPOUT_MASK 1 (with DROPOUT): the mask kept in bytes, one per element
+ * (nonzero: kept). act_forward writes it as it draws the mask; act_backward
+ * and act_forward_diff read it instead of drawing it again, one element per
+ * work-item (without Philox there is no block to share), which PoCL
+ * vectorises across work-items: the later pass costs what it does without
+ * dropout. */
+#ifndef DROPOUT_MASK
+#define DROPOUT_MASK 0
+#endif
+#if DROPOUT && DROPOUT_MASK
+#define MASK_PARAM , global uchar *restrict mask
+#define RECORD(i, f) (mask[i] = (uchar)((f) != 0.0f))
+/* 16 bytes at a multiple of 16 as one uint4 (a uchar16 store went out as 16
+ * byte stores on PoCL) */
+#define RECORD16(at, f)                                                                            \
+    vstore4(as_uint4(convert_uchar16((f) != (float16)(0.0f))), 0, (global uint *)(mask + (at)))
+#define KEPT_FACTOR(i) (mask[i] ? scale : 0.0f)
+#else
+#define MASK_PARAM
+#define RECORD(i, f) ((void)0)
+#define RECORD16(at, f) ((void)0)
+#endif
 /* act_forward_diff_lowrank: the rank of the update, a build constant so the
  * loop over it unrolls. */
 #ifndef RANK
@@ -196,25 +218,34 @@ ALWAYS_INLINE float grad_dropped(float z, float dy, float f) {
     return f == 0.0f ? 0.0f : dy * act_grad(z) * f;
 }
 
-/* y = act(x) * mask / (1 - p); x == y allowed. */
+/* y = act(x) * mask / (1 - p); x == y allowed. With DROPOUT_MASK the mask
+ * is also written to mask. */
+#define FORWARD(i, f)                                                                              \
+    do {                                                                                           \
+        const float f_ = (f);                                                                      \
+        y[i] = act_dropped(x[i], f_);                                                              \
+        RECORD(i, f_);                                                                             \
+    } while (0)
+
 kernel void act_forward(int n, global const float *x, global float *y, uint threshold, float scale,
-                        uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
+                        uint seed_lo, uint seed_hi, uint step, uint layer, uint first MASK_PARAM) {
 #if DROPOUT && DROPOUT_LANES == 64
     FOR_EACH_RUN(n)
     for (int v = 0; v < 4; v++) {
         const float16 xv = vload16(0, x + i0 + 16 * v);
         vstore16(DROPPED16(ACT16(xv) * f[v], f[v]), 0, y + i0 + 16 * v);
+        RECORD16(i0 + 16 * v, f[v]);
     }
-    PARTIAL_RUN(i, y[i] = act_dropped(x[i], TAIL_FACTOR(i)));
+    PARTIAL_RUN(i, FORWARD(i, TAIL_FACTOR(i)));
 #elif DROPOUT && DROPOUT_LANES == 4
     DROPOUT_BLOCK(n, seed_lo, seed_hi, step, layer);
-    y[i0] = act_dropped(x[i0], f0);
-    y[i0 + 1] = act_dropped(x[i0 + 1], f1);
-    y[i0 + 2] = act_dropped(x[i0 + 2], f2);
-    y[i0 + 3] = act_dropped(x[i0 + 3], f3);
+    FORWARD(i0, f0);
+    FORWARD(i0 + 1, f1);
+    FORWARD(i0 + 2, f2);
+    FORWARD(i0 + 3, f3);
 #elif DROPOUT
     GLOBAL_ID_OR_RETURN(i, n);
-    y[i] = act_dropped(x[i], TAIL_FACTOR(i));
+    FORWARD(i, TAIL_FACTOR(i));
 #else
     GLOBAL_ID_OR_RETURN(i, n);
     y[i] = act_apply(x[i]);
@@ -223,15 +254,18 @@ kernel void act_forward(int n, global const float *x, global float *y, uint thre
 
 kernel void act_forward_tail(int n, global const float *x, global float *y, uint threshold,
                              float scale, uint seed_lo, uint seed_hi, uint step, uint layer,
-                             uint first) {
-    TAIL_ELEMENTS(n, i) y[i] = act_dropped(x[i], TAIL_FACTOR(i));
+                             uint first MASK_PARAM) {
+    TAIL_ELEMENTS(n, i) FORWARD(i, TAIL_FACTOR(i));
 }
 
 /* dx = dy * act'(z) * mask / (1 - p); dy == dx allowed. */
 kernel void act_backward(int n, global const float *z, global const float *dy, global float *dx,
                          uint threshold, float scale, uint seed_lo, uint seed_hi, uint step,
-                         uint layer, uint first) {
-#if DROPOUT && DROPOUT_LANES == 64
+                         uint layer, uint first MASK_PARAM) {
+#if DROPOUT && DROPOUT_MASK
+    GLOBAL_ID_OR_RETURN(i, n);
+    dx[i] = grad_dropped(z[i], dy[i], KEPT_FACTOR(i));
+#elif DROPOUT && DROPOUT_LANES == 64
     FOR_EACH_RUN(n)
     for (int v = 0; v < 4; v++) {
         const int at = i0 + 16 * v;
@@ -256,7 +290,7 @@ kernel void act_backward(int n, global const float *z, global const float *dy, g
 
 kernel void act_backward_tail(int n, global const float *z, global const float *dy,
                               global float *dx, uint threshold, float scale, uint seed_lo,
-                              uint seed_hi, uint step, uint layer, uint first) {
+                              uint seed_hi, uint step, uint layer, uint first MASK_PARAM) {
     TAIL_ELEMENTS(n, i) dx[i] = grad_dropped(z[i], dy[i], TAIL_FACTOR(i));
 }
 
@@ -270,8 +304,12 @@ kernel void act_backward_tail(int n, global const float *z, global const float *
 
 kernel void act_forward_diff(int n, global const float *z_mod, global const float *y,
                              global float *y_mod, global float *diff, uint threshold, float scale,
-                             uint seed_lo, uint seed_hi, uint step, uint layer, uint first) {
-#if DROPOUT && DROPOUT_LANES == 64
+                             uint seed_lo, uint seed_hi, uint step, uint layer,
+                             uint first MASK_PARAM) {
+#if DROPOUT && DROPOUT_MASK
+    GLOBAL_ID_OR_RETURN(i, n);
+    FORWARD_DIFF(i, KEPT_FACTOR(i));
+#elif DROPOUT && DROPOUT_LANES == 64
     FOR_EACH_RUN(n)
     for (int v = 0; v < 4; v++) {
         const int at = i0 + 16 * v;
@@ -298,7 +336,7 @@ kernel void act_forward_diff(int n, global const float *z_mod, global const floa
 kernel void act_forward_diff_tail(int n, global const float *z_mod, global const float *y,
                                   global float *y_mod, global float *diff, uint threshold,
                                   float scale, uint seed_lo, uint seed_hi, uint step, uint layer,
-                                  uint first) {
+                                  uint first MASK_PARAM) {
     TAIL_ELEMENTS(n, i) FORWARD_DIFF(i, TAIL_FACTOR(i));
 }
 

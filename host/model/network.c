@@ -12,6 +12,11 @@ static pp_status alloc_floats(rt_context *ctx, rt_buf *buf, size_t n) {
     return rt_buf_create(ctx, n * sizeof(float), buf);
 }
 
+/* Dropout applies to the dense hidden layers. */
+static int net_dropout_layer(const network *net, int index) {
+    return net->layers[index].kind == NET_DENSE && index < net->n_layers - 1;
+}
+
 static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int index) {
     rt_context *ctx = net->ctx;
     PP_TRY(alloc_floats(ctx, &l->w, l->n_weights));
@@ -21,6 +26,8 @@ static pp_status alloc_layer(network *net, net_layer *l, uint64_t seed, int inde
     float bound = sqrtf(6.0f / (float)l->fan_in);
     PP_TRY(op_uniform(ctx, l->n_weights, -bound, bound, seed, STREAM_WEIGHTS + (uint32_t)index,
                       &l->w));
+    if (net_dropout_layer(net, index) && net->dropout > 0.0f)
+        PP_TRY(rt_buf_create(ctx, net->max_batch * l->units, &l->mask));
     return net_activations_create(net, index, &l->std);
 }
 
@@ -110,6 +117,7 @@ void net_destroy(network *net) {
         rt_buf_release(ctx, &l->w);
         rt_buf_release(ctx, &l->v);
         rt_buf_release(ctx, &l->g);
+        rt_buf_release(ctx, &l->mask);
         net_activations_release(net, &l->std);
     }
     rt_buf *batch_bufs[] = {&net->x, &net->labels, &net->err, &net->loss, &net->correct};
@@ -125,12 +133,13 @@ op_conv_shape net_conv_shape(const net_layer *layer, size_t batch) {
 }
 
 op_dropout net_dropout(const network *net, int layer, int training, uint32_t step, uint64_t seed) {
-    int hidden_dense = net->layers[layer].kind == NET_DENSE && layer < net->n_layers - 1;
-    op_dropout d = {.p = training && hidden_dense ? net->dropout : 0.0f,
+    const net_layer *l = &net->layers[layer];
+    op_dropout d = {.p = training && net_dropout_layer(net, layer) ? net->dropout : 0.0f,
                     .seed = seed,
                     .step = step,
                     .layer = (uint32_t)layer,
-                    .first = (uint32_t)(net->first_row * net->layers[layer].units)};
+                    .first = (uint32_t)(net->first_row * l->units),
+                    .mask = l->mask.mem ? &l->mask : NULL};
     return d;
 }
 
@@ -148,6 +157,7 @@ pp_status net_layer_activate(network *net, int index, size_t batch, net_activati
     net_layer *l = &net->layers[index];
     op_dropout drop = net_dropout(net, index, training, step, seed);
     drop.layer += mask_offset;
+    if (act != &l->std || mask_offset) drop.mask = NULL; /* it keeps the standard pass's */
     PP_TRY(l->ops->activate(net, l, net->hidden_act, batch, act, drop.p > 0 ? &drop : NULL));
     if (!net_normalises(net, index)) return PP_OK;
     /* over the whole batch matrix, as the follow-up does (not per sample) */

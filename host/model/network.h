@@ -48,6 +48,9 @@ struct net_layer {
     size_t n_weights;
     rt_buf w, v, g;      /* weights, momentum, gradient (update) */
     net_activations std; /* the standard pass */
+    /* the standard pass's dropout mask, batch x units bytes (dense hidden
+     * layers with dropout): the later passes of a step read it (net_dropout) */
+    rt_buf mask;
     net_projection proj; /* optional, dense layers */
 };
 
@@ -107,7 +110,9 @@ pp_status net_layer_activate(network *net, int index, size_t batch, net_activati
                              int training, uint32_t step, uint64_t seed, uint32_t mask_offset);
 /* Whether layer index's output is normalised (a dense hidden layer, net->normalise). */
 int net_normalises(const network *net, int index);
-/* The dropout key of hidden layer l at a step (p = 0 when not training). */
+/* The dropout key of hidden layer l at a step (p = 0 when not training),
+ * with the layer's kept mask: the standard pass writes it (net_layer_activate
+ * on std with mask_offset 0), the step's later passes read it. */
 op_dropout net_dropout(const network *net, int layer, int training, uint32_t step, uint64_t seed);
 /* The standard pass's output error into err, and its per-sample loss and
  * correct flags. */

@@ -90,13 +90,19 @@ typedef enum op_act { OP_ACT_IDENTITY = 0, OP_ACT_RELU, OP_ACT_TANH, OP_ACT_SIGM
  * BP backward regenerate the same mask. p == 0 disables it, p must be < 1.
  * Kept units are scaled by 1/(1-p). host/ops/philox.h reproduces the mask.
  * first: the global index of the buffer's element 0 (a data-parallel rank's
- * rows start inside the global batch; 0 in one process). */
+ * rows start inside the global batch; 0 in one process).
+ * mask (optional, n bytes): op_act_forward writes the mask there (nonzero:
+ * kept), and op_act_backward and op_act_forward_diff read it instead of
+ * drawing it again, so they must follow a forward op of the same key and
+ * elements; the low-rank op draws its own. The same results either way,
+ * bit for bit; drawing it is most of a ReLU + dropout op's time on a CPU. */
 typedef struct op_dropout {
     float p;
     uint64_t seed;
     uint32_t step;
     uint32_t layer;
     uint32_t first;
+    const rt_buf *mask;
 } op_dropout;
 
 /* y = act(x) * mask / (1 - p); drop may be NULL. In place (x == y) allowed. */

@@ -314,42 +314,63 @@ static const char *act_name(op_act act) {
 
 enum { ACT_FORWARD, ACT_BACKWARD, ACT_FORWARD_DIFF };
 
+/* kept: the mask kept in bytes (op_dropout.mask). The forward op writes it,
+ * checked against the reference mask; the later ops run with another seed
+ * after a forward op of the reference's key wrote it, so they match the
+ * reference only if they read the kept mask instead of drawing one. */
 static pp_status check_act(rt_context *ctx, ref_check_list *list, int mode, op_act act, size_t n,
-                           float p) {
+                           float p, int kept) {
     static const char *names[] = {"act_forward", "act_backward", "act_forward_diff"};
-    ref_check_result *r =
-        ref_check_list_add(list, names[mode], "%s n=%zu p=%.2f", act_name(act), n, (double)p);
+    ref_check_result *r = ref_check_list_add(list, names[mode], "%s n=%zu p=%.2f%s", act_name(act),
+                                             n, (double)p, kept ? " kept mask" : "");
     if (!r) return PP_ERR_OUT_OF_MEMORY;
-    const op_dropout drop = {.p = p, .seed = 0x0123456789ABCDEFull, .step = 5, .layer = 1};
+    op_dropout drop = {.p = p, .seed = 0x0123456789ABCDEFull, .step = 5, .layer = 1};
     const size_t bytes = n * sizeof(float);
     scratch s = {.ctx = ctx};
     float *x = sc_host(&s, bytes), *y = sc_host(&s, bytes), *out1 = sc_host(&s, bytes),
-          *out2 = sc_host(&s, bytes), *ref1 = sc_host(&s, bytes), *ref2 = sc_host(&s, bytes);
+          *out2 = sc_host(&s, bytes), *ref1 = sc_host(&s, bytes), *ref2 = sc_host(&s, bytes),
+          *factor = sc_host(&s, bytes), *kept_out = sc_host(&s, bytes);
+    unsigned char *mask = sc_host(&s, n);
     if (s.status != PP_OK) return sc_end(&s);
     fill_uniform(x, n, -4.0f, 4.0f, 1);
     fill_uniform(y, n, -1.0f, 1.0f, 2);
     rt_buf *bx = sc_dev(&s, bytes, x), *by = sc_dev(&s, bytes, y), *b1 = sc_dev(&s, bytes, NULL),
-           *b2 = sc_dev(&s, bytes, NULL);
+           *b2 = sc_dev(&s, bytes, NULL), *bm = sc_dev(&s, n, NULL);
     if (s.status != PP_OK) return sc_end(&s);
-    pp_status op;
+    pp_status op = PP_OK;
+    op_dropout later = drop;
+    if (kept) {
+        drop.mask = later.mask = bm;
+        later.seed ^= 1; /* a key whose mask differs */
+        if (mode != ACT_FORWARD) op = op_act_forward(ctx, act, n, bx, b2, &drop);
+    }
     if (mode == ACT_FORWARD) {
-        op = op_act_forward(ctx, act, n, bx, b1, &drop);
+        if (op == PP_OK) op = op_act_forward(ctx, act, n, bx, b1, &drop);
         ref_act_forward(act, n, x, ref1, &drop);
     } else if (mode == ACT_BACKWARD) {
-        op = op_act_backward(ctx, act, n, bx, by, b1, &drop);
+        if (op == PP_OK) op = op_act_backward(ctx, act, n, bx, by, b1, &later);
         ref_act_backward(act, n, x, y, ref1, &drop);
     } else {
-        op = op_act_forward_diff(ctx, act, n, bx, by, b1, b2, &drop);
+        if (op == PP_OK) op = op_act_forward_diff(ctx, act, n, bx, by, b1, b2, &later);
         ref_act_forward_diff(act, n, x, y, ref1, ref2, &drop);
     }
     if (op_failed(&s, r, op)) return sc_end(&s);
     sc_read(&s, b1, out1, bytes);
     sc_read(&s, b2, out2, bytes);
+    sc_read(&s, bm, mask, n);
     if (s.status != PP_OK) return sc_end(&s);
     /* ReLU/identity and the mask are exact; tanh, exp: a few ulp (OpenCL allows 5). */
     const double tol = act == OP_ACT_TANH || act == OP_ACT_SIGMOID ? 1e-5 : 0.0;
     ref_compare(out1, ref1, n, tol, r);
     if (mode == ACT_FORWARD_DIFF) compare_more(out2, ref2, n, r);
+    if (kept && mode == ACT_FORWARD) { /* nonzero where kept */
+        ref_dropout_factor(n, &drop, factor);
+        for (size_t i = 0; i < n; i++) {
+            kept_out[i] = mask[i] != 0;
+            factor[i] = factor[i] != 0.0f;
+        }
+        compare_more(kept_out, factor, n, r);
+    }
     return sc_end(&s);
 }
 
@@ -798,14 +819,17 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
 
     for (size_t a = 0; a < 4; a++)
         for (size_t i = 0; i < n_act; i++) {
-            PP_TRY(check_act(ctx, list, ACT_FORWARD, acts[a], act_sizes[i], 0.0f));
-            PP_TRY(check_act(ctx, list, ACT_FORWARD, acts[a], act_sizes[i], 0.1f));
-            PP_TRY(check_act(ctx, list, ACT_BACKWARD, acts[a], act_sizes[i], 0.0f));
-            PP_TRY(check_act(ctx, list, ACT_BACKWARD, acts[a], act_sizes[i], 0.1f));
-            PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, acts[a], act_sizes[i], 0.1f));
+            PP_TRY(check_act(ctx, list, ACT_FORWARD, acts[a], act_sizes[i], 0.0f, 0));
+            PP_TRY(check_act(ctx, list, ACT_BACKWARD, acts[a], act_sizes[i], 0.0f, 0));
+            for (int kept = 0; kept < 2; kept++) {
+                PP_TRY(check_act(ctx, list, ACT_FORWARD, acts[a], act_sizes[i], 0.1f, kept));
+                PP_TRY(check_act(ctx, list, ACT_BACKWARD, acts[a], act_sizes[i], 0.1f, kept));
+                PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, acts[a], act_sizes[i], 0.1f, kept));
+            }
         }
-    PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, OP_ACT_RELU, 997, 0.0f));
-    PP_TRY(check_act(ctx, list, ACT_FORWARD, OP_ACT_RELU, 997, 0.5f));
+    PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, OP_ACT_RELU, 997, 0.0f, 0));
+    PP_TRY(check_act(ctx, list, ACT_FORWARD, OP_ACT_RELU, 997, 0.5f, 0));
+    PP_TRY(check_act(ctx, list, ACT_FORWARD_DIFF, OP_ACT_RELU, 997, 0.5f, 1));
     /* rows x cols, rank: one element, primes, a rank of 1 and CIFAR-100's 100, then the
      * conv MNIST layer's real shape (100 samples x 32 planes of 24x24, 10 classes). */
     static const size_t lowrank[][3] = {
