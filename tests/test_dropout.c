@@ -10,7 +10,7 @@
 #define N (1u << 20)
 
 static rt_context *ctx;
-static rt_buf ones, out_a, out_b, out_c;
+static rt_buf ones, out_a, out_b, out_c, kept;
 static float *host_a, *host_b, *host_c;
 
 static void setup(void) {
@@ -19,6 +19,7 @@ static void setup(void) {
     ck_assert_int_eq(rt_buf_create(ctx, N * sizeof(float), &out_a), PP_OK);
     ck_assert_int_eq(rt_buf_create(ctx, N * sizeof(float), &out_b), PP_OK);
     ck_assert_int_eq(rt_buf_create(ctx, N * sizeof(float), &out_c), PP_OK);
+    ck_assert_int_eq(rt_buf_create(ctx, N, &kept), PP_OK);
     ck_assert_int_eq(op_fill(ctx, N, 1.0f, &ones), PP_OK);
     host_a = malloc(N * sizeof(float));
     host_b = malloc(N * sizeof(float));
@@ -30,6 +31,7 @@ static void teardown(void) {
     rt_buf_release(ctx, &out_a);
     rt_buf_release(ctx, &out_b);
     rt_buf_release(ctx, &out_c);
+    rt_buf_release(ctx, &kept);
     rt_context_destroy(ctx);
     free(host_a);
     free(host_b);
@@ -182,6 +184,58 @@ START_TEST(test_offset_mask_is_the_global_masks_tail) {
 }
 END_TEST
 
+/* Elements where the kept mask (bytes) and a drawn one (floats) disagree. */
+static size_t count_mask_differences(const unsigned char *bytes, const float *drawn, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += (bytes[i] != 0) != (drawn[i] != 0.0f);
+    return d;
+}
+
+/* The mask kept in bytes (op_dropout.mask): the forward op writes the mask it
+ * draws; the backward and the modulated-pass op read it, whatever their key,
+ * also on a data-parallel rank's rows (first > 0, in and out of a block). */
+START_TEST(test_kept_mask_is_read_by_the_later_passes) {
+    static const uint32_t firsts[] = {0, 4096, 36, 6, 1};
+    unsigned char *bytes = malloc(N);
+    ck_assert_ptr_nonnull(bytes);
+    op_dropout drop = {.p = 0.3f, .seed = 77, .step = 12, .layer = 1};
+    device_mask(&drop, &out_a, host_a); /* the global mask, drawn */
+    for (size_t k = 0; k < sizeof firsts / sizeof firsts[0]; k++) {
+        size_t first = firsts[k], n = N - first - 5;
+        drop.first = (uint32_t)first;
+        drop.mask = &kept;
+        ck_assert_int_eq(op_act_forward(ctx, OP_ACT_IDENTITY, n, &ones, &out_b, &drop), PP_OK);
+        ck_assert_int_eq(rt_buf_read(ctx, &kept, 0, n, bytes), PP_OK);
+        ck_assert_uint_eq(count_mask_differences(bytes, host_a + first, n), 0);
+        /* another key: only the kept mask gives the global one */
+        op_dropout later = drop;
+        later.seed++;
+        ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_c), PP_OK);
+        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, n, &ones, &out_c, &out_c, &later),
+                         PP_OK);
+        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_c), PP_OK);
+        /* y' of ones = the mask (out_a, the drawn mask, is free for diff) */
+        ck_assert_int_eq(
+            op_act_forward_diff(ctx, OP_ACT_RELU, n, &ones, &out_b, &out_c, &out_a, &later), PP_OK);
+        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_b), PP_OK);
+        size_t backward = 0, modulated = 0;
+        for (size_t i = 0; i < n; i++) {
+            backward += host_c[i] != host_a[first + i];
+            modulated += host_b[i] != host_a[first + i];
+        }
+        ck_assert_msg(backward == 0 && modulated == 0,
+                      "first %zu: %zu backward and %zu modulated-pass elements differ", first,
+                      backward, modulated);
+    }
+    /* a mask buffer shorter than the elements */
+    drop.first = 0;
+    ck_assert_int_eq(op_act_forward(ctx, OP_ACT_RELU, N + 1, &ones, &out_b, &drop),
+                     PP_ERR_ARGUMENT);
+    free(bytes);
+}
+END_TEST
+
 int main(void) {
     Suite *suite = suite_create("dropout");
     TCase *tc = tcase_create("dropout");
@@ -193,6 +247,7 @@ int main(void) {
     tcase_add_test(tc, test_no_mask_when_p_is_zero);
     tcase_add_test(tc, test_bad_probability);
     tcase_add_test(tc, test_offset_mask_is_the_global_masks_tail);
+    tcase_add_test(tc, test_kept_mask_is_read_by_the_later_passes);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
