@@ -18,6 +18,9 @@ typedef enum kernel_kind {
     K_RELU,
     K_RELU_DROPOUT,
     K_RELU_DROPOUT_DIFF,
+    K_RELU_DROPOUT_KEEP,
+    K_RELU_DROPOUT_DIFF_KEPT,
+    K_RELU_BACKWARD_KEPT,
     K_SOFTMAX_ERROR,
     K_GATHER,
     K_SGD,
@@ -40,6 +43,10 @@ static const kernel_case cases[] = {
     {"relu (64x1024)", K_RELU, BATCH *HIDDEN, 8},
     {"relu+dropout (64x1024)", K_RELU_DROPOUT, BATCH *HIDDEN, 8},
     {"relu+dropout+diff, modulated pass (64x1024)", K_RELU_DROPOUT_DIFF, BATCH *HIDDEN, 16},
+    /* the standard pass keeps its mask in bytes, the later passes read it */
+    {"relu+dropout keeping the mask (64x1024)", K_RELU_DROPOUT_KEEP, BATCH *HIDDEN, 9},
+    {"relu+dropout+diff from the kept mask (64x1024)", K_RELU_DROPOUT_DIFF_KEPT, BATCH *HIDDEN, 17},
+    {"relu backward from the kept mask, BP (64x1024)", K_RELU_BACKWARD_KEPT, BATCH *HIDDEN, 13},
     {"softmax+error+loss+correct (64x10)", K_SOFTMAX_ERROR, BATCH *CLASSES, 12},
     {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
@@ -57,7 +64,7 @@ typedef struct kernel_bufs {
     rt_context *ctx;
     const kernel_case *c;
     size_t n; /* the case's n, or less with --quick */
-    rt_buf a, b, c_, d, labels, u8, idx, totals, proj;
+    rt_buf a, b, c_, d, labels, u8, idx, totals, proj, mask;
 } kernel_bufs;
 
 static pp_status run_case(void *arg) {
@@ -72,6 +79,15 @@ static pp_status run_case(void *arg) {
         return op_act_forward(ctx, OP_ACT_RELU, n, &k->a, &k->b, &drop);
     case K_RELU_DROPOUT_DIFF:
         return op_act_forward_diff(ctx, OP_ACT_RELU, n, &k->a, &k->b, &k->c_, &k->d, &drop);
+    case K_RELU_DROPOUT_KEEP:
+        drop.mask = &k->mask;
+        return op_act_forward(ctx, OP_ACT_RELU, n, &k->a, &k->b, &drop);
+    case K_RELU_DROPOUT_DIFF_KEPT:
+        drop.mask = &k->mask;
+        return op_act_forward_diff(ctx, OP_ACT_RELU, n, &k->a, &k->b, &k->c_, &k->d, &drop);
+    case K_RELU_BACKWARD_KEPT:
+        drop.mask = &k->mask;
+        return op_act_backward(ctx, OP_ACT_RELU, n, &k->a, &k->b, &k->c_, &drop);
     case K_SOFTMAX_ERROR:
         return op_softmax_error(ctx, BATCH, CLASSES, &k->a, &k->labels, &k->b, &k->c_, &k->d);
     case K_GATHER:
@@ -109,6 +125,7 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
     PP_TRY(rt_buf_create(ctx, BATCH * sizeof(int32_t), &k->idx));
     PP_TRY(rt_buf_create(ctx, 4 * sizeof(float), &k->totals));
     PP_TRY(rt_buf_create(ctx, (size_t)HIDDEN * CLASSES * sizeof(float), &k->proj));
+    PP_TRY(rt_buf_create(ctx, (size_t)BATCH * HIDDEN, &k->mask));
     int32_t idx[BATCH];
     for (int i = 0; i < BATCH; i++)
         idx[i] = (i * 7) % BATCH;
@@ -121,8 +138,8 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
 }
 
 static void free_bufs(rt_context *ctx, kernel_bufs *k) {
-    rt_buf *all[] = {&k->a,  &k->b,   &k->c_,     &k->d,   &k->labels,
-                     &k->u8, &k->idx, &k->totals, &k->proj};
+    rt_buf *all[] = {&k->a,  &k->b,   &k->c_,     &k->d,    &k->labels,
+                     &k->u8, &k->idx, &k->totals, &k->proj, &k->mask};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         rt_buf_release(ctx, all[i]);
 }
