@@ -36,6 +36,17 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
 int bench_section_on(const bench_options *o, const char *name);
 /* Whether any end-to-end epoch run was asked for. */
 int bench_epochs_on(const bench_options *o);
+/* The end-to-end runs (bench_epoch.c's table, the one list of them): each is
+ * section "epoch-" + its name. */
+size_t bench_epoch_runs(void);
+const char *bench_epoch_run_name(size_t i);
+/* Whether run i was asked for ("epochs", or its own section). */
+int bench_run_on(const bench_options *o, size_t i);
+/* Whether the first len characters of name are a section: a fixed one or an
+ * end-to-end run's. */
+int bench_section_known(const char *name, size_t len);
+/* The sections as help text lists them. */
+void bench_print_sections(FILE *f);
 
 /* ---- JSON output: a jansson tree built in order ---------------------- */
 

@@ -4,6 +4,7 @@
 #include "bench.h"
 #include "runtime/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,11 +35,43 @@ pp_status bench_time(rt_context *ctx, bench_fn fn, void *arg, int repeats, doubl
     return PP_OK;
 }
 
+/* The sections besides the end-to-end runs' ("epoch-" + a run's name). */
+static const char *const fixed_sections[] = {"peak",   "gemm",    "kernels",
+                                             "epochs", "startup", "flops"};
+enum { N_FIXED_SECTIONS = sizeof fixed_sections / sizeof fixed_sections[0] };
+static const char epoch_prefix[] = "epoch-";
+
+int bench_run_on(const bench_options *o, size_t i) {
+    char section[64];
+    snprintf(section, sizeof section, "%s%s", epoch_prefix, bench_epoch_run_name(i));
+    return bench_section_on(o, "epochs") || bench_section_on(o, section);
+}
+
 int bench_epochs_on(const bench_options *o) {
-    return bench_section_on(o, "epochs") || bench_section_on(o, "epoch-pepita-fc") ||
-           bench_section_on(o, "epoch-bp-fc") || bench_section_on(o, "epoch-pepita-conv") ||
-           bench_section_on(o, "epoch-bp-conv") || bench_section_on(o, "epoch-pepita-fc-cifar10") ||
-           bench_section_on(o, "epoch-bp-fc-cifar10");
+    for (size_t i = 0; i < bench_epoch_runs(); i++)
+        if (bench_run_on(o, i)) return 1;
+    return 0;
+}
+
+int bench_section_known(const char *name, size_t len) {
+    for (size_t k = 0; k < N_FIXED_SECTIONS; k++)
+        if (strlen(fixed_sections[k]) == len && !strncmp(name, fixed_sections[k], len)) return 1;
+    size_t prefix = sizeof epoch_prefix - 1;
+    if (len <= prefix || strncmp(name, epoch_prefix, prefix) != 0) return 0;
+    for (size_t i = 0; i < bench_epoch_runs(); i++) {
+        const char *run = bench_epoch_run_name(i);
+        if (strlen(run) == len - prefix && !strncmp(name + prefix, run, len - prefix)) return 1;
+    }
+    return 0;
+}
+
+void bench_print_sections(FILE *f) {
+    for (size_t k = 0; k < N_FIXED_SECTIONS; k++)
+        fprintf(f, "%s%s", k ? ", " : "", fixed_sections[k]);
+    fprintf(f, ",\n                   %sRUN for one end-to-end run, RUN one of:", epoch_prefix);
+    for (size_t i = 0; i < bench_epoch_runs(); i++)
+        fprintf(f, "%s%s", i % 3 ? " " : "\n                     ", bench_epoch_run_name(i));
+    fprintf(f, "\n");
 }
 
 int bench_section_on(const bench_options *o, const char *name) {

@@ -96,6 +96,14 @@ static const epoch_run runs[] = {
     {"bp-fc-cifar10", PP_DATASET_CIFAR10, PP_MODEL_FC, PP_RULE_BP, 1, "fc", "bp"},
 };
 
+size_t bench_epoch_runs(void) {
+    return sizeof runs / sizeof runs[0];
+}
+
+const char *bench_epoch_run_name(size_t i) {
+    return i < bench_epoch_runs() ? runs[i].name : NULL;
+}
+
 typedef struct epoch_result {
     double best_s, best_ref_s, best_peer_s; /* best_peer_s 0: no peer */
     /* each round's ratio (pepita-cl's epoch / the peer's next one), after the
@@ -337,10 +345,8 @@ pp_status bench_epochs(const bench_options *o, const char *selector, const bench
     enum { RUNS = sizeof runs / sizeof runs[0] };
     int wanted[RUNS], any = 0;
     for (size_t i = 0; i < RUNS; i++) {
-        char section[64];
-        snprintf(section, sizeof section, "epoch-%s", runs[i].name);
         int has_data = runs[i].dataset != PP_DATASET_CIFAR10 || data->cifar_train.n > 0;
-        wanted[i] = has_data && (bench_section_on(o, "epochs") || bench_section_on(o, section));
+        wanted[i] = has_data && bench_run_on(o, i);
         any |= wanted[i];
     }
     if (!any) return PP_OK;

@@ -15,21 +15,18 @@
 #include <unistd.h>
 
 static void usage(FILE *f) {
+    fprintf(f, "usage: pepita-bench [options]\n"
+               "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
+               "  --json FILE      write the results as JSON\n"
+               "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
+               "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
+               "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
+               "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
+               "  --samples N      training samples per end-to-end epoch (default: all)\n"
+               "  --epochs N       epochs per end-to-end run (default 2)\n"
+               "  --sections LIST  comma list of (default: all): ");
+    bench_print_sections(f);
     fprintf(f,
-            "usage: pepita-bench [options]\n"
-            "  --device SEL     device selector (cpu, gpu, P:D, name part) or 'all'\n"
-            "  --json FILE      write the results as JSON\n"
-            "  --data DIR       real MNIST IDX files (default: generated MNIST-shaped data)\n"
-            "  --cifar DIR      CIFAR-10 binary batches: PEPITA and BP FC epochs on them too\n"
-            "  --quick          tiny data sets and few repeats (a smoke run, seconds)\n"
-            "  --repeats N      best of N timings per kernel (default 5, quick 2)\n"
-            "  --samples N      training samples per end-to-end epoch (default: all)\n"
-            "  --epochs N       epochs per end-to-end run (default 2)\n"
-            "  --sections LIST  comma list of: peak, gemm, kernels, epochs, epoch-pepita-fc,\n"
-            "                   epoch-bp-fc, epoch-pepita-conv, epoch-bp-conv, "
-            "epoch-pepita-fc-cifar10,\n"
-            "                   epoch-bp-fc-cifar10, startup, flops\n"
-            "                   (default: all)\n"
             "  --python PATH    interpreter with torch for the PyTorch peer, run alternately\n"
             "                   with the epochs (default: $PEPITA_BENCH_PYTHON, else python3;\n"
             "                   'none': no peer; skipped when torch does not import)\n"
@@ -70,24 +67,9 @@ static int option_int(const char *flag, const char *text, long lo, long hi, int 
 
 /* Every name in the comma list is a section (so a typo never runs nothing). */
 static int sections_known(const char *list) {
-    static const char *const names[] = {"peak",
-                                        "gemm",
-                                        "kernels",
-                                        "epochs",
-                                        "epoch-pepita-fc",
-                                        "epoch-bp-fc",
-                                        "epoch-pepita-conv",
-                                        "epoch-bp-conv",
-                                        "epoch-pepita-fc-cifar10",
-                                        "epoch-bp-fc-cifar10",
-                                        "startup",
-                                        "flops"};
     for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ","), k = 0;
-        while (k < sizeof names / sizeof names[0] &&
-               !(strlen(names[k]) == n && !strncmp(p, names[k], n)))
-            k++;
-        if (k == sizeof names / sizeof names[0]) {
+        size_t n = strcspn(p, ",");
+        if (!bench_section_known(p, n)) {
             fprintf(stderr, "pepita-bench: --sections: unknown section '%.*s' (see --help)\n",
                     (int)n, p);
             return 0;
