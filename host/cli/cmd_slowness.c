@@ -8,7 +8,6 @@
 #include "cli/run_json.h"
 #include "runtime/error.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,15 +147,13 @@ int cli_slowness(int argc, char **argv) {
             return 0;
         }
         if (c == OPT_EPOCHS || (c == CLI_OPTION_MISSING_VALUE && !strcmp(walk.word, "--epochs"))) {
-            char *end = NULL;
-            errno = 0;
-            long v = walk.value ? strtol(walk.value, &end, 10) : 0;
-            if (!walk.value || !*walk.value || *end || errno || v < 2 || v > 100000) {
+            pp_status st = walk.value
+                               ? cli_parse_int("--epochs", walk.value, 2, 100000, &max_epochs)
+                               : pp_fail(PP_ERR_ARGUMENT, "--epochs needs a value");
+            if (st != PP_OK) {
                 free(files);
-                return cli_report(
-                    pp_fail(PP_ERR_ARGUMENT, "--epochs needs a whole number from 2 to 100000"));
+                return cli_report(st);
             }
-            max_epochs = (int)v;
         } else if (c == CLI_OPTION_POSITIONAL) {
             files[n++] = walk.value;
         } else {

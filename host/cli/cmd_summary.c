@@ -9,7 +9,6 @@
 #include "util/atomic_file.h"
 #include "util/text_buffer.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -267,12 +266,7 @@ int cli_summary(int argc, char **argv) {
         } else if (c == OPT_NOTE) {
             note = v;
         } else if (c == OPT_EPOCHS) {
-            char *end = NULL;
-            errno = 0;
-            long e = strtol(v, &end, 10);
-            if (!*v || *end || errno || e < 2 || e > 100000)
-                st = pp_fail(PP_ERR_ARGUMENT, "--epochs needs a whole number from 2 to 100000");
-            max_epochs = (int)e;
+            st = cli_parse_int("--epochs", v, 2, 100000, &max_epochs);
         } else if (c == CLI_OPTION_POSITIONAL) {
             files[n++] = v;
         } else {
