@@ -155,6 +155,22 @@ START_TEST(test_bad_probability) {
 }
 END_TEST
 
+/* The mask as identity's backward of ones gives it, in place in out_c, read
+ * into host_c. */
+static void backward_mask(size_t n, const op_dropout *drop) {
+    ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_c), PP_OK);
+    ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, n, &ones, &out_c, &out_c, drop), PP_OK);
+    ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_c), PP_OK);
+}
+
+/* Elements of got that differ from the global mask in host_a from first on. */
+static size_t differ_from_global(const float *got, size_t first, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += got[i] != host_a[first + i];
+    return d;
+}
+
 /* A data-parallel rank holds the rows of the global batch from some row on:
  * with first set to that row's element index, its mask is the global mask's
  * tail, whether first starts a Philox block (64 or four lanes, also inside a
@@ -168,15 +184,9 @@ START_TEST(test_offset_mask_is_the_global_masks_tail) {
         drop.first = (uint32_t)first;
         ck_assert_int_eq(op_act_forward(ctx, OP_ACT_IDENTITY, n, &ones, &out_b, &drop), PP_OK);
         ck_assert_int_eq(rt_buf_read(ctx, &out_b, 0, n * sizeof(float), host_b), PP_OK);
-        ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_c), PP_OK);
-        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, n, &ones, &out_c, &out_c, &drop),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_c), PP_OK);
-        size_t forward = 0, backward = 0;
-        for (size_t i = 0; i < n; i++) {
-            forward += host_b[i] != host_a[first + i];
-            backward += host_c[i] != host_a[first + i];
-        }
+        backward_mask(n, &drop);
+        size_t forward = differ_from_global(host_b, first, n);
+        size_t backward = differ_from_global(host_c, first, n);
         ck_assert_msg(forward == 0 && backward == 0,
                       "first %zu: %zu forward and %zu backward elements differ", first, forward,
                       backward);
@@ -211,19 +221,13 @@ START_TEST(test_kept_mask_is_read_by_the_later_passes) {
         /* another key: only the kept mask gives the global one */
         op_dropout later = drop;
         later.seed++;
-        ck_assert_int_eq(op_fill(ctx, N, 1.0f, &out_c), PP_OK);
-        ck_assert_int_eq(op_act_backward(ctx, OP_ACT_IDENTITY, n, &ones, &out_c, &out_c, &later),
-                         PP_OK);
-        ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_c), PP_OK);
+        backward_mask(n, &later);
         /* y' of ones = the mask (out_a, the drawn mask, is free for diff) */
         ck_assert_int_eq(
             op_act_forward_diff(ctx, OP_ACT_RELU, n, &ones, &out_b, &out_c, &out_a, &later), PP_OK);
         ck_assert_int_eq(rt_buf_read(ctx, &out_c, 0, n * sizeof(float), host_b), PP_OK);
-        size_t backward = 0, modulated = 0;
-        for (size_t i = 0; i < n; i++) {
-            backward += host_c[i] != host_a[first + i];
-            modulated += host_b[i] != host_a[first + i];
-        }
+        size_t backward = differ_from_global(host_c, first, n);
+        size_t modulated = differ_from_global(host_b, first, n);
         ck_assert_msg(backward == 0 && modulated == 0,
                       "first %zu: %zu backward and %zu modulated-pass elements differ", first,
                       backward, modulated);
