@@ -11,6 +11,25 @@ kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, g
     w[i] = wi - vi;
 }
 
+/* The same step on two tensors in one launch (two layers of a network: one
+ * command fewer per step). Groups [0, groups0) take the first tensor, the
+ * rest the second, so that each group's choice is uniform. */
+kernel void sgd_momentum2(int n0, int groups0, int n1, float lr, float mu, float wd,
+                          global float *w0, global float *v0, global const float *g0,
+                          global float *w1, global float *v1, global const float *g1) {
+    const int group = (int)get_group_id(0), size = (int)get_local_size(0);
+    const int second = group >= groups0;
+    const int i = (second ? group - groups0 : group) * size + (int)get_local_id(0);
+    if (i >= (second ? n1 : n0)) return;
+    global float *w = second ? w1 : w0;
+    global float *v = second ? v1 : v0;
+    global const float *g = second ? g1 : g0;
+    const float wi = w[i];
+    const float vi = SGD_VELOCITY(wi, v[i], g[i], lr, mu, wd);
+    v[i] = vi;
+    w[i] = wi - vi;
+}
+
 #ifdef PROJ_C
 /* The same step on a rows x cols weight matrix, and then p = W F (rows x
  * PROJ_C) of the stepped weights, from F in fb's blocked layout: PEPITA's

@@ -194,13 +194,20 @@ pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, 
     return output_error(net, batch, logits, err, NULL, NULL);
 }
 
+/* Layers without a projection step two at a time (one launch for both). */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
+    op_sgd_tensor waiting = {0};
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
         net_projection *p = &l->proj;
         if (!p->fb) {
-            PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
-                                   &l->g));
+            op_sgd_tensor t = {.n = l->n_weights, .w = &l->w, .v = &l->v, .g = &l->g};
+            if (!waiting.w) {
+                waiting = t;
+                continue;
+            }
+            PP_TRY(op_sgd_momentum2(net->ctx, lr, momentum, weight_decay, &waiting, &t));
+            waiting = (op_sgd_tensor){0};
             continue;
         }
         p->fresh = 0;
@@ -208,7 +215,9 @@ pp_status net_apply_updates(network *net, float lr, float momentum, float weight
                                        weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
         p->fresh = 1;
     }
-    return PP_OK;
+    if (!waiting.w) return PP_OK;
+    return op_sgd_momentum(net->ctx, waiting.n, lr, momentum, weight_decay, waiting.w, waiting.v,
+                           waiting.g);
 }
 
 pp_status net_projection_current(network *net, int index, const rt_buf **out) {
