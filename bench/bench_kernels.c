@@ -22,6 +22,7 @@ typedef enum kernel_kind {
     K_RELU_DROPOUT_DIFF_KEPT,
     K_RELU_BACKWARD_KEPT,
     K_SOFTMAX_ERROR,
+    K_SOFTMAX_ERROR_TOTALS,
     K_GATHER,
     K_SGD,
     K_SGD2,
@@ -49,6 +50,9 @@ static const kernel_case cases[] = {
     {"relu+dropout+diff from the kept mask (64x1024)", K_RELU_DROPOUT_DIFF_KEPT, BATCH *HIDDEN, 17},
     {"relu backward from the kept mask, BP (64x1024)", K_RELU_BACKWARD_KEPT, BATCH *HIDDEN, 13},
     {"softmax+error+loss+correct (64x10)", K_SOFTMAX_ERROR, BATCH *CLASSES, 12},
+    /* and the batch's sums added to the running totals, in the same launch */
+    {"softmax+error+loss+correct, adding to the totals (64x10)", K_SOFTMAX_ERROR_TOTALS,
+     BATCH *CLASSES, 12},
     {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
     /* a network's two layers in one launch: W1 and the output layer's W2 */
@@ -92,7 +96,12 @@ static pp_status run_case(void *arg) {
         drop.mask = &k->mask;
         return op_act_backward(ctx, OP_ACT_RELU, n, &k->a, &k->b, &k->c_, &drop);
     case K_SOFTMAX_ERROR:
-        return op_softmax_error(ctx, BATCH, CLASSES, &k->a, &k->labels, &k->b, &k->c_, &k->d);
+        return op_softmax_error(ctx, BATCH, CLASSES, &k->a, &k->labels, &k->b, &k->c_, &k->d, NULL);
+    case K_SOFTMAX_ERROR_TOTALS: {
+        const op_totals totals = {.acc = &k->totals, .at = 0};
+        return op_softmax_error(ctx, BATCH, CLASSES, &k->a, &k->labels, &k->b, &k->c_, &k->d,
+                                &totals);
+    }
     case K_GATHER:
         return op_gather_batch(ctx, n / INPUT, INPUT, &k->u8, &k->labels, &k->idx, 0, 1.0f / 255,
                                &k->a, &k->labels);

@@ -14,13 +14,49 @@ int row_argmax(global const float *z, int classes) {
     return best;
 }
 
+/* TOTALS (one work-group over the whole batch): the kernel also adds the
+ * batch's summed loss and correct count to acc[acc_off] and acc[acc_off + 1],
+ * by accumulate2's tree, so the totals are bit-identical to a separate
+ * accumulate2 after it and the step has one command fewer. */
+#ifndef TOTALS
+#define TOTALS 0
+#endif
+#if TOTALS
+#define TOTALS_PARAMS , global float *acc, int acc_off, local float *sa, local float *sb
+#else
+#define TOTALS_PARAMS
+#endif
+
+/* acc[acc_off] += the sum of every work-item's x, acc[acc_off + 1] += of its
+ * y: a tree in local memory over the group (a power of two), the order that
+ * accumulate2 keeps. */
+void add_to_totals(float x, float y, global float *acc, int acc_off, local float *sa,
+                   local float *sb) {
+    const int lid = (int)get_local_id(0), size = (int)get_local_size(0);
+    sa[lid] = x;
+    sb[lid] = y;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (lid < width) {
+            sa[lid] += sa[lid + width];
+            sb[lid] += sb[lid + width];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        acc[acc_off] += sa[0];
+        acc[acc_off + 1] += sb[0];
+    }
+}
+
 /* err = softmax(z) - onehot(label), loss = logsumexp(z) - z[label] with the
  * row maximum subtracted first so nothing overflows. An out-of-range label
- * gives a NaN loss (the trainer's NaN check reports it). */
-kernel void softmax_error(int batch, int classes, global const float *logits,
-                          global const int *labels, global float *err, global float *loss,
-                          global float *correct, int outputs) {
-    GLOBAL_ID_OR_RETURN(row, batch);
+ * gives a NaN loss (the trainer's NaN check reports it). Returns the row's
+ * loss and correct flag in *row_loss and *row_correct. */
+ALWAYS_INLINE void softmax_row(int row, int classes, global const float *logits,
+                               global const int *labels, global float *err, global float *loss,
+                               global float *correct, int outputs, float *row_loss,
+                               float *row_correct) {
     global const float *z = logits + (size_t)row * classes;
     const int label = labels[row];
     const int valid = label >= 0 && label < classes;
@@ -29,8 +65,10 @@ kernel void softmax_error(int batch, int classes, global const float *logits,
     float sum = 0.0f;
     for (int j = 0; j < classes; j++)
         sum += exp(z[j] - m);
-    if (outputs & OUT_LOSS) loss[row] = valid ? (m - z[label]) + log(sum) : NAN;
-    if (outputs & OUT_CORRECT) correct[row] = best == label ? 1.0f : 0.0f;
+    *row_loss = valid ? (m - z[label]) + log(sum) : NAN;
+    *row_correct = best == label ? 1.0f : 0.0f;
+    if (outputs & OUT_LOSS) loss[row] = *row_loss;
+    if (outputs & OUT_CORRECT) correct[row] = *row_correct;
     if (outputs & OUT_ERR) {
         global float *e = err + (size_t)row * classes;
         const float inv = 1.0f / sum;
@@ -41,28 +79,53 @@ kernel void softmax_error(int batch, int classes, global const float *logits,
 
 /* err = sigmoid(z) - onehot(label); loss = sum over classes of the binary
  * cross-entropy in its stable form max(z,0) - z t + log(1 + exp(-|z|)). */
-kernel void sigmoid_error(int batch, int classes, global const float *logits,
-                          global const int *labels, global float *err, global float *loss,
-                          global float *correct, int outputs) {
-    GLOBAL_ID_OR_RETURN(row, batch);
+ALWAYS_INLINE void sigmoid_row(int row, int classes, global const float *logits,
+                               global const int *labels, global float *err, global float *loss,
+                               global float *correct, int outputs, float *row_loss,
+                               float *row_correct) {
     global const float *z = logits + (size_t)row * classes;
     const int label = labels[row];
     const int valid = label >= 0 && label < classes;
-    if (outputs & OUT_LOSS) {
+    if ((outputs & OUT_LOSS) || TOTALS) {
         float sum = 0.0f;
         for (int j = 0; j < classes; j++) {
             const float zj = z[j];
             sum += fmax(zj, 0.0f) - (j == label ? zj : 0.0f) + log1p(exp(-fabs(zj)));
         }
-        loss[row] = valid ? sum : NAN;
+        *row_loss = valid ? sum : NAN;
+        if (outputs & OUT_LOSS) loss[row] = *row_loss;
     }
-    if (outputs & OUT_CORRECT) correct[row] = row_argmax(z, classes) == label ? 1.0f : 0.0f;
+    *row_correct = row_argmax(z, classes) == label ? 1.0f : 0.0f;
+    if (outputs & OUT_CORRECT) correct[row] = *row_correct;
     if (outputs & OUT_ERR) {
         global float *e = err + (size_t)row * classes;
         for (int j = 0; j < classes; j++)
             e[j] = 1.0f / (1.0f + exp(-z[j])) - (j == label ? 1.0f : 0.0f);
     }
 }
+
+/* One work-item per sample: the row, then (TOTALS) the group's totals, which
+ * every work-item takes part in (rows past the batch add zeros). As in
+ * accumulate2, each term starts from 0.0f + value. */
+#define ROW_KERNEL(name, row_fn)                                                                   \
+    kernel void name(int batch, int classes, global const float *logits,                          \
+                     global const int *labels, global float *err, global float *loss,              \
+                     global float *correct, int outputs TOTALS_PARAMS) {                           \
+        const int row = (int)get_global_id(0);                                                     \
+        float row_loss = 0.0f, row_correct = 0.0f;                                                 \
+        if (row < batch)                                                                           \
+            row_fn(row, classes, logits, labels, err, loss, correct, outputs, &row_loss,           \
+                   &row_correct);                                                                  \
+        if (TOTALS) ADD_TO_TOTALS(0.0f + row_loss, 0.0f + row_correct);                           \
+    }
+#if TOTALS
+#define ADD_TO_TOTALS(x, y) add_to_totals((x), (y), acc, acc_off, sa, sb)
+#else
+#define ADD_TO_TOTALS(x, y) ((void)0)
+#endif
+
+ROW_KERNEL(softmax_error, softmax_row)
+ROW_KERNEL(sigmoid_error, sigmoid_row)
 
 /* ---- One work-group per sample (the GPU profile) ------------------------
  * Work-item l takes classes l, l + L, ... (L = the group size, a power of
@@ -191,18 +254,5 @@ kernel void accumulate2(int n, global const float *a, global const float *b, glo
         x += a[i];
         y += b[i];
     }
-    sa[lid] = x;
-    sb[lid] = y;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int width = size / 2; width > 0; width /= 2) {
-        if (lid < width) {
-            sa[lid] += sa[lid + width];
-            sb[lid] += sb[lid + width];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) {
-        acc[acc_off] += sa[0];
-        acc[acc_off + 1] += sb[0];
-    }
+    add_to_totals(x, y, acc, acc_off, sa, sb);
 }

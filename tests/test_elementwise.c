@@ -43,7 +43,7 @@ START_TEST(test_extreme_logits) {
     rt_buf be = ts_upload(ctx, NULL, sizeof z), bloss = ts_upload(ctx, NULL, 12),
            bc = ts_upload(ctx, NULL, 12);
     float err[3][3], loss[3], correct[3];
-    ck_assert_int_eq(op_softmax_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc), PP_OK);
+    ck_assert_int_eq(op_softmax_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc, NULL), PP_OK);
     ts_download(ctx, &be, err, sizeof err);
     ts_download(ctx, &bloss, loss, sizeof loss);
     ts_download(ctx, &bc, correct, sizeof correct);
@@ -56,7 +56,7 @@ START_TEST(test_extreme_logits) {
     ck_assert_float_eq_tol(err[1][0], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(err[1][1], -1.0f, 1e-6f);
     ck_assert_float_eq_tol(err[2][2], 1.0f / 3.0f - 1.0f, 1e-6f);
-    ck_assert_int_eq(op_sigmoid_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc), PP_OK);
+    ck_assert_int_eq(op_sigmoid_error(ctx, 3, 3, &bz, &bl, &be, &bloss, &bc, NULL), PP_OK);
     ts_download(ctx, &be, err, sizeof err);
     ts_download(ctx, &bloss, loss, sizeof loss);
     /* BCE per class: max(z,0) - z t + log(1 + exp(-|z|)); z = 0 costs log 2. */
@@ -91,7 +91,8 @@ START_TEST(test_epoch_totals) {
             labels[i] = (i * 7 + b) % CLASSES;
         ck_assert_int_eq(rt_buf_write(ctx, &bz, 0, batch * CLASSES * 4, z), PP_OK);
         ck_assert_int_eq(rt_buf_write(ctx, &bl, 0, batch * 4, labels), PP_OK);
-        ck_assert_int_eq(op_softmax_error(ctx, batch, CLASSES, &bz, &bl, NULL, &bloss, &bc), PP_OK);
+        ck_assert_int_eq(op_softmax_error(ctx, batch, CLASSES, &bz, &bl, NULL, &bloss, &bc, NULL),
+                         PP_OK);
         ck_assert_int_eq(op_accumulate2(ctx, batch, &bloss, &bc, &acc, 0), PP_OK);
         ref_softmax_error(batch, CLASSES, z, labels, NULL, loss, correct);
         total_loss += ref_sum(batch, loss);
@@ -160,9 +161,11 @@ START_TEST(test_argument_errors) {
     ck_assert_int_eq(op_uniform(ctx, 5, 0.0f, 1.0f, 1, 1, &small), PP_ERR_ARGUMENT);
     ck_assert_int_eq(op_sgd_momentum(ctx, 5, 0.1f, 0.9f, 0.0f, &big, &small, &big),
                      PP_ERR_ARGUMENT);
-    ck_assert_int_eq(op_softmax_error(ctx, 2, 3, &small, &big, NULL, NULL, NULL), PP_ERR_ARGUMENT);
-    ck_assert_int_eq(op_softmax_error(ctx, 2, 0, &big, &big, NULL, NULL, NULL), PP_ERR_ARGUMENT);
-    ck_assert_int_eq(op_sigmoid_error(ctx, 4, 1, &big, &big, &small, &big, &small),
+    ck_assert_int_eq(op_softmax_error(ctx, 2, 3, &small, &big, NULL, NULL, NULL, NULL),
+                     PP_ERR_ARGUMENT);
+    ck_assert_int_eq(op_softmax_error(ctx, 2, 0, &big, &big, NULL, NULL, NULL, NULL),
+                     PP_ERR_ARGUMENT);
+    ck_assert_int_eq(op_sigmoid_error(ctx, 4, 1, &big, &big, &small, &big, &small, NULL),
                      PP_OK); /* 4 x 1 floats fit in 16 bytes */
     ck_assert_int_eq(op_onehot(ctx, 2, 3, &big, 1.0f, &small), PP_ERR_ARGUMENT);
     ck_assert_int_eq(op_accumulate2(ctx, 4, &big, &big, &small, 3), PP_ERR_ARGUMENT);

@@ -177,21 +177,21 @@ pp_status net_forward(network *net, size_t batch, const rt_buf *input, int train
 
 /* The loss and accuracy are recorded for the standard pass only. */
 static pp_status output_error(network *net, size_t batch, const rt_buf *logits, rt_buf *err,
-                              rt_buf *loss, rt_buf *correct) {
+                              rt_buf *loss, rt_buf *correct, const op_totals *totals) {
     if (net->output == NET_OUTPUT_SIGMOID)
         return op_sigmoid_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
-                                correct);
-    return op_softmax_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss,
-                            correct);
+                                correct, totals);
+    return op_softmax_error(net->ctx, batch, net->classes, logits, &net->labels, err, loss, correct,
+                            totals);
 }
 
 pp_status net_output_error(network *net, size_t batch) {
     return output_error(net, batch, &net->layers[net->n_layers - 1].std.z, &net->err, &net->loss,
-                        &net->correct);
+                        &net->correct, net->totals.acc ? &net->totals : NULL);
 }
 
 pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err) {
-    return output_error(net, batch, logits, err, NULL, NULL);
+    return output_error(net, batch, logits, err, NULL, NULL, NULL);
 }
 
 /* Layers without a projection step two at a time (one launch for both). */

@@ -76,6 +76,9 @@ struct network {
     rt_buf labels;        /* int32 */
     rt_buf err;           /* the standard pass's output error: batch x classes */
     rt_buf loss, correct; /* per-sample */
+    /* where net_output_error also adds the batch's summed loss and correct
+     * count (the trainer's running totals), or acc NULL */
+    op_totals totals;
 };
 
 /* An activation's name ("ReLU", "tanh"). */
@@ -115,7 +118,7 @@ int net_normalises(const network *net, int index);
  * on std with mask_offset 0), the step's later passes read it. */
 op_dropout net_dropout(const network *net, int layer, int training, uint32_t step, uint64_t seed);
 /* The standard pass's output error into err, and its per-sample loss and
- * correct flags. */
+ * correct flags, their sums added to net->totals where set. */
 pp_status net_output_error(network *net, size_t batch);
 /* The output error of other logits (a rule's second pass) into err. */
 pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err);

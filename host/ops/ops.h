@@ -126,17 +126,28 @@ pp_status op_act_forward_diff_lowrank(rt_context *ctx, op_act act, size_t rows, 
 
 /* ---- Output layer: error, loss, accuracy ------------------------------ */
 
+/* Running totals (a training or test epoch's): acc[at] sums the loss,
+ * acc[at + 1] the correct count. */
+typedef struct op_totals {
+    rt_buf *acc;
+    size_t at;
+} op_totals;
+
 /* Softmax output, numerically stable, per row of logits (batch x classes):
  * err = softmax(z) - onehot(label); loss[i] = cross-entropy of sample i;
  * correct[i] = 1.0f if argmax(z) == label (first maximum) else 0.0f (float,
  * so op_accumulate2 can total it). labels are int32; an out-of-range label
- * gives a NaN loss. err, loss or correct may be NULL. */
+ * gives a NaN loss. err, loss or correct may be NULL. totals (or NULL; it
+ * needs loss and correct): the batch's loss and correct count are also
+ * added there, bit-identical to op_accumulate2 of loss and correct after. */
 pp_status op_softmax_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
-                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct);
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct,
+                           const op_totals *totals);
 /* Sigmoid output (DRTP): err = sigmoid(z) - onehot; loss[i] = binary
- * cross-entropy summed over classes; correct as above. */
+ * cross-entropy summed over classes; correct and totals as above. */
 pp_status op_sigmoid_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
-                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct);
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct,
+                           const op_totals *totals);
 /* onehot (batch x classes) from int32 labels, scaled: value at the label, 0 elsewhere. */
 pp_status op_onehot(rt_context *ctx, size_t batch, size_t classes, const rt_buf *labels,
                     float value, rt_buf *out);

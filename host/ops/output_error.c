@@ -7,9 +7,12 @@
 /* Must match cl/output_error.cl. */
 enum { OUT_ERR = 1, OUT_LOSS = 2, OUT_CORRECT = 4 };
 
+/* The batch's loss and correct count added to totals: inside the per-sample
+ * kernel where one work-group holds the batch (one command), else by
+ * accumulate2 after it; bit-identical either way. */
 static pp_status output_error(rt_context *ctx, const char *op, const char *kernel, size_t batch,
                               size_t classes, const rt_buf *logits, const rt_buf *labels,
-                              rt_buf *err, rt_buf *loss, rt_buf *correct) {
+                              rt_buf *err, rt_buf *loss, rt_buf *correct, const op_totals *totals) {
     if (classes == 0) return pp_fail(PP_ERR_ARGUMENT, "%s: zero classes", op);
     if (batch > (size_t)INT_MAX / classes)
         return pp_fail(PP_ERR_ARGUMENT, "%s: %zu x %zu logits exceed INT_MAX", op, batch, classes);
@@ -28,6 +31,12 @@ static pp_status output_error(rt_context *ctx, const char *op, const char *kerne
         PP_TRY(op_need_buf(op, "correct", correct, batch, sizeof(float)));
         outputs |= OUT_CORRECT;
     }
+    if (totals) {
+        if (!loss || !correct)
+            return pp_fail(PP_ERR_ARGUMENT, "%s: totals need the loss and correct outputs", op);
+        PP_TRY(op_need_int(op, "totals at + 2", totals->at + 2));
+        PP_TRY(op_need_buf(op, "totals", totals->acc, totals->at + 2, sizeof(float)));
+    }
     if (batch == 0 || outputs == 0) return PP_OK;
     rt_kernel *k;
     if (ctx->device_profile.output_error_group_per_row) {
@@ -40,29 +49,47 @@ static pp_status output_error(rt_context *ctx, const char *op, const char *kerne
         while (local < classes && local < most)
             local *= 2;
         const size_t global[2] = {local, batch}, group[2] = {local, 1};
-        return RT_LAUNCH(ctx, k, 2, global, group, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
+        PP_TRY(RT_LAUNCH(ctx, k, 2, global, group, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
                          RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss ? loss : logits),
                          RT_BUF(correct ? correct : logits), RT_INT(outputs),
                          RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(int32_t)),
-                         RT_LOCAL(local * sizeof(float)));
+                         RT_LOCAL(local * sizeof(float))));
+    } else if (totals) {
+        PP_TRY(rt_kernel_get(ctx, "output_error", kernel, "-DTOTALS=1", &k));
+        const size_t local = op_pow2_local(k, 256);
+        if (batch <= local)
+            return RT_LAUNCH(ctx, k, 1, (size_t[]){local}, (size_t[]){local}, RT_INT(batch),
+                             RT_INT(classes), RT_BUF(logits), RT_BUF(labels),
+                             RT_BUF(err ? err : logits), RT_BUF(loss), RT_BUF(correct),
+                             RT_INT(outputs), RT_BUF(totals->acc), RT_INT(totals->at),
+                             RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(float)));
+        PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
+        PP_TRY(OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
+                            RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss),
+                            RT_BUF(correct), RT_INT(outputs)));
+    } else {
+        /* The kernel skips the outputs not asked for; logits stands in for them. */
+        PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
+        PP_TRY(OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
+                            RT_BUF(labels), RT_BUF(err ? err : logits),
+                            RT_BUF(loss ? loss : logits), RT_BUF(correct ? correct : logits),
+                            RT_INT(outputs)));
     }
-    /* The kernel skips the outputs not asked for; logits stands in for them. */
-    PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
-    return OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
-                        RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss ? loss : logits),
-                        RT_BUF(correct ? correct : logits), RT_INT(outputs));
+    return totals ? op_accumulate2(ctx, batch, loss, correct, totals->acc, totals->at) : PP_OK;
 }
 
 pp_status op_softmax_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
-                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct) {
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct,
+                           const op_totals *totals) {
     return output_error(ctx, "op_softmax_error", "softmax_error", batch, classes, logits, labels,
-                        err, loss, correct);
+                        err, loss, correct, totals);
 }
 
 pp_status op_sigmoid_error(rt_context *ctx, size_t batch, size_t classes, const rt_buf *logits,
-                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct) {
+                           const rt_buf *labels, rt_buf *err, rt_buf *loss, rt_buf *correct,
+                           const op_totals *totals) {
     return output_error(ctx, "op_sigmoid_error", "sigmoid_error", batch, classes, logits, labels,
-                        err, loss, correct);
+                        err, loss, correct, totals);
 }
 
 pp_status op_onehot(rt_context *ctx, size_t batch, size_t classes, const rt_buf *labels,

@@ -75,7 +75,8 @@ static pp_status mirror_layer(pepita_mirror *m, int l, uint64_t seed, uint32_t s
     PP_TRY(op_subtract_mean(net->ctx, batch * in, &m->noise, &m->stats, STAT_NOISE));
     PP_TRY(op_dense_forward(net->ctx, batch, in, out, &m->noise, &layer->w, &m->z));
     if (l == net->n_layers - 1) {
-        PP_TRY(op_softmax_error(net->ctx, batch, out, &m->z, &m->no_labels, &m->y, NULL, NULL));
+        PP_TRY(
+            op_softmax_error(net->ctx, batch, out, &m->z, &m->no_labels, &m->y, NULL, NULL, NULL));
     } else {
         /* keyed without the rank's row offset: every rank draws the same mask */
         op_dropout drop = {.p = net->dropout,

@@ -2,7 +2,8 @@
  * may overwrite: PEPITA forms x' in net->x where x is not read after), computes
  * every layer's update into layer->g (the trainer then applies the
  * optimiser) and leaves the standard pass's per-sample loss and correct
- * flags in net->loss / net->correct. A rule calls operators and the
+ * flags in net->loss / net->correct, by one net_output_error (which adds
+ * them to the trainer's totals). A rule calls operators and the
  * network's forward pass only; adding a rule touches no kernel.
  *
  * Each rule is one file (its init, and its hooks) and one row of the table

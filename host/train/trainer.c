@@ -167,8 +167,10 @@ pp_status pp_trainer_evaluate(pp_trainer *t, double *loss, double *accuracy) {
         size_t count = n - b * batch < batch ? n - b * batch : batch;
         PP_TRY(gather(t, &t->test, &t->test_order, b * batch, count));
         PP_TRY(net_forward(net, count, &net->x, 0, t->step, t->config.seed));
-        PP_TRY(net_output_error(net, count));
-        PP_TRY(op_accumulate2(t->ctx, count, &net->loss, &net->correct, &t->totals, TOTAL_TEST));
+        net->totals = (op_totals){.acc = &t->totals, .at = TOTAL_TEST};
+        pp_status st = net_output_error(net, count);
+        net->totals = (op_totals){0};
+        PP_TRY(st);
     }
     float totals[N_TOTALS];
     PP_TRY(read_totals(t, totals));
@@ -206,9 +208,11 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
         if (rows) {
             PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
             net->first_row = first;
-            PP_TRY(t->rule->step(t->rule, &args));
-            PP_TRY(
-                op_accumulate2(t->ctx, rows, &net->loss, &net->correct, &t->totals, TOTAL_TRAIN));
+            /* the rule's standard pass adds its loss and correct count to the totals */
+            net->totals = (op_totals){.acc = &t->totals, .at = TOTAL_TRAIN};
+            pp_status st = t->rule->step(t->rule, &args);
+            net->totals = (op_totals){0};
+            PP_TRY(st);
         } else {
             for (int i = 0; i < net->n_layers; i++) /* nothing to add to the sum */
                 PP_TRY(rt_buf_zero(t->ctx, &net->layers[i].g, 0,

@@ -413,13 +413,16 @@ static pp_status check_act_lowrank(rt_context *ctx, ref_check_list *list, op_act
 
 enum { OUT_ERR = 1, OUT_LOSS = 2, OUT_CORRECT = 4, OUT_ALL = 7 };
 
+/* with_totals (all outputs): the op also adds to running totals, which must
+ * equal, bit for bit, op_accumulate2 of the loss and correct it wrote. */
 static pp_status check_output(rt_context *ctx, ref_check_list *list, int sigmoid, size_t batch,
-                              size_t classes, int large, int outputs) {
+                              size_t classes, int large, int outputs, int with_totals) {
     ref_check_result *r = ref_check_list_add(
-        list, sigmoid ? "sigmoid_error" : "softmax_error", "%zux%zu%s%s%s%s", batch, classes,
+        list, sigmoid ? "sigmoid_error" : "softmax_error", "%zux%zu%s%s%s%s%s", batch, classes,
         large ? " logits+-1000" : "", outputs == OUT_ALL ? "" : " only",
         outputs != OUT_ALL && (outputs & OUT_ERR) ? " err" : "",
-        outputs != OUT_ALL && (outputs & OUT_LOSS) ? " loss" : "");
+        outputs != OUT_ALL && (outputs & OUT_LOSS) ? " loss" : "",
+        with_totals ? ", totals as accumulate2" : "");
     if (!r) return PP_ERR_OUT_OF_MEMORY;
     const size_t total = batch * classes;
     scratch s = {.ctx = ctx};
@@ -440,8 +443,14 @@ static pp_status check_output(rt_context *ctx, ref_check_list *list, int sigmoid
     if (s.status != PP_OK) return sc_end(&s);
     rt_buf *de = outputs & OUT_ERR ? be : NULL, *dl = outputs & OUT_LOSS ? bloss : NULL,
            *dc = outputs & OUT_CORRECT ? bc : NULL;
-    pp_status op = sigmoid ? op_sigmoid_error(ctx, batch, classes, bz, bl, de, dl, dc)
-                           : op_softmax_error(ctx, batch, classes, bz, bl, de, dl, dc);
+    const float start[4] = {0.5f, 1.25f, -3.0f, 7.0f}; /* totals already running */
+    rt_buf *bacc = sc_dev(&s, sizeof start, start), *bacc2 = sc_dev(&s, sizeof start, start);
+    if (s.status != PP_OK) return sc_end(&s);
+    const op_totals totals = {.acc = bacc, .at = 1};
+    const op_totals *t = with_totals ? &totals : NULL;
+    pp_status op = sigmoid ? op_sigmoid_error(ctx, batch, classes, bz, bl, de, dl, dc, t)
+                           : op_softmax_error(ctx, batch, classes, bz, bl, de, dl, dc, t);
+    if (op == PP_OK && with_totals) op = op_accumulate2(ctx, batch, bloss, bc, bacc2, 1);
     (sigmoid ? ref_sigmoid_error : ref_softmax_error)(batch, classes, z, labels, ref_err, ref_loss,
                                                       ref_correct);
     if (op_failed(&s, r, op)) return sc_end(&s);
@@ -458,6 +467,12 @@ static pp_status check_output(rt_context *ctx, ref_check_list *list, int sigmoid
     ref_compare(err, ref_err, total, sigmoid ? 2e-5 : 1e-5, r);
     compare_more(loss, ref_loss, batch, r);
     compare_more(correct, ref_correct, batch, r);
+    if (with_totals) {
+        float acc[4], acc2[4];
+        sc_read(&s, bacc, acc, sizeof acc);
+        sc_read(&s, bacc2, acc2, sizeof acc2);
+        if (s.status == PP_OK && memcmp(acc, acc2, sizeof acc) != 0) r->pass = 0;
+    }
     return sc_end(&s);
 }
 
@@ -889,11 +904,14 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
     const size_t n_shapes = quick ? 4 : 6;
     for (int sig = 0; sig < 2; sig++) {
         for (size_t i = 0; i < n_shapes; i++)
-            PP_TRY(check_output(ctx, list, sig, shapes[i][0], shapes[i][1], 0, OUT_ALL));
-        PP_TRY(check_output(ctx, list, sig, 37, 10, 1, OUT_ALL));
-        PP_TRY(check_output(ctx, list, sig, 64, 100, 1, OUT_ALL));
-        PP_TRY(check_output(ctx, list, sig, 37, 10, 0, OUT_ERR));
-        PP_TRY(check_output(ctx, list, sig, 37, 10, 0, OUT_LOSS | OUT_CORRECT));
+            PP_TRY(check_output(ctx, list, sig, shapes[i][0], shapes[i][1], 0, OUT_ALL, 0));
+        for (size_t i = 0; i < n_shapes; i++)
+            PP_TRY(check_output(ctx, list, sig, shapes[i][0], shapes[i][1], 0, OUT_ALL, 1));
+        PP_TRY(check_output(ctx, list, sig, 300, 10, 0, OUT_ALL, 1)); /* more than one group */
+        PP_TRY(check_output(ctx, list, sig, 37, 10, 1, OUT_ALL, 0));
+        PP_TRY(check_output(ctx, list, sig, 64, 100, 1, OUT_ALL, 0));
+        PP_TRY(check_output(ctx, list, sig, 37, 10, 0, OUT_ERR, 0));
+        PP_TRY(check_output(ctx, list, sig, 37, 10, 0, OUT_LOSS | OUT_CORRECT, 0));
     }
     PP_TRY(check_onehot(ctx, list, 1, 1, 1.0f));
     PP_TRY(check_onehot(ctx, list, 37, 10, 1.0f));

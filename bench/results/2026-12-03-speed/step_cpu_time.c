@@ -88,7 +88,7 @@ int main(void) {
                             C);
                     break;
                 case 3:
-                    op_softmax_error(ctx, B, C, &z2, &lab, &e, &loss, &corr);
+                    op_softmax_error(ctx, B, C, &z2, &lab, &e, &loss, &corr, NULL);
                     break;
                 case 4:
                     op_gemm(ctx, OP_NO_TRANS, OP_TRANS, B, D, C, 1, &e, 0, C, &f, 0, C, 1, &xm, 0,
