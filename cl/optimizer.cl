@@ -2,13 +2,19 @@
  * w -= v. One expression for both kernels, so that they round alike. */
 #define SGD_VELOCITY(w, v, g, lr, mu, wd) ((mu) * (v) + (lr) * ((g) + (wd) * (w)))
 
-kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, global float *v,
-                         global const float *g) {
-    GLOBAL_ID_OR_RETURN(i, n);
+/* The step of weight i. */
+ALWAYS_INLINE void sgd_at(int i, float lr, float mu, float wd, global float *w, global float *v,
+                          global const float *g) {
     const float wi = w[i];
     const float vi = SGD_VELOCITY(wi, v[i], g[i], lr, mu, wd);
     v[i] = vi;
     w[i] = wi - vi;
+}
+
+kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, global float *v,
+                         global const float *g) {
+    GLOBAL_ID_OR_RETURN(i, n);
+    sgd_at(i, lr, mu, wd, w, v, g);
 }
 
 /* The same step on two tensors in one launch (two layers of a network: one
@@ -21,13 +27,7 @@ kernel void sgd_momentum2(int n0, int groups0, int n1, float lr, float mu, float
     const int second = group >= groups0;
     const int i = (second ? group - groups0 : group) * size + (int)get_local_id(0);
     if (i >= (second ? n1 : n0)) return;
-    global float *w = second ? w1 : w0;
-    global float *v = second ? v1 : v0;
-    global const float *g = second ? g1 : g0;
-    const float wi = w[i];
-    const float vi = SGD_VELOCITY(wi, v[i], g[i], lr, mu, wd);
-    v[i] = vi;
-    w[i] = wi - vi;
+    sgd_at(i, lr, mu, wd, second ? w1 : w0, second ? v1 : v0, second ? g1 : g0);
 }
 
 #ifdef PROJ_C

@@ -200,20 +200,20 @@ pp_status net_apply_updates(network *net, float lr, float momentum, float weight
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
         net_projection *p = &l->proj;
-        if (!p->fb) {
-            op_sgd_tensor t = {.n = l->n_weights, .w = &l->w, .v = &l->v, .g = &l->g};
-            if (!waiting.w) {
-                waiting = t;
-                continue;
-            }
-            PP_TRY(op_sgd_momentum2(net->ctx, lr, momentum, weight_decay, &waiting, &t));
-            waiting = (op_sgd_tensor){0};
+        if (p->fb) {
+            p->fresh = 0;
+            PP_TRY(op_sgd_momentum_project(net->ctx, l->out, l->in, p->classes, lr, momentum,
+                                           weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
+            p->fresh = 1;
             continue;
         }
-        p->fresh = 0;
-        PP_TRY(op_sgd_momentum_project(net->ctx, l->out, l->in, p->classes, lr, momentum,
-                                       weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
-        p->fresh = 1;
+        op_sgd_tensor t = {.n = l->n_weights, .w = &l->w, .v = &l->v, .g = &l->g};
+        if (!waiting.w) {
+            waiting = t;
+            continue;
+        }
+        PP_TRY(op_sgd_momentum2(net->ctx, lr, momentum, weight_decay, &waiting, &t));
+        waiting = (op_sgd_tensor){0};
     }
     if (!waiting.w) return PP_OK;
     return op_sgd_momentum(net->ctx, waiting.n, lr, momentum, weight_decay, waiting.w, waiting.v,

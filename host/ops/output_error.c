@@ -54,20 +54,17 @@ static pp_status output_error(rt_context *ctx, const char *op, const char *kerne
                          RT_BUF(correct ? correct : logits), RT_INT(outputs),
                          RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(int32_t)),
                          RT_LOCAL(local * sizeof(float))));
-    } else if (totals) {
-        PP_TRY(rt_kernel_get(ctx, "output_error", kernel, "-DTOTALS=1", &k));
-        const size_t local = op_pow2_local(k, 256);
-        if (batch <= local)
-            return RT_LAUNCH(ctx, k, 1, (size_t[]){local}, (size_t[]){local}, RT_INT(batch),
-                             RT_INT(classes), RT_BUF(logits), RT_BUF(labels),
-                             RT_BUF(err ? err : logits), RT_BUF(loss), RT_BUF(correct),
-                             RT_INT(outputs), RT_BUF(totals->acc), RT_INT(totals->at),
-                             RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(float)));
-        PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
-        PP_TRY(OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
-                            RT_BUF(labels), RT_BUF(err ? err : logits), RT_BUF(loss),
-                            RT_BUF(correct), RT_INT(outputs)));
     } else {
+        if (totals) { /* the whole batch in one group: the totals in the same launch */
+            PP_TRY(rt_kernel_get(ctx, "output_error", kernel, "-DTOTALS=1", &k));
+            const size_t local = op_pow2_local(k, 256);
+            if (batch <= local)
+                return RT_LAUNCH(ctx, k, 1, (size_t[]){local}, (size_t[]){local}, RT_INT(batch),
+                                 RT_INT(classes), RT_BUF(logits), RT_BUF(labels),
+                                 RT_BUF(err ? err : logits), RT_BUF(loss), RT_BUF(correct),
+                                 RT_INT(outputs), RT_BUF(totals->acc), RT_INT(totals->at),
+                                 RT_LOCAL(local * sizeof(float)), RT_LOCAL(local * sizeof(float)));
+        }
         /* The kernel skips the outputs not asked for; logits stands in for them. */
         PP_TRY(rt_kernel_get(ctx, "output_error", kernel, NULL, &k));
         PP_TRY(OP_LAUNCH_1D(ctx, k, batch, RT_INT(batch), RT_INT(classes), RT_BUF(logits),
