@@ -25,7 +25,6 @@ typedef enum kernel_kind {
     K_SOFTMAX_ERROR_TOTALS,
     K_GATHER,
     K_SGD,
-    K_SGD2,
     K_SGD_PROJECT,
     K_PROJECT,
     K_AXPBY,
@@ -55,8 +54,6 @@ static const kernel_case cases[] = {
      BATCH *CLASSES, 12},
     {"gather batch u8->float (64x784)", K_GATHER, BATCH *INPUT, 5},
     {"sgd momentum (1024x784)", K_SGD, HIDDEN *INPUT, 20},
-    /* a network's two layers in one launch: W1 and the output layer's W2 */
-    {"sgd momentum, two tensors in one launch (1024x784 + 10x1024)", K_SGD2, HIDDEN *INPUT, 20},
     /* PEPITA's W_1 F formed in the SGD pass (F^T stays in cache), and alone */
     {"sgd momentum + W1 F (1024x784, 10 classes)", K_SGD_PROJECT, HIDDEN *INPUT, 20},
     {"W1 F alone, same order (1024x784, 10 classes)", K_PROJECT, HIDDEN *INPUT, 4},
@@ -71,7 +68,7 @@ typedef struct kernel_bufs {
     rt_context *ctx;
     const kernel_case *c;
     size_t n; /* the case's n, or less with --quick */
-    rt_buf a, b, c_, d, labels, u8, idx, totals, proj, mask, momentum2;
+    rt_buf a, b, c_, d, labels, u8, idx, totals, proj, mask;
 } kernel_bufs;
 
 static pp_status run_case(void *arg) {
@@ -107,12 +104,6 @@ static pp_status run_case(void *arg) {
                                &k->a, &k->labels);
     case K_SGD:
         return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
-    case K_SGD2: { /* W2 at the end of the same buffers */
-        const op_sgd_tensor w1 = {.n = n, .w = &k->a, .v = &k->b, .g = &k->c_};
-        const op_sgd_tensor w2 = {
-            .n = HIDDEN * CLASSES, .w = &k->proj, .v = &k->momentum2, .g = &k->d};
-        return op_sgd_momentum2(ctx, 0.01f, 0.9f, 0.0f, &w1, &w2);
-    }
     case K_SGD_PROJECT: /* F^T in d */
         return op_sgd_momentum_project(ctx, n / INPUT, INPUT, CLASSES, 0.01f, 0.9f, 0.0f, &k->a,
                                        &k->b, &k->c_, &k->d, &k->proj);
@@ -144,8 +135,6 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
     PP_TRY(rt_buf_create(ctx, 4 * sizeof(float), &k->totals));
     PP_TRY(rt_buf_create(ctx, (size_t)HIDDEN * CLASSES * sizeof(float), &k->proj));
     PP_TRY(rt_buf_create(ctx, (size_t)BATCH * HIDDEN, &k->mask));
-    PP_TRY(rt_buf_create(ctx, (size_t)HIDDEN * CLASSES * sizeof(float), &k->momentum2));
-    PP_TRY(op_fill(ctx, (size_t)HIDDEN * CLASSES, 0.0f, &k->momentum2));
     int32_t idx[BATCH];
     for (int i = 0; i < BATCH; i++)
         idx[i] = (i * 7) % BATCH;
@@ -158,8 +147,8 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
 }
 
 static void free_bufs(rt_context *ctx, kernel_bufs *k) {
-    rt_buf *all[] = {&k->a,   &k->b,      &k->c_,   &k->d,    &k->labels,   &k->u8,
-                     &k->idx, &k->totals, &k->proj, &k->mask, &k->momentum2};
+    rt_buf *all[] = {&k->a,  &k->b,   &k->c_,     &k->d,    &k->labels,
+                     &k->u8, &k->idx, &k->totals, &k->proj, &k->mask};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         rt_buf_release(ctx, all[i]);
 }

@@ -2,32 +2,13 @@
  * w -= v. One expression for both kernels, so that they round alike. */
 #define SGD_VELOCITY(w, v, g, lr, mu, wd) ((mu) * (v) + (lr) * ((g) + (wd) * (w)))
 
-/* The step of weight i. */
-ALWAYS_INLINE void sgd_at(int i, float lr, float mu, float wd, global float *w, global float *v,
-                          global const float *g) {
+kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, global float *v,
+                         global const float *g) {
+    GLOBAL_ID_OR_RETURN(i, n);
     const float wi = w[i];
     const float vi = SGD_VELOCITY(wi, v[i], g[i], lr, mu, wd);
     v[i] = vi;
     w[i] = wi - vi;
-}
-
-kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, global float *v,
-                         global const float *g) {
-    GLOBAL_ID_OR_RETURN(i, n);
-    sgd_at(i, lr, mu, wd, w, v, g);
-}
-
-/* The same step on two tensors in one launch (two layers of a network: one
- * command fewer per step). Groups [0, groups0) take the first tensor, the
- * rest the second, so that each group's choice is uniform. */
-kernel void sgd_momentum2(int n0, int groups0, int n1, float lr, float mu, float wd,
-                          global float *w0, global float *v0, global const float *g0,
-                          global float *w1, global float *v1, global const float *g1) {
-    const int group = (int)get_group_id(0), size = (int)get_local_size(0);
-    const int second = group >= groups0;
-    const int i = (second ? group - groups0 : group) * size + (int)get_local_id(0);
-    if (i >= (second ? n1 : n0)) return;
-    sgd_at(i, lr, mu, wd, second ? w1 : w0, second ? v1 : v0, second ? g1 : g0);
 }
 
 #ifdef PROJ_C

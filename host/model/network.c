@@ -194,30 +194,21 @@ pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, 
     return output_error(net, batch, logits, err, NULL, NULL, NULL);
 }
 
-/* Layers without a projection step two at a time (one launch for both). */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
-    op_sgd_tensor waiting = {0};
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
         net_projection *p = &l->proj;
-        if (p->fb) {
-            p->fresh = 0;
-            PP_TRY(op_sgd_momentum_project(net->ctx, l->out, l->in, p->classes, lr, momentum,
-                                           weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
-            p->fresh = 1;
+        if (!p->fb) {
+            PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
+                                   &l->g));
             continue;
         }
-        op_sgd_tensor t = {.n = l->n_weights, .w = &l->w, .v = &l->v, .g = &l->g};
-        if (!waiting.w) {
-            waiting = t;
-            continue;
-        }
-        PP_TRY(op_sgd_momentum2(net->ctx, lr, momentum, weight_decay, &waiting, &t));
-        waiting = (op_sgd_tensor){0};
+        p->fresh = 0;
+        PP_TRY(op_sgd_momentum_project(net->ctx, l->out, l->in, p->classes, lr, momentum,
+                                       weight_decay, &l->w, &l->v, &l->g, p->fb, p->out));
+        p->fresh = 1;
     }
-    if (!waiting.w) return PP_OK;
-    return op_sgd_momentum(net->ctx, waiting.n, lr, momentum, weight_decay, waiting.w, waiting.v,
-                           waiting.g);
+    return PP_OK;
 }
 
 pp_status net_projection_current(network *net, int index, const rt_buf **out) {

@@ -179,15 +179,6 @@ pp_status op_uniform(rt_context *ctx, size_t n, float lo, float hi, uint64_t see
 /* v = mu v + lr (g + wd w); w -= v. In place over n weights. */
 pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float wd, rt_buf *w,
                           rt_buf *v, const rt_buf *g);
-/* One tensor's weights, momentum and update, for the step below. */
-typedef struct op_sgd_tensor {
-    size_t n;
-    rt_buf *w, *v;
-    const rt_buf *g;
-} op_sgd_tensor;
-/* op_sgd_momentum on two tensors in one launch, bit-identical to two calls. */
-pp_status op_sgd_momentum2(rt_context *ctx, float lr, float mu, float wd, const op_sgd_tensor *a,
-                           const op_sgd_tensor *b);
 
 /* The most classes of the products below (their partial sums are registers). */
 #define OP_PROJECT_MAX_CLASSES 16

@@ -18,31 +18,6 @@ pp_status op_sgd_momentum(rt_context *ctx, size_t n, float lr, float mu, float w
                         RT_BUF(v), RT_BUF(g));
 }
 
-pp_status op_sgd_momentum2(rt_context *ctx, float lr, float mu, float wd, const op_sgd_tensor *a,
-                           const op_sgd_tensor *b) {
-    static const char op[] = "op_sgd_momentum2";
-    const op_sgd_tensor *t[2] = {a, b};
-    for (int i = 0; i < 2; i++) {
-        PP_TRY(op_need_int(op, "n", t[i]->n));
-        PP_TRY(op_need_buf(op, "w", t[i]->w, t[i]->n, sizeof(float)));
-        PP_TRY(op_need_buf(op, "v", t[i]->v, t[i]->n, sizeof(float)));
-        PP_TRY(op_need_buf(op, "g", t[i]->g, t[i]->n, sizeof(float)));
-    }
-    if (a->n == 0 || b->n == 0) { /* the kernel's groups need both */
-        const op_sgd_tensor *one = a->n ? a : b;
-        return op_sgd_momentum(ctx, one->n, lr, mu, wd, one->w, one->v, one->g);
-    }
-    rt_kernel *k;
-    PP_TRY(rt_kernel_get(ctx, "optimizer", "sgd_momentum2", NULL, &k));
-    const size_t local = op_pow2_local(k, ctx->device_profile.elementwise_local);
-    const size_t groups0 = (a->n + local - 1) / local, groups1 = (b->n + local - 1) / local;
-    PP_TRY(op_need_int(op, "the work-items", (groups0 + groups1) * local));
-    return RT_LAUNCH(ctx, k, 1, (size_t[]){(groups0 + groups1) * local}, (size_t[]){local},
-                     RT_INT(a->n), RT_INT(groups0), RT_INT(b->n), RT_FLOAT(lr), RT_FLOAT(mu),
-                     RT_FLOAT(wd), RT_BUF(a->w), RT_BUF(a->v), RT_BUF(a->g), RT_BUF(b->w),
-                     RT_BUF(b->v), RT_BUF(b->g));
-}
-
 /* The projection kernels of one class count, in the profile's shape. */
 static pp_status project_kernel(rt_context *ctx, const char *op, size_t classes, const char *name,
                                 rt_kernel **k) {

@@ -229,7 +229,7 @@ void ref_histogram(size_t n, const float *x, float lo, float hi, int bins, uint3
 
 /* Host and device scratch for one check, released together. */
 #define SC_MAX_HOST 12
-#define SC_MAX_DEV 10
+#define SC_MAX_DEV 9
 typedef struct scratch {
     rt_context *ctx;
     pp_status status; /* the first harness failure */
@@ -584,48 +584,6 @@ static pp_status check_elementwise(rt_context *ctx, ref_check_list *list, int ki
     return sc_end(&s);
 }
 
-/* The two-tensor step against op_sgd_momentum on each tensor: w and v bit for
- * bit (the same expression, so the same rounding). */
-static pp_status check_sgd2(rt_context *ctx, ref_check_list *list, size_t n0, size_t n1) {
-    ref_check_result *r =
-        ref_check_list_add(list, "sgd_momentum2", "n=%zu + %zu, as sgd_momentum", n0, n1);
-    if (!r) return PP_ERR_OUT_OF_MEMORY;
-    const size_t n = n0 + n1, bytes = n * sizeof(float);
-    scratch s = {.ctx = ctx};
-    float *w = sc_host(&s, bytes), *v = sc_host(&s, bytes), *g = sc_host(&s, bytes),
-          *out = sc_host(&s, 2 * bytes), *ref = sc_host(&s, 2 * bytes);
-    if (s.status != PP_OK) return sc_end(&s);
-    fill_uniform(w, n, -1.0f, 1.0f, 17);
-    fill_uniform(v, n, -0.1f, 0.1f, 18);
-    fill_uniform(g, n, -0.1f, 0.1f, 19);
-    /* each tensor in its own buffers, twice: one set for each way */
-    rt_buf *bw[2][2], *bv[2][2], *bg[2];
-    const size_t at[2] = {0, n0}, len[2] = {n0, n1};
-    for (int t = 0; t < 2; t++) {
-        bg[t] = sc_dev(&s, len[t] * sizeof(float), g + at[t]);
-        for (int way = 0; way < 2; way++) {
-            bw[way][t] = sc_dev(&s, len[t] * sizeof(float), w + at[t]);
-            bv[way][t] = sc_dev(&s, len[t] * sizeof(float), v + at[t]);
-        }
-    }
-    if (s.status != PP_OK) return sc_end(&s);
-    const op_sgd_tensor a = {.n = n0, .w = bw[0][0], .v = bv[0][0], .g = bg[0]};
-    const op_sgd_tensor b = {.n = n1, .w = bw[0][1], .v = bv[0][1], .g = bg[1]};
-    pp_status op = op_sgd_momentum2(ctx, 0.1f, 0.9f, 1e-4f, &a, &b);
-    for (int t = 0; t < 2 && op == PP_OK; t++)
-        op = op_sgd_momentum(ctx, len[t], 0.1f, 0.9f, 1e-4f, bw[1][t], bv[1][t], bg[t]);
-    if (op_failed(&s, r, op)) return sc_end(&s);
-    for (int t = 0; t < 2; t++) { /* w then v of each tensor, fused way in out */
-        float *o = out + 2 * at[t], *e = ref + 2 * at[t];
-        sc_read(&s, bw[0][t], o, len[t] * sizeof(float));
-        sc_read(&s, bv[0][t], o + len[t], len[t] * sizeof(float));
-        sc_read(&s, bw[1][t], e, len[t] * sizeof(float));
-        sc_read(&s, bv[1][t], e + len[t], len[t] * sizeof(float));
-    }
-    if (s.status == PP_OK) ref_compare(out, ref, 2 * n, 0.0, r);
-    return sc_end(&s);
-}
-
 void ref_weight_project(size_t rows, size_t cols, size_t classes, const float *w, const float *ft,
                         float *p) {
     for (size_t r = 0; r < rows; r++)
@@ -923,11 +881,6 @@ pp_status ref_checks_elementwise(rt_context *ctx, int quick, ref_check_list *lis
     for (size_t i = 0; i < n_vec; i++)
         for (int kind = EW_SUB; kind <= EW_SGD; kind++)
             PP_TRY(check_elementwise(ctx, list, kind, vec_sizes[i]));
-
-    /* two tensors: single weights, a prime and a small layer, the MNIST layers */
-    static const size_t pairs[][2] = {{1, 1}, {997, 7}, {10, 65537}, {784 * 1024, 10240}};
-    for (size_t i = 0; i < (quick ? 3u : 4u); i++)
-        PP_TRY(check_sgd2(ctx, list, pairs[i][0], pairs[i][1]));
 
     /* rows x cols x classes: one of each; odd sizes that leave a tail after
      * the last whole vector (and group); the most classes; MNIST and CIFAR-10's W_1 */
