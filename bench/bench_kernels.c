@@ -27,6 +27,8 @@ typedef enum kernel_kind {
     K_SGD,
     K_SGD_PROJECT,
     K_PROJECT,
+    K_DW_THEN_SGD,
+    K_DW_STEP,
     K_AXPBY,
     K_ACCUMULATE2,
     K_MAXPOOL,
@@ -57,6 +59,10 @@ static const kernel_case cases[] = {
     /* PEPITA's W_1 F formed in the SGD pass (F^T stays in cache), and alone */
     {"sgd momentum + W1 F (1024x784, 10 classes)", K_SGD_PROJECT, HIDDEN *INPUT, 20},
     {"W1 F alone, same order (1024x784, 10 classes)", K_PROJECT, HIDDEN *INPUT, 4},
+    /* a layer's update dW = dy^T x / 64 and its step: stored, then stepped
+     * (two launches), or stepped in the product's store (bit-identical) */
+    {"dW (1024x784, k 64), then sgd momentum", K_DW_THEN_SGD, HIDDEN *INPUT, 20},
+    {"dW (1024x784, k 64) stepped in its store", K_DW_STEP, HIDDEN *INPUT, 16},
     {"axpby (1024x784)", K_AXPBY, HIDDEN *INPUT, 12},
     {"accumulate2 loss/correct (64)", K_ACCUMULATE2, BATCH, 8},
     /* per input element: read x, write a quarter of (y, argmax); backward the reverse */
@@ -68,7 +74,7 @@ typedef struct kernel_bufs {
     rt_context *ctx;
     const kernel_case *c;
     size_t n; /* the case's n, or less with --quick */
-    rt_buf a, b, c_, d, labels, u8, idx, totals, proj, mask;
+    rt_buf a, b, c_, d, labels, u8, idx, totals, proj, mask, dy;
 } kernel_bufs;
 
 static pp_status run_case(void *arg) {
@@ -109,6 +115,15 @@ static pp_status run_case(void *arg) {
                                        &k->b, &k->c_, &k->d, &k->proj);
     case K_PROJECT:
         return op_weight_project(ctx, n / INPUT, INPUT, CLASSES, &k->a, &k->d, &k->proj);
+    case K_DW_THEN_SGD: /* x in d, w in a, v in b, dW in c_ */
+        PP_TRY(op_dense_weight_update(ctx, BATCH, INPUT, n / INPUT, 1.0f / BATCH, &k->dy, &k->d,
+                                      0.0f, &k->c_));
+        return op_sgd_momentum(ctx, n, 0.01f, 0.9f, 0.0f, &k->a, &k->b, &k->c_);
+    case K_DW_STEP: {
+        const op_sgd sgd = {0.01f, 0.9f, 0.0f};
+        return op_dense_weight_step(ctx, BATCH, INPUT, n / INPUT, 1.0f / BATCH, &k->dy, &k->d, &sgd,
+                                    &k->a, &k->b, &k->c_);
+    }
     case K_AXPBY:
         return op_axpby(ctx, n, 0.5f, &k->a, 0.5f, &k->b);
     case K_ACCUMULATE2:
@@ -135,6 +150,8 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
     PP_TRY(rt_buf_create(ctx, 4 * sizeof(float), &k->totals));
     PP_TRY(rt_buf_create(ctx, (size_t)HIDDEN * CLASSES * sizeof(float), &k->proj));
     PP_TRY(rt_buf_create(ctx, (size_t)BATCH * HIDDEN, &k->mask));
+    PP_TRY(rt_buf_create(ctx, (size_t)BATCH * HIDDEN * sizeof(float), &k->dy));
+    PP_TRY(op_uniform(ctx, (size_t)BATCH * HIDDEN, -1e-3f, 1e-3f, 1, 3, &k->dy));
     int32_t idx[BATCH];
     for (int i = 0; i < BATCH; i++)
         idx[i] = (i * 7) % BATCH;
@@ -147,8 +164,8 @@ static pp_status alloc_bufs(rt_context *ctx, kernel_bufs *k) {
 }
 
 static void free_bufs(rt_context *ctx, kernel_bufs *k) {
-    rt_buf *all[] = {&k->a,  &k->b,   &k->c_,     &k->d,    &k->labels,
-                     &k->u8, &k->idx, &k->totals, &k->proj, &k->mask};
+    rt_buf *all[] = {&k->a,   &k->b,      &k->c_,   &k->d,    &k->labels, &k->u8,
+                     &k->idx, &k->totals, &k->proj, &k->mask, &k->dy};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         rt_buf_release(ctx, all[i]);
 }

@@ -67,3 +67,8 @@ ALWAYS_INLINE float philox_uniform01(uint seed_lo, uint seed_hi, uint domain, ui
                                      uint index) {
     return (float)(philox_u32(seed_lo, seed_hi, domain, a, b, index) >> 8) * (1.0f / 16777216.0f);
 }
+
+/* SGD with momentum's new velocity, v = mu v + lr (g + wd w): one expression
+ * for every kernel that steps weights (optimizer.cl, gemm.cl's step
+ * epilogue), so that they round alike. */
+#define SGD_VELOCITY(w, v, g, lr, mu, wd) ((mu) * (v) + (lr) * ((g) + (wd) * (w)))

@@ -20,6 +20,12 @@
  * stores. Where a vector load of op(B) would run past the end of the buffer
  * (only the last rows of an edge tile), gemm_axpy gathers clamped scalars.
  *
+ * With SGD_STEP, gemm_axpy takes the optimiser's step in its store instead of
+ * storing the product: C is a weight matrix W, V its momentum (same layout),
+ * and with g = alpha op(A) op(B) (beta is not used) each element does what
+ * optimizer.cl's sgd_momentum does with a stored g, bit for bit: v = mu v +
+ * lr (g + wd w), w -= v. A weight gradient then never goes to memory and back.
+ *
  * Defines: TRANS_A (0/1), TM rows per work-item; GEMM_DOT selects gemm_dot,
  * GEMM_STRIP gemm_strip (else gemm_axpy is built); gemm_axpy and gemm_strip:
  * NV vectors of 16 per row (TN = 16 NV); gemm_axpy: SWAP_C (0/1), TRANS_B
@@ -38,6 +44,12 @@
 #endif
 #ifndef SWAP_C
 #define SWAP_C 0
+#endif
+#ifndef SGD_STEP
+#define SGD_STEP 0
+#endif
+#if SGD_STEP && SWAP_C
+#error "SGD_STEP stores C untransposed"
 #endif
 #if !defined(GEMM_DOT)
 #undef TN
@@ -73,7 +85,12 @@ static inline float gemm_scale(float alpha, float acc, float beta, __global cons
 __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *restrict A,
                         int a_off, int lda, __global const float *restrict B, int b_off, int ldb,
                         int b_len, float beta, __global float *restrict C, int c_off, int ldc,
-                        int j_first) {
+                        int j_first
+#if SGD_STEP
+                        ,
+                        __global float *restrict V, float lr, float mu, float wd
+#endif
+) {
     /* j_first: the launch runs along rows of C first (global size swapped),
      * which streams the stores when k is short and C large. */
     const int g0 = (int)get_global_id(0), g1 = (int)get_global_id(1);
@@ -83,6 +100,9 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
     A += a_off;
     B += b_off;
     C += c_off;
+#if SGD_STEP
+    V += c_off;
+#endif
 
     int row[TM];
 #pragma unroll
@@ -142,12 +162,23 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
 #pragma unroll
         for (int r = 0; r < TM; r++) {
             __global float *cp = C + (i0 + r) * ldc + j0;
+#if SGD_STEP
+            __global float *vp = V + (i0 + r) * ldc + j0;
+#pragma unroll
+            for (int v = 0; v < NV; v++) {
+                const float16 g = alpha * acc[r][v], w = vload16(v, cp);
+                const float16 vel = SGD_VELOCITY(w, vload16(v, vp), g, lr, mu, wd);
+                vstore16(vel, v, vp);
+                vstore16(w - vel, v, cp);
+            }
+#else
 #pragma unroll
             for (int v = 0; v < NV; v++) {
                 float16 out = alpha * acc[r][v];
                 if (beta != 0.0f) out += beta * vload16(v, cp);
                 vstore16(out, v, cp);
             }
+#endif
         }
         return;
     }
@@ -165,6 +196,16 @@ __kernel void gemm_axpy(int M, int N, int K, float alpha, __global const float *
         __global float *cp = C + (j0 + l) * ldc + i0;
         for (int r = 0; r < TM && i0 + r < M; r++)
             cp[r] = gemm_scale(alpha, t[r][l], beta, cp + r);
+    }
+#elif SGD_STEP
+    for (int r = 0; r < TM && i0 + r < M; r++) {
+        __global float *cp = C + (i0 + r) * ldc + j0, *vp = V + (i0 + r) * ldc + j0;
+        for (int l = 0; l < TN && j0 + l < N; l++) {
+            const float g = alpha * t[r][l], w = cp[l];
+            const float vel = SGD_VELOCITY(w, vp[l], g, lr, mu, wd);
+            vp[l] = vel;
+            cp[l] = w - vel;
+        }
     }
 #else
     for (int r = 0; r < TM && i0 + r < M; r++) {

@@ -1,6 +1,5 @@
 /* SGD with momentum and L2 weight decay, in place: v = mu v + lr (g + wd w),
- * w -= v. One expression for both kernels, so that they round alike. */
-#define SGD_VELOCITY(w, v, g, lr, mu, wd) ((mu) * (v) + (lr) * ((g) + (wd) * (w)))
+ * w -= v (SGD_VELOCITY, in common.cl: gemm.cl's step epilogue rounds alike). */
 
 kernel void sgd_momentum(int n, float lr, float mu, float wd, global float *w, global float *v,
                          global const float *g) {

@@ -54,6 +54,11 @@ typedef struct net_layer_ops {
      * positions of a conv layer). */
     pp_status (*weight_update)(network *net, const net_layer *l, size_t batch, float scale,
                                const rt_buf *post, const rt_buf *pre, rt_buf *g);
+    /* Optional (NULL: none): the SGD step of the layer's w and v with that
+     * update as its gradient, bit-identical to weight_update into l->g and
+     * then op_sgd_momentum (net_layer_update calls it). */
+    pp_status (*weight_step)(network *net, net_layer *l, size_t batch, float scale,
+                             const rt_buf *post, const rt_buf *pre, const op_sgd *sgd);
 } net_layer_ops;
 
 extern const net_layer_ops net_layer_dense;

@@ -54,6 +54,12 @@ static pp_status dense_weight_update(network *net, const net_layer *l, size_t ba
     return op_dense_weight_update(net->ctx, batch, l->in, l->out, scale, post, pre, 0.0f, g);
 }
 
+static pp_status dense_weight_step(network *net, net_layer *l, size_t batch, float scale,
+                                   const rt_buf *post, const rt_buf *pre, const op_sgd *sgd) {
+    return op_dense_weight_step(net->ctx, batch, l->in, l->out, scale, post, pre, sgd, &l->w, &l->v,
+                                &l->g);
+}
+
 const net_layer_ops net_layer_dense = {
     .name = "fc",
     .shape = dense_shape,
@@ -64,4 +70,5 @@ const net_layer_ops net_layer_dense = {
     .backward = dense_backward,
     .input_grad = dense_input_grad,
     .weight_update = dense_weight_update,
+    .weight_step = dense_weight_step,
 };

@@ -194,10 +194,26 @@ pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, 
     return output_error(net, batch, logits, err, NULL, NULL, NULL);
 }
 
+pp_status net_layer_update(network *net, int index, size_t batch, float scale, const rt_buf *post,
+                           const rt_buf *pre) {
+    net_layer *l = &net->layers[index];
+    /* a projected layer's step forms its projection in the same pass */
+    if (!net->sgd || !l->ops->weight_step || l->proj.fb)
+        return l->ops->weight_update(net, l, batch, scale, post, pre, &l->g);
+    PP_TRY(l->ops->weight_step(net, l, batch, scale, post, pre, net->sgd));
+    l->stepped = 1;
+    return PP_OK;
+}
+
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];
         net_projection *p = &l->proj;
+        if (l->stepped) { /* net_layer_update took the step */
+            l->stepped = 0;
+            p->fresh = 0;
+            continue;
+        }
         if (!p->fb) {
             PP_TRY(op_sgd_momentum(net->ctx, l->n_weights, lr, momentum, weight_decay, &l->w, &l->v,
                                    &l->g));

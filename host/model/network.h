@@ -52,6 +52,7 @@ struct net_layer {
      * layers with dropout): the later passes of a step read it (net_dropout) */
     rt_buf mask;
     net_projection proj; /* optional, dense layers */
+    int stepped;         /* net_layer_update took this step's SGD step */
 };
 
 #define NET_MAX_LAYERS (PP_MAX_HIDDEN + 2)
@@ -79,6 +80,10 @@ struct network {
     /* where net_output_error also adds the batch's summed loss and correct
      * count (the trainer's running totals), or acc NULL */
     op_totals totals;
+    /* The SGD step that net_apply_updates takes after this rule step, set
+     * by the trainer where nothing else reads the updates (one process), or
+     * NULL: net_layer_update then takes each layer's step with its update. */
+    const op_sgd *sgd;
 };
 
 /* An activation's name ("ReLU", "tanh"). */
@@ -124,7 +129,13 @@ pp_status net_output_error(network *net, size_t batch);
 pp_status net_output_error_of(network *net, size_t batch, const rt_buf *logits, rt_buf *err);
 /* Conv layer l's shape for a batch. */
 op_conv_shape net_conv_shape(const net_layer *layer, size_t batch);
-/* v = mu v + lr (g + wd w); w -= v, for every layer (and its projection). */
+/* Layer index's update from post and pre (its weight_update, scaled), the
+ * last thing a rule's step writes to it: with net->sgd, the layer's SGD step
+ * taken with it where the layer can (weight_step), else into l->g. */
+pp_status net_layer_update(network *net, int index, size_t batch, float scale, const rt_buf *post,
+                           const rt_buf *pre);
+/* v = mu v + lr (g + wd w); w -= v, for every layer that net_layer_update
+ * has not stepped (and the projections, or they are formed when next asked). */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay);
 /* Layer index's projection of its current weights: left by the last update,
  * or formed now (op_weight_project sums in the same order, so either way it

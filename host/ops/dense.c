@@ -15,6 +15,17 @@ pp_status op_dense_weight_update(rt_context *ctx, size_t batch, size_t in, size_
                    dw, 0, in);
 }
 
+pp_status op_dense_weight_step(rt_context *ctx, size_t batch, size_t in, size_t out, float alpha,
+                               const rt_buf *delta, const rt_buf *a, const op_sgd *sgd, rt_buf *w,
+                               rt_buf *v, rt_buf *g) {
+    int stepped = 0;
+    PP_TRY(op_gemm_sgd_step(ctx, OP_TRANS, out, in, batch, alpha, delta, out, a, in, sgd, w, v,
+                            &stepped));
+    if (stepped) return PP_OK;
+    PP_TRY(op_dense_weight_update(ctx, batch, in, out, alpha, delta, a, 0.0f, g));
+    return op_sgd_momentum(ctx, in * out, sgd->lr, sgd->momentum, sgd->weight_decay, w, v, g);
+}
+
 pp_status op_dense_input_grad(rt_context *ctx, size_t batch, size_t in, size_t out,
                               const rt_buf *dy, const rt_buf *w, rt_buf *dx) {
     /* dx = dy W */

@@ -320,6 +320,7 @@ static pp_status measure(rt_context *ctx, const gemm_call *g, op_gemm_path *choi
     s.ldc = g->n;
     s.a_off = s.b_off = s.c_off = 0;
     s.alpha = 1.0f, s.beta = 0.0f;
+    s.sgd = NULL, s.v = NULL; /* the product alone */
     pp_status st;
     PP_TRY_GOTO(st, rt_buf_create(ctx, g->m * g->k * sizeof(float), &a), done);
     PP_TRY_GOTO(st, rt_buf_create(ctx, g->k * g->n * sizeof(float), &b), done);
@@ -456,4 +457,44 @@ pp_status op_gemm(rt_context *ctx, op_trans ta, op_trans tb, size_t m, size_t n,
     PP_TRY(forced_path(ctx, &path));
     return op_gemm_with(ctx, path, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c,
                         c_off, ldc);
+}
+
+pp_status op_gemm_sgd_step(rt_context *ctx, op_trans ta, size_t m, size_t n, size_t k, float alpha,
+                           const rt_buf *a, size_t lda, const rt_buf *b, size_t ldb,
+                           const op_sgd *sgd, rt_buf *w, rt_buf *v, int *stepped) {
+    *stepped = 0;
+    if (!ctx) return pp_fail(PP_ERR_ARGUMENT, "gemm: no context");
+    if (!sgd) return pp_fail(PP_ERR_ARGUMENT, "gemm: no SGD step");
+    if (ta != OP_NO_TRANS && ta != OP_TRANS)
+        return pp_fail(PP_ERR_ARGUMENT, "gemm: invalid transpose flag %d", (int)ta);
+    gemm_call g = {.ta = ta,
+                   .tb = OP_NO_TRANS,
+                   .m = m,
+                   .n = n,
+                   .k = k,
+                   .alpha = alpha,
+                   .a = a,
+                   .b = b,
+                   .c = w,
+                   .lda = lda,
+                   .ldb = ldb,
+                   .ldc = n,
+                   .sgd = sgd,
+                   .v = v};
+    PP_TRY(gemm_validate(&g));
+    PP_TRY(check_matrix("V", v, 0, m, n, n));
+    op_gemm_path path = OP_GEMM_AUTO;
+    PP_TRY(forced_path(ctx, &path));
+    if (m == 0 || n == 0) {
+        *stepped = 1; /* no weights */
+        return PP_OK;
+    }
+    /* the plain product's choice: the epilogue only replaces its store */
+    if (path == OP_GEMM_AUTO && k > 0) path = choose_path(ctx, &g);
+    if (path == OP_GEMM_CLBLAST || !gemm_native_can_step(&g) ||
+        m * n * 2 * sizeof(float) > ctx->device_profile.gemm_step_max_bytes)
+        return PP_OK;
+    PP_TRY(gemm_native(ctx, &g));
+    *stepped = 1;
+    return PP_OK;
 }

@@ -151,7 +151,13 @@ static native_plan make_plan(const rt_context *ctx, const gemm_call *g) {
     return p;
 }
 
+int gemm_native_can_step(const gemm_call *g) {
+    return g->tb == OP_NO_TRANS; /* make_plan's FORM_AXPY, not swapped */
+}
+
 pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
+    if (g->sgd && !gemm_native_can_step(g))
+        return pp_fail(PP_ERR_INTERNAL, "gemm: no SGD step with B transposed");
     native_plan p = make_plan(ctx, g);
     /* alpha == 0 must not read A or B (they may hold NaN): run with k = 0. */
     size_t k = g->alpha == 0.0f ? 0 : g->k;
@@ -163,8 +169,9 @@ pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
     else if (p.form == FORM_DOT)
         snprintf(defines, sizeof defines, "-DGEMM_DOT -DTRANS_A=0 -DTM=%d -DTN=%d", p.tm, p.tn);
     else
-        snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DTM=%d -DNV=%d -DSWAP_C=%d",
-                 p.trans_a, p.form == FORM_GATHER, p.tm, p.tn / 16, p.swap);
+        snprintf(defines, sizeof defines,
+                 "-DTRANS_A=%d -DTRANS_B=%d -DTM=%d -DNV=%d -DSWAP_C=%d -DSGD_STEP=%d", p.trans_a,
+                 p.form == FORM_GATHER, p.tm, p.tn / 16, p.swap, g->sgd != NULL);
     rt_kernel *kernel;
     PP_TRY(rt_kernel_get(ctx, "gemm",
                          p.form == FORM_DOT     ? "gemm_dot"
@@ -203,8 +210,27 @@ pp_status gemm_native(rt_context *ctx, const gemm_call *g) {
     /* gemm_axpy reads whole vectors of B while they stay inside its buffer. */
     size_t b_len = p.b->bytes / sizeof(float);
     if (b_len > (size_t)INT_MAX) b_len = (size_t)INT_MAX;
-    return RT_LAUNCH(ctx, kernel, 2, global, local, RT_INT(p.m), RT_INT(p.n), RT_INT(k),
-                     RT_FLOAT(g->alpha), RT_BUF(p.a), RT_INT(p.a_off), RT_INT(p.lda), RT_BUF(p.b),
-                     RT_INT(p.b_off), RT_INT(p.ldb), RT_INT(b_len), RT_FLOAT(g->beta), RT_BUF(g->c),
-                     RT_INT(g->c_off), RT_INT(g->ldc), RT_INT(j_first));
+    rt_arg args[] = {RT_INT(p.m),
+                     RT_INT(p.n),
+                     RT_INT(k),
+                     RT_FLOAT(g->alpha),
+                     RT_BUF(p.a),
+                     RT_INT(p.a_off),
+                     RT_INT(p.lda),
+                     RT_BUF(p.b),
+                     RT_INT(p.b_off),
+                     RT_INT(p.ldb),
+                     RT_INT(b_len),
+                     RT_FLOAT(g->beta),
+                     RT_BUF(g->c),
+                     RT_INT(g->c_off),
+                     RT_INT(g->ldc),
+                     RT_INT(j_first),
+                     RT_BUF(g->v),
+                     RT_FLOAT(g->sgd ? g->sgd->lr : 0.0f),
+                     RT_FLOAT(g->sgd ? g->sgd->momentum : 0.0f),
+                     RT_FLOAT(g->sgd ? g->sgd->weight_decay : 0.0f)};
+    /* the step's four arguments only with SGD_STEP */
+    size_t count = sizeof args / sizeof args[0] - (g->sgd ? 0 : 4);
+    return rt_launch(ctx, kernel, 2, global, local, count, args);
 }

@@ -27,6 +27,20 @@ pp_status op_gemm_with(rt_context *ctx, op_gemm_path path, op_trans ta, op_trans
                        size_t c_off, size_t ldc);
 const char *op_gemm_path_name(op_gemm_path path);
 
+/* An SGD-with-momentum step's hyperparameters: v = momentum v + lr (g +
+ * weight_decay w); w -= v. */
+typedef struct op_sgd {
+    float lr, momentum, weight_decay;
+} op_sgd;
+/* The step of W and its momentum V (both m x n, ld n) with the gradient
+ * alpha op(A) op(B), taken in the product's store (the gradient is never
+ * stored) where the dispatch runs this shape on the native path, B is not
+ * transposed and W and V fit the device profile's gemm_step_max_bytes:
+ * *stepped = 1. Otherwise nothing runs and *stepped = 0. */
+pp_status op_gemm_sgd_step(rt_context *ctx, op_trans ta, size_t m, size_t n, size_t k, float alpha,
+                           const rt_buf *a, size_t lda, const rt_buf *b, size_t ldb,
+                           const op_sgd *sgd, rt_buf *w, rt_buf *v, int *stepped);
+
 /* ---- Dense ------------------------------------------------------------ */
 
 /* y (batch x out) = x (batch x in) W^T, W is out x in. */
@@ -35,6 +49,12 @@ pp_status op_dense_forward(rt_context *ctx, size_t batch, size_t in, size_t out,
 /* dW (out x in) = alpha * delta^T (batch x out)^T a (batch x in) + beta dW. */
 pp_status op_dense_weight_update(rt_context *ctx, size_t batch, size_t in, size_t out, float alpha,
                                  const rt_buf *delta, const rt_buf *a, float beta, rt_buf *dw);
+/* The SGD step of W (out x in) and its momentum v with the gradient alpha
+ * delta^T a: inside the product (op_gemm_sgd_step) where it can be, else
+ * that gradient into g and op_sgd_momentum. Bit-identical either way. */
+pp_status op_dense_weight_step(rt_context *ctx, size_t batch, size_t in, size_t out, float alpha,
+                               const rt_buf *delta, const rt_buf *a, const op_sgd *sgd, rt_buf *w,
+                               rt_buf *v, rt_buf *g);
 /* dx (batch x in) = dy (batch x out) W (out x in). */
 pp_status op_dense_input_grad(rt_context *ctx, size_t batch, size_t in, size_t out,
                               const rt_buf *dy, const rt_buf *w, rt_buf *dx);

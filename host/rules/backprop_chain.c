@@ -8,28 +8,24 @@ static const rt_buf *layer_input(const network *net, int layer) {
     return layer == 0 ? &net->x : &net->layers[layer - 1].std.h;
 }
 
-/* The output layer's update: g_L = (1/B) err^T h_{L-1}. */
-static pp_status output_update(rule *r, size_t batch, const rt_buf *err) {
+/* Layer l's update from the signal delta at its pre-activation: (1/B)
+ * delta^T h_{l-1} (conv: the batch-mean weight gradient), or the step taken
+ * with it (net_layer_update). */
+static pp_status layer_update(rule *r, int layer, size_t batch, const rt_buf *delta) {
     network *net = r->net;
-    int last = net->n_layers - 1;
-    net_layer *l = &net->layers[last];
-    return op_dense_weight_update(net->ctx, batch, l->in, l->out, 1.0f / (float)batch, err,
-                                  layer_input(net, last), 0.0f, &l->g);
+    return net_layer_update(net, layer, batch, 1.0f / (float)batch, delta, layer_input(net, layer));
 }
 
-/* Hidden layer l's update from the signal already in its delta_h (at its
- * output h; pooled for conv): delta = delta_h through pooling, the activation
- * derivative and the dropout mask of the standard pass; g = (1/B) delta^T h_{l-1}
- * (conv: the batch-mean weight gradient). */
-static pp_status hidden_update(rule *r, int layer, const rule_step_args *a) {
+/* Hidden layer l's signal at its pre-activation from the one already in its
+ * delta_h (at its output h; pooled for conv): through pooling, the
+ * activation derivative and the dropout mask of the standard pass. */
+static pp_status hidden_delta(rule *r, int layer, const rule_step_args *a) {
     chain_state *s = r->state;
     network *net = r->net;
     net_layer *l = &net->layers[layer];
     op_dropout drop = net_dropout(net, layer, 1, a->step, a->seed);
-    PP_TRY(l->ops->backward(net, l, net->hidden_act, a->batch, &l->std, &s->delta_h[layer],
-                            &s->delta[layer], drop.p > 0 ? &drop : NULL));
-    return l->ops->weight_update(net, l, a->batch, 1.0f / (float)a->batch, &s->delta[layer],
-                                 layer_input(net, layer), &l->g);
+    return l->ops->backward(net, l, net->hidden_act, a->batch, &l->std, &s->delta_h[layer],
+                            &s->delta[layer], drop.p > 0 ? &drop : NULL);
 }
 
 /* The signal below layer i (the layer below's delta_h) from the signal at
@@ -41,7 +37,8 @@ static pp_status input_grad(rule *r, int i, size_t batch, const rt_buf *delta) {
 }
 
 /* A standard pass, its error, then the backward chain: feedback[l] carries
- * layer l's delta to layer l-1's delta_h. Leaves every layer's update in g. */
+ * layer l's delta to layer l-1's delta_h. Each layer's signal goes down
+ * before its update, which may step its weights (BP's feedback). */
 static pp_status chain_step(rule *r, const rule_step_args *a) {
     chain_state *s = r->state;
     network *net = r->net;
@@ -50,13 +47,14 @@ static pp_status chain_step(rule *r, const rule_step_args *a) {
 
     PP_TRY(net_forward(net, batch, &net->x, 1, a->step, a->seed));
     PP_TRY(net_output_error(net, batch));
-    /* the signals are taken before any weight moves: the trainer updates after the step */
-    PP_TRY(output_update(r, batch, &net->err));
     const rt_buf *delta = &net->err;
-    for (int i = last; i > 0; i--) {
-        PP_TRY(input_grad(r, i, batch, delta));
-        PP_TRY(hidden_update(r, i - 1, a));
-        delta = &s->delta[i - 1];
+    for (int i = last; i >= 0; i--) {
+        if (i < last) {
+            PP_TRY(hidden_delta(r, i, a));
+            delta = &s->delta[i];
+        }
+        if (i > 0) PP_TRY(input_grad(r, i, batch, delta));
+        PP_TRY(layer_update(r, i, batch, delta));
     }
     return PP_OK;
 }
@@ -67,7 +65,7 @@ static pp_status direct_step(rule *r, const rule_step_args *a) {
     size_t batch = a->batch;
     PP_TRY(net_forward(net, batch, &net->x, 1, a->step, a->seed));
     PP_TRY(net_output_error(net, batch));
-    PP_TRY(output_update(r, batch, &net->err));
+    PP_TRY(layer_update(r, net->n_layers - 1, batch, &net->err));
     const rt_buf *signal = &net->err;
     if (s->from_target) {
         PP_TRY(op_onehot(net->ctx, batch, net->classes, &net->labels, 1.0f, &s->onehot));
@@ -84,8 +82,7 @@ static pp_status direct_step(rule *r, const rule_step_args *a) {
                                    &s->delta[i]));
         PP_TRY(op_act_backward(net->ctx, net->hidden_act, batch * l->units, &l->std.z, &s->delta[i],
                                &s->delta[i], drop.p > 0 ? &drop : NULL));
-        PP_TRY(l->ops->weight_update(net, l, batch, 1.0f / (float)batch, &s->delta[i],
-                                     layer_input(net, i), &l->g));
+        PP_TRY(layer_update(r, i, batch, &s->delta[i]));
     }
     return PP_OK;
 }

@@ -226,9 +226,8 @@ static pp_status time_local_first_step(rule *r, const rule_step_args *a) {
 static pp_status hidden_update(rule *r, int i, size_t batch, const rt_buf *pre) {
     pepita_state *st = r->state;
     network *net = r->net;
-    net_layer *l = &net->layers[i];
-    float scale = 1.0f / ((float)batch * (float)l->positions);
-    return l->ops->weight_update(net, l, batch, scale, &st->diff[i], pre, &l->g);
+    float scale = 1.0f / ((float)batch * (float)net->layers[i].positions);
+    return net_layer_update(net, i, batch, scale, &st->diff[i], pre);
 }
 
 static pp_status pepita_step(rule *r, const rule_step_args *a) {
@@ -274,12 +273,10 @@ static pp_status pepita_step(rule *r, const rule_step_args *a) {
                                    : (modulated_pre ? &s->mod[i - 1].h : &net->layers[i - 1].std.h);
         PP_TRY(hidden_update(r, i, batch, pre));
     }
-    net_layer *out = &net->layers[last];
     const rt_buf *pre = last == 0
                             ? (modulated_pre ? s->xm : &net->x)
                             : (modulated_pre ? &s->mod[last - 1].h : &net->layers[last - 1].std.h);
-    return op_dense_weight_update(net->ctx, batch, out->in, out->out, 1.0f / (float)batch, err, pre,
-                                  0.0f, &out->g);
+    return net_layer_update(net, last, batch, 1.0f / (float)batch, err, pre);
 }
 
 /* What is derived from F, once per F: when it is drawn, mirrored, or restored

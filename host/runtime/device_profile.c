@@ -93,6 +93,11 @@ pp_status rt_device_profile_make(const pp_device_info *info, rt_device_profile *
     p.reduce_local = 256;
     p.reduce_items_per_item = 16; /* n = 3M: 512 groups of ~24 terms per work-item */
     p.reduce_max_groups = 512;
+    /* PoCL CPU, a weight gradient of k = 64 (bench/README.md): 1024x784's
+     * step (6.4 MB) 653 -> 603 us in the store; 1024x3072's (25 MB) 1.2 ms
+     * slower there than in its own pass. GPUs take CLBlast's GEMM by
+     * default, where the store holds no step. */
+    p.gemm_step_max_bytes = (size_t)8 << 20;
     if (p.kind == RT_PROFILE_CPU)
         cpu_choices(info, &p);
     else

@@ -70,6 +70,10 @@ typedef struct rt_device_profile {
      * CPU kernels), and whether the dispatch measures both paths per shape. */
     int gemm_default_clblast;
     int gemm_measure;
+    /* The most bytes of weights and momentum (2 x 4 bytes a weight) whose SGD
+     * step the native GEMM takes in its store (op_gemm_sgd_step): above it
+     * the separate step's streams run faster than the product's tile rows. */
+    size_t gemm_step_max_bytes;
 } rt_device_profile;
 
 /* The profile for a device; $PEPITA_PROFILE (cpu, gpu, or unset/empty/auto)

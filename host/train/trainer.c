@@ -205,22 +205,27 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
         rule_step_args args = {
             .batch = rows, .step = t->step, .seed = c->seed, .epoch = epoch, .lr = lr};
         if (t->rule->begin_step) PP_TRY(t->rule->begin_step(t->rule, &args));
+        /* a rule may leave no update in some epochs (PEPITA's pre-mirroring):
+         * then weights and momentum stay as they are, on every rank alike */
+        const int updates = !t->rule->updates_weights || t->rule->updates_weights(t->rule, epoch);
         if (rows) {
             PP_TRY(gather(t, &t->train, &t->order, b * batch + first, rows));
             net->first_row = first;
-            /* the rule's standard pass adds its loss and correct count to the totals */
+            /* the rule's standard pass adds its loss and correct count to the
+             * totals; one process's rule may take the SGD step with its updates */
             net->totals = (op_totals){.acc = &t->totals, .at = TOTAL_TRAIN};
+            const op_sgd sgd = {lr, c->momentum, c->weight_decay};
+            net->sgd = updates && t->ranks == 1 ? &sgd : NULL;
             pp_status st = t->rule->step(t->rule, &args);
             net->totals = (op_totals){0};
+            net->sgd = NULL;
             PP_TRY(st);
         } else {
             for (int i = 0; i < net->n_layers; i++) /* nothing to add to the sum */
                 PP_TRY(rt_buf_zero(t->ctx, &net->layers[i].g, 0,
                                    net->layers[i].n_weights * sizeof(float)));
         }
-        /* a rule may leave no update in some epochs (PEPITA's pre-mirroring):
-         * then weights and momentum stay as they are, on every rank alike */
-        if (!t->rule->updates_weights || t->rule->updates_weights(t->rule, epoch)) {
+        if (updates) {
             PP_TRY(trainer_sum_gradients(t, rows, count));
             PP_TRY(net_apply_updates(net, lr, c->momentum, c->weight_decay));
         }

@@ -2,6 +2,8 @@
  * and the dense wrappers. */
 #include "ref_gemm.h"
 
+#include "ref_elementwise.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +208,85 @@ done:
     return st;
 }
 
+/* The SGD step with a dense layer's gradient, g = (1/batch) dy^T x: in the
+ * product's store (op_gemm_sgd_step, where it runs there) bit for bit as the
+ * product into g then sgd_momentum, and op_dense_weight_step against the
+ * reference. */
+static pp_status check_weight_step(rt_context *ctx, size_t batch, size_t in, size_t out,
+                                   ref_check_list *list) {
+    const size_t nx = batch * in, nw = out * in, ny = batch * out;
+    const float alpha = 1.0f / (float)batch;
+    const op_sgd sgd = {0.1f, 0.9f, 1e-3f};
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy), *w = malloc(nw * sizeof *w),
+          *v = malloc(nw * sizeof *v), *g = malloc(nw * sizeof *g), *got_w = malloc(nw * sizeof *w),
+          *got_v = malloc(nw * sizeof *v), *two_w = malloc(nw * sizeof *w),
+          *two_v = malloc(nw * sizeof *v);
+    rt_buf bx = {0}, bdy = {0}, bw = {0}, bv = {0}, bg = {0};
+    pp_status st = PP_OK;
+    if (!x || !dy || !w || !v || !g || !got_w || !got_v || !two_w || !two_v) {
+        st = pp_fail(PP_ERR_OUT_OF_MEMORY, "weight step check: out of host memory");
+        goto done;
+    }
+    fill(x, nx, 31), fill(dy, ny, 32), fill(w, nw, 33), fill(v, nw, 34);
+    for (size_t i = 0; i < nw; i++)
+        v[i] *= 0.1f;
+    PP_TRY_GOTO(st, upload(ctx, x, nx, &bx), done);
+    PP_TRY_GOTO(st, upload(ctx, dy, ny, &bdy), done);
+    PP_TRY_GOTO(st, upload(ctx, w, nw, &bw), done);
+    PP_TRY_GOTO(st, upload(ctx, v, nw, &bv), done);
+    PP_TRY_GOTO(st, rt_buf_create(ctx, nw * sizeof(float), &bg), done);
+
+    /* the two launches: the product into g, then sgd_momentum */
+    pp_status op = op_dense_weight_update(ctx, batch, in, out, alpha, &bdy, &bx, 0.0f, &bg);
+    if (op == PP_OK)
+        op = op_sgd_momentum(ctx, nw, sgd.lr, sgd.momentum, sgd.weight_decay, &bw, &bv, &bg);
+    if (op == PP_OK) op = rt_buf_read(ctx, &bw, 0, nw * 4, two_w);
+    if (op == PP_OK) op = rt_buf_read(ctx, &bv, 0, nw * 4, two_v);
+    /* the step in the product's store, from the same w and v */
+    int stepped = 0;
+    PP_TRY_GOTO(st, rt_buf_write(ctx, &bw, 0, nw * 4, w), done);
+    PP_TRY_GOTO(st, rt_buf_write(ctx, &bv, 0, nw * 4, v), done);
+    if (op == PP_OK)
+        op = op_gemm_sgd_step(ctx, OP_TRANS, out, in, batch, alpha, &bdy, out, &bx, in, &sgd, &bw,
+                              &bv, &stepped);
+    if (stepped) {
+        ref_check_result *r = ref_check_list_add(
+            list, "gemm_sgd_step", "batch=%zu in=%zu out=%zu: as the product + sgd_momentum", batch,
+            in, out);
+        if (!r) goto oom;
+        r->status = op;
+        if (op == PP_OK) PP_TRY_GOTO(st, rt_buf_read(ctx, &bw, 0, nw * 4, got_w), done);
+        if (op == PP_OK) PP_TRY_GOTO(st, rt_buf_read(ctx, &bv, 0, nw * 4, got_v), done);
+        ref_compare(got_w, two_w, nw, 0.0, r);
+        if (r->pass) ref_compare(got_v, two_v, nw, 0.0, r);
+    }
+
+    /* the operator, whichever way it runs, against the reference */
+    ref_check_result *r =
+        ref_check_list_add(list, "dense_weight_step", "batch=%zu in=%zu out=%zu", batch, in, out);
+    if (!r) goto oom;
+    PP_TRY_GOTO(st, rt_buf_write(ctx, &bw, 0, nw * 4, w), done);
+    PP_TRY_GOTO(st, rt_buf_write(ctx, &bv, 0, nw * 4, v), done);
+    r->status = op != PP_OK ? op
+                            : op_dense_weight_step(ctx, batch, in, out, alpha, &bdy, &bx, &sgd, &bw,
+                                                   &bv, &bg);
+    if (r->status == PP_OK) PP_TRY_GOTO(st, rt_buf_read(ctx, &bw, 0, nw * 4, got_w), done);
+    if (r->status == PP_OK) PP_TRY_GOTO(st, rt_buf_read(ctx, &bv, 0, nw * 4, got_v), done);
+    ref_gemm(OP_TRANS, OP_NO_TRANS, out, in, batch, alpha, dy, out, x, in, 0.0f, g, in);
+    ref_sgd_momentum(nw, sgd.lr, sgd.momentum, sgd.weight_decay, w, v, g);
+    ref_compare(got_w, w, nw, GEMM_TOLERANCE, r);
+    if (r->pass) ref_compare(got_v, v, nw, GEMM_TOLERANCE, r);
+    goto done;
+oom:
+    st = pp_fail(PP_ERR_OUT_OF_MEMORY, "weight step check: out of host memory");
+done:
+    rt_buf_release(ctx, &bx), rt_buf_release(ctx, &bdy), rt_buf_release(ctx, &bw);
+    rt_buf_release(ctx, &bv), rt_buf_release(ctx, &bg);
+    free(x), free(dy), free(w), free(v), free(g), free(got_w), free(got_v), free(two_w),
+        free(two_v);
+    return st;
+}
+
 pp_status ref_checks_gemm(rt_context *ctx, int quick, ref_check_list *list) {
     /* Awkward shapes: 1, primes, non-multiples of every tile, offsets and padded
      * leading dimensions, alpha/beta not 1/0. */
@@ -225,7 +306,17 @@ pp_status ref_checks_gemm(rt_context *ctx, int quick, ref_check_list *list) {
                 PP_TRY(check_both(ctx, &c, list));
             }
     PP_TRY(check_dense(ctx, 5, 13, 7, list));
+    /* batch x in x out: one of each; every edge of the tiles (rows and
+     * columns short of a tile, k short of a vector step) */
+    static const size_t step[][3] = {{1, 1, 1}, {29, 70, 37}, {5, 33, 65}, {13, 97, 17}};
+    for (size_t s = 0; s < sizeof step / sizeof step[0]; s++)
+        PP_TRY(check_weight_step(ctx, step[s][0], step[s][1], step[s][2], list));
     if (quick) return PP_OK;
+    /* MNIST and CIFAR-10 FC's layers at batch 64, the conv model's output layer */
+    static const size_t real_step[][3] = {
+        {64, 784, 1024}, {64, 1024, 10}, {64, 3072, 1024}, {100, 4608, 10}};
+    for (size_t s = 0; s < sizeof real_step / sizeof real_step[0]; s++)
+        PP_TRY(check_weight_step(ctx, real_step[s][0], real_step[s][1], real_step[s][2], list));
 
     /* The real training shapes: FC 784-1024-10 and 3072-1024-10 at batch 64,
      * the conv model's 4608 -> 10 layer at batch 100 (forward NT, update TN,
