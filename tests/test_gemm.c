@@ -515,6 +515,11 @@ START_TEST(test_selftest_checks) {
     ck_assert_int_eq(ref_checks_gemm(ctx, 1, &list), PP_OK);
     ck_assert_uint_ge(list.count, 4 * 4 * 2 + 3);
     ts_assert_all_pass(&list, "GEMM");
+    /* on the native path every weight-step shape steps in the product's store */
+    size_t in_store = 0;
+    for (size_t i = 0; i < list.count; i++)
+        in_store += !strcmp(list.items[i].op, "gemm_sgd_step");
+    ck_assert_uint_eq(in_store, 4);
     ref_check_list_free(&list);
     rt_context_destroy(ctx);
     unsetenv("PEPITA_GEMM");

@@ -70,9 +70,12 @@ static double *read_doubles(const rt_buf *b, size_t n) {
     return d;
 }
 
-static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float dropout) {
+/* hidden > 0: the FC net's hidden widths in place of 6 and 5. */
+static void tiny_create_sized(tiny *t, pp_model_kind model, pp_rule_kind rule, float dropout,
+                              int hidden) {
     memset(t, 0, sizeof *t);
     tiny_config(&t->config, model, rule, dropout);
+    if (hidden > 0) t->config.hidden[0] = t->config.hidden[1] = hidden;
     if (model == PP_MODEL_CONV)
         t->in_c = 1, t->in_h = 8, t->in_w = 8;
     else
@@ -105,6 +108,10 @@ static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float d
         if (d.p == 0) continue;
         t->ref.drop[l] = t->drop[l] = ref_dropout_factors_double(BATCH * t->net->layers[l].out, &d);
     }
+}
+
+static void tiny_create(tiny *t, pp_model_kind model, pp_rule_kind rule, float dropout) {
+    tiny_create_sized(t, model, rule, dropout, 0);
 }
 
 static void tiny_destroy(tiny *t) {
@@ -630,12 +637,13 @@ END_TEST
 /* A layer's SGD step taken with its update (net->sgd, as the trainer sets it
  * for one process) leaves the weights and momentum of two steps bit for bit
  * as the optimiser's pass after the rule's step does; BP reads each W_l
- * before that step moves it. */
-static void check_step_in_update(pp_model_kind model, pp_rule_kind kind) {
+ * before that step moves it. FC hidden layers of 40: the 40x40 layer's
+ * product has whole tiles (the vector store) as well as edge ones. */
+static void check_step_in_update(pp_model_kind model, pp_rule_kind kind, float dropout) {
     const op_sgd sgd = {0.05f, 0.9f, 1e-3f};
     tiny plain, fused;
-    tiny_create(&plain, model, kind, 0.0f);
-    tiny_create(&fused, model, kind, 0.0f);
+    tiny_create_sized(&plain, model, kind, dropout, 40);
+    tiny_create_sized(&fused, model, kind, dropout, 40);
     int stepped = 0;
     for (int step = 0; step < 2; step++) {
         tiny_step(&plain);
@@ -666,8 +674,8 @@ static void check_step_in_update(pp_model_kind model, pp_rule_kind kind) {
     /* where the dispatch's default is the native GEMM, the dense layers
      * without a projection took their steps in the product */
     if (!ctx->device_profile.gemm_default_clblast) ck_assert_int_gt(stepped, 0);
-    printf("%s %s: %d layer steps taken with the update, weights bit-identical\n",
-           pp_rule_name(kind), pp_model_name(model), stepped);
+    printf("%s %s dropout %.1f: %d layer steps taken with the update, weights bit-identical\n",
+           pp_rule_name(kind), pp_model_name(model), (double)dropout, stepped);
     tiny_destroy(&plain);
     tiny_destroy(&fused);
 }
@@ -676,8 +684,10 @@ START_TEST(the_step_taken_with_the_update_is_the_optimisers) {
     static const pp_rule_kind kinds[] = {PP_RULE_BP, PP_RULE_FA, PP_RULE_DFA, PP_RULE_DRTP,
                                          PP_RULE_PEPITA};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        check_step_in_update(PP_MODEL_FC, kinds[i]);
-    check_step_in_update(PP_MODEL_CONV, PP_RULE_BP);
+        check_step_in_update(PP_MODEL_FC, kinds[i], 0.0f);
+    check_step_in_update(PP_MODEL_FC, PP_RULE_BP, 0.2f);
+    check_step_in_update(PP_MODEL_FC, PP_RULE_PEPITA, 0.2f);
+    check_step_in_update(PP_MODEL_CONV, PP_RULE_BP, 0.0f);
 }
 END_TEST
 

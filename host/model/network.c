@@ -205,6 +205,11 @@ pp_status net_layer_update(network *net, int index, size_t batch, float scale, c
     return PP_OK;
 }
 
+void net_forget_steps(network *net) {
+    for (int i = 0; i < net->n_layers; i++)
+        net->layers[i].stepped = 0;
+}
+
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay) {
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *l = &net->layers[i];

@@ -134,6 +134,8 @@ op_conv_shape net_conv_shape(const net_layer *layer, size_t batch);
  * taken with it where the layer can (weight_step), else into l->g. */
 pp_status net_layer_update(network *net, int index, size_t batch, float scale, const rt_buf *post,
                            const rt_buf *pre);
+/* Clears what net_layer_update marked (after a failed rule step). */
+void net_forget_steps(network *net);
 /* v = mu v + lr (g + wd w); w -= v, for every layer that net_layer_update
  * has not stepped (and the projections, or they are formed when next asked). */
 pp_status net_apply_updates(network *net, float lr, float momentum, float weight_decay);

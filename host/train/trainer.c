@@ -219,6 +219,9 @@ pp_status pp_trainer_run_epoch(pp_trainer *t, pp_progress_fn progress, void *use
             pp_status st = t->rule->step(t->rule, &args);
             net->totals = (op_totals){0};
             net->sgd = NULL;
+            /* a failed step may have stepped some layers already: none is
+             * left marked, so a later step does not skip it */
+            if (st != PP_OK) net_forget_steps(net);
             PP_TRY(st);
         } else {
             for (int i = 0; i < net->n_layers; i++) /* nothing to add to the sum */
