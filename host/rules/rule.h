@@ -1,7 +1,9 @@
 /* A learning rule: given a batch already in net->x / net->labels (which it
  * may overwrite: PEPITA forms x' in net->x where x is not read after), computes
- * every layer's update into layer->g (the trainer then applies the
- * optimiser) and leaves the standard pass's per-sample loss and correct
+ * every layer's update, handing each finished one to net_layer_update (into
+ * layer->g for the trainer's optimiser step, or that step taken at once where
+ * the trainer set net->sgd: so a step reads each layer's weights before its
+ * update) and leaves the standard pass's per-sample loss and correct
  * flags in net->loss / net->correct, by one net_output_error (which adds
  * them to the trainer's totals). A rule calls operators and the
  * network's forward pass only; adding a rule touches no kernel.
